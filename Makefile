@@ -1,0 +1,114 @@
+# ovlbox — build, test, bench, demo, install.
+# `make check` and `make demo` install missing Debian packages first when run as root.
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+DESTDIR ?=
+VERSION := 0.1.0
+PKGS    := libseccomp yajl libcap
+
+ifeq ($(SANITIZE),1)
+VARIANT  := san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+VARIANT  := rel
+SANFLAGS :=
+endif
+
+B := build/$(VARIANT)
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -fstack-protector-strong \
+            -D_FORTIFY_SOURCE=2 $(SANFLAGS)
+CPPFLAGS += -D_GNU_SOURCE -DOVLBOX_VERSION='"$(VERSION)"' -Iinclude $(PKG_CFLAGS) -MMD -MP
+LDFLAGS  += $(SANFLAGS)
+LDLIBS   += $(PKG_LIBS)
+
+LIB_SRC     := $(wildcard lib/*.c)
+LIB_OBJ     := $(LIB_SRC:%.c=$(B)/%.o)
+LIB         := $(B)/libovlbox.a
+SANDBOX_SRC := $(wildcard sandbox/*.c)
+HOOK_SRC    := $(wildcard hook/*.c)
+UNIT_SRC    := $(wildcard tests/unit/*.c)
+HELPER_SRC  := $(wildcard tests/helpers/*.c)
+BENCH_SRC   := $(wildcard bench/*.c)
+
+OVLBOX   := $(B)/bin/ovlbox
+HOOK     := $(B)/bin/ovlbox-hook
+UNITS    := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%)
+HELPERS  := $(HELPER_SRC:tests/helpers/%.c=$(B)/tests/helpers/%)
+BENCHES  := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
+
+BINS := $(OVLBOX) $(if $(HOOK_SRC),$(HOOK))
+
+.PHONY: all deps deps-bench check demo bench install clean format
+
+all: $(BINS)
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(OVLBOX): $(SANDBOX_SRC:%.c=$(B)/%.o) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(HOOK): $(HOOK_SRC:%.c=$(B)/%.o) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/tests/helpers/%: $(B)/tests/helpers/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/tests/unit/%: $(B)/tests/unit/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/bench/%: $(B)/bench/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+deps:
+	@tests/install-deps.sh build
+
+check:
+	@tests/install-deps.sh check
+	@$(MAKE) --no-print-directory all tests
+	@OVLBOX_BUILD=$(CURDIR)/$(B) tests/run.sh
+
+.PHONY: tests
+tests: $(BINS) $(UNITS) $(HELPERS)
+
+demo:
+	@tests/install-deps.sh build
+	@$(MAKE) --no-print-directory all
+	@OVLBOX=$(CURDIR)/$(OVLBOX) examples/demo.sh
+
+bench:
+	@tests/install-deps.sh bench
+	@$(MAKE) --no-print-directory all $(BENCHES) $(HELPERS)
+	@OVLBOX_BUILD=$(CURDIR)/$(B) bench/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	if [ -f examples/hooks.d/ovlbox.json ]; then \
+		install -d $(DESTDIR)$(PREFIX)/share/containers/oci/hooks.d && \
+		sed 's|@BINDIR@|$(PREFIX)/bin|g' examples/hooks.d/ovlbox.json \
+			> $(DESTDIR)$(PREFIX)/share/containers/oci/hooks.d/ovlbox.json; fi
+
+format:
+	clang-format -i $(wildcard include/ovlbox/*.h lib/*.c lib/*.h sandbox/*.c sandbox/*.h hook/*.c hook/*.h tests/unit/*.c tests/helpers/*.c bench/*.c)
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

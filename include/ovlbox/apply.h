@@ -1,0 +1,31 @@
+/* Applying an upper layer onto its lower layer, crash-safely.
+ *
+ * Plan (read-only scan and validation of the whole upper) -> journal (written and fsynced in the
+ * work dir) -> steps that are each safe to repeat -> upper removed -> journal removed. If a journal
+ * is present, ovl_apply finishes that apply first; with nothing to do it changes nothing.
+ * An existing lower non-directory inode is never opened for writing, truncated, chmod'ed or
+ * utime'd: it is only unlinked or renamed over. */
+#ifndef OVLBOX_APPLY_H
+#define OVLBOX_APPLY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "layers.h"
+
+struct ovl_apply_opts {
+	bool keep_setuid;   /* keep setuid/setgid bits (default: dropped) */
+	bool allow_devices; /* apply device nodes other than whiteouts (default: refused) */
+};
+
+struct ovl_change_counts {
+	uint64_t added, modified, deleted; /* paths, as ovl_diff counts them */
+	uint64_t bytes;                    /* bytes of regular files added or replaced */
+};
+
+/* Requires the lock (ovl_layers_lock) and no mount of the overlay. counts may be NULL. */
+int ovl_apply(const struct ovl_layers *l, const struct ovl_apply_opts *opts,
+	      struct ovl_change_counts *counts, ovl_error_t *err);
+
+#endif

@@ -1,0 +1,65 @@
+/* Filesystem mechanisms that never follow a symlink: every walk is relative to a directory fd,
+ * paths are byte strings relative to that fd, and ".." or absolute components are refused. */
+#ifndef OVLBOX_FS_H
+#define OVLBOX_FS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+/* true if path is relative, non-empty and has no "..", "." or empty components. */
+bool ovl_path_is_clean_relative(const char *path);
+
+/* Opens relpath beneath dirfd with open(2) flags (O_NOFOLLOW and O_CLOEXEC are added). No
+ * component may be a symlink; "" or "." opens dirfd itself again. Uses openat2
+ * (RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS) and falls back to an O_NOFOLLOW walk without it. */
+int ovl_open_beneath(int dirfd, const char *relpath, int flags, ovl_error_t *err);
+
+/* Opens the directory that holds relpath's last component, beneath dirfd; *base points at that
+ * component inside relpath. */
+int ovl_open_parent_beneath(int dirfd, const char *relpath, const char **base, ovl_error_t *err);
+
+/* Removes dirfd/name: unlinks a non-directory, or removes a directory tree bottom-up. A missing
+ * name is success. Symlinks are removed, never followed. */
+int ovl_remove_tree_at(int dirfd, const char *name, ovl_error_t *err);
+
+/* statx(AT_SYMLINK_NOFOLLOW) of dirfd/name ("" = dirfd itself) into a struct stat; also reports
+ * whether the inode is immutable or append-only. Returns 0, or -1 with errno set (no error object:
+ * callers decide whether ENOENT is an error). */
+int ovl_lstat_at(int dirfd, const char *name, struct stat *st, bool *protected_attr);
+
+/* Extended attributes of the inode behind fd (which may be an O_PATH fd of any file type,
+ * symlinks included). */
+/* Fills *names with a NUL-separated list (caller frees) and its size. */
+int ovl_xattr_list(int fd, char **names, size_t *size, ovl_error_t *err);
+/* Fills *value (caller frees) and *len; returns 1, 0 if absent, -1 on error. */
+int ovl_xattr_get(int fd, const char *name, char **value, size_t *len, ovl_error_t *err);
+int ovl_xattr_set(int fd, const char *name, const void *value, size_t len, ovl_error_t *err);
+/* Removing an absent attribute is success. */
+int ovl_xattr_remove(int fd, const char *name, ovl_error_t *err);
+
+/* Filters attribute names for ovl_copy_xattrs: return true to copy. */
+typedef bool (*ovl_xattr_filter)(const char *name, void *data);
+
+/* Makes dst's xattrs equal to src's (as filtered): sets every copied one, removes the others that
+ * the filter accepts. */
+int ovl_copy_xattrs(int src, int dst, ovl_xattr_filter keep, void *data, ovl_error_t *err);
+
+/* Sets owner (without following), mode, then times of the inode behind fd (an O_PATH fd is
+ * fine) to those in st. Mode bits include setuid/setgid as given. */
+int ovl_set_owner_mode_times(int fd, const struct stat *st, ovl_error_t *err);
+
+/* Writes all of buf to fd. */
+int ovl_write_all(int fd, const void *buf, size_t len);
+
+/* fsync(dirfd) after entries in it changed; errors are reported. */
+int ovl_fsync_dir(int dirfd, const char *what, ovl_error_t *err);
+
+/* Creates a directory (mode) if missing. Returns 1 if created, 0 if it existed (as a directory,
+ * not a symlink), -1 on error. */
+int ovl_mkdir_if_missing(const char *path, mode_t mode, ovl_error_t *err);
+
+#endif

@@ -1,0 +1,68 @@
+/* The three directories of a copy-on-write workspace and the overlay mount over it.
+ *
+ *   lower  the workspace itself (absolute path); never written while mounted
+ *   upper  where the action's writes land            (default <lower>.upper)
+ *   work   overlayfs' work dir; also holds ovlbox's journal and mode file (default <lower>.work)
+ */
+#ifndef OVLBOX_LAYERS_H
+#define OVLBOX_LAYERS_H
+
+#include <stdbool.h>
+
+#include "error.h"
+
+struct ovl_layers {
+	char *lower;
+	char *upper;
+	char *work;
+};
+
+/* Fills l; upper/work may be NULL for the defaults. All three must be absolute, free of ".."
+ * and "." components, and none may lie inside another. Nothing on disk is touched. */
+int ovl_layers_init(struct ovl_layers *l, const char *lower, const char *upper, const char *work,
+		    ovl_error_t *err);
+void ovl_layers_free(struct ovl_layers *l);
+
+/* Takes the workspace lock: an exclusive, non-blocking flock on the lower directory itself.
+ * Returns the lock fd (O_CLOEXEC; closing it releases the lock) or -1 with
+ * "workspace DIR is in use by another ovlbox (lock held)". */
+int ovl_layers_lock(const struct ovl_layers *l, ovl_error_t *err);
+
+enum ovl_layers_state {
+	OVL_STATE_CLEAN,     /* no upper, or an empty one, and no journal */
+	OVL_STATE_PENDING,   /* upper holds changes not applied yet (an earlier --on-exit keep) */
+	OVL_STATE_JOURNAL,   /* an apply was interrupted: a journal is in the work dir */
+};
+/* Inspects upper and work (read-only). Returns the state, or -1. */
+int ovl_layers_state(const struct ovl_layers *l, ovl_error_t *err);
+
+/* Which xattr namespace the overlay that wrote upper used: true = user.overlay.* (userxattr,
+ * mounted in a user namespace), false = trusted.overlay.*. Read from the mode file ovlbox
+ * writes into the work dir at prepare time; without one, inferred from the caller. */
+bool ovl_layers_userxattr(const struct ovl_layers *l);
+
+/* Creates upper and work if missing (mode 0700... upper's root gets the lower root's metadata),
+ * copies the lower root's mode/owner/times/xattrs onto the upper root, and records userxattr in
+ * the work dir. Requires OVL_STATE_CLEAN. */
+int ovl_layers_prepare(const struct ovl_layers *l, bool userxattr, ovl_error_t *err);
+
+/* Open O_PATH directory fds of the three layers (for mounting after entering another mount
+ * namespace, where the host paths may not be visible). */
+struct ovl_layer_fds {
+	int lower, upper, work;
+};
+int ovl_layers_open(const struct ovl_layers *l, struct ovl_layer_fds *fds, ovl_error_t *err);
+void ovl_layer_fds_close(struct ovl_layer_fds *fds);
+
+/* Mounts the overlay on target_fd (an O_PATH directory fd) in the caller's mount namespace with
+ * lowerdir/upperdir/workdir given as /proc/self/fd/N (so no path needs escaping) and the options
+ * redirect_dir=nofollow,index=off,metacopy=off,xino=off,uuid=null[,userxattr]. If the kernel
+ * refuses uuid or xino, retries without them (harmless); never drops the others, and the error
+ * names the option the kernel refused. */
+int ovl_layers_mount(const struct ovl_layer_fds *fds, int target_fd, bool userxattr,
+		     ovl_error_t *err);
+
+/* Removes upper and work entirely (discard). Requires the lock. */
+int ovl_layers_discard(const struct ovl_layers *l, ovl_error_t *err);
+
+#endif

@@ -1,0 +1,365 @@
+/* Symlink-free filesystem walking (see include/ovlbox/fs.h). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "ovlbox/cleanup.h"
+#include "ovlbox/fs.h"
+
+bool ovl_path_is_clean_relative(const char *path)
+{
+	if (path == NULL || *path == '\0' || *path == '/')
+		return false;
+	const char *p = path;
+	while (*p) {
+		const char *slash = strchr(p, '/');
+		size_t n = slash ? (size_t)(slash - p) : strlen(p);
+		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return false;
+		if (!slash)
+			break;
+		p = slash + 1;
+		if (*p == '\0')
+			return false; /* trailing slash */
+	}
+	return true;
+}
+
+static int openat2_supported = -1; /* unknown, 0, 1 */
+
+static int open_walk(int dirfd, const char *relpath, int flags)
+{
+	cleanup_free char *copy = strdup(relpath);
+	if (copy == NULL)
+		return -1;
+	cleanup_close int cur = -1;
+	char *p = copy;
+	for (;;) {
+		char *slash = strchr(p, '/');
+		if (slash == NULL)
+			break;
+		*slash = '\0';
+		int next = openat(cur >= 0 ? cur : dirfd, p,
+				  O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0)
+			return -1;
+		if (cur >= 0)
+			close(cur);
+		cur = next;
+		p = slash + 1;
+	}
+	return openat(cur >= 0 ? cur : dirfd, p, flags | O_NOFOLLOW | O_CLOEXEC, 0600);
+}
+
+int ovl_open_beneath(int dirfd, const char *relpath, int flags, ovl_error_t *err)
+{
+	if (relpath[0] == '\0' || strcmp(relpath, ".") == 0) {
+		int fd = openat(dirfd, ".", (flags & ~O_NOFOLLOW) | O_CLOEXEC);
+		if (fd < 0)
+			return ovl_error(err, errno, "open directory");
+		return fd;
+	}
+	if (!ovl_path_is_clean_relative(relpath))
+		return ovl_error(err, EINVAL, "path %s", ovl_qp(relpath));
+	int fd = -1;
+	if (openat2_supported != 0) {
+		struct open_how how = {
+			.flags = (unsigned long long)(flags | O_NOFOLLOW | O_CLOEXEC),
+			.mode = (flags & O_CREAT) ? 0600 : 0,
+			.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+		};
+		fd = (int)syscall(SYS_openat2, dirfd, relpath, &how, sizeof(how));
+		if (fd < 0 && errno == ENOSYS)
+			openat2_supported = 0;
+		else
+			openat2_supported = 1;
+	}
+	if (openat2_supported == 0)
+		fd = open_walk(dirfd, relpath, flags);
+	if (fd < 0)
+		return ovl_error(err, errno == ELOOP || errno == EXDEV ? ELOOP : errno, "open %s",
+				 ovl_qp(relpath));
+	return fd;
+}
+
+int ovl_open_parent_beneath(int dirfd, const char *relpath, const char **base, ovl_error_t *err)
+{
+	const char *slash = strrchr(relpath, '/');
+	if (slash == NULL) {
+		*base = relpath;
+		int fd = openat(dirfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			return ovl_error(err, errno, "open directory");
+		return fd;
+	}
+	cleanup_free char *parent = strndup(relpath, (size_t)(slash - relpath));
+	if (parent == NULL)
+		abort();
+	*base = slash + 1;
+	return ovl_open_beneath(dirfd, parent, O_PATH | O_DIRECTORY, err);
+}
+
+int ovl_lstat_at(int dirfd, const char *name, struct stat *st, bool *protected_attr)
+{
+	struct statx stx;
+	int flags = AT_SYMLINK_NOFOLLOW | AT_STATX_SYNC_AS_STAT | (name[0] ? 0 : AT_EMPTY_PATH);
+	if (statx(dirfd, name, flags,
+		  STATX_BASIC_STATS, &stx) < 0)
+		return -1;
+	memset(st, 0, sizeof(*st));
+	st->st_mode = stx.stx_mode;
+	st->st_uid = stx.stx_uid;
+	st->st_gid = stx.stx_gid;
+	st->st_nlink = stx.stx_nlink;
+	st->st_size = (off_t)stx.stx_size;
+	st->st_ino = stx.stx_ino;
+	st->st_dev = makedev(stx.stx_dev_major, stx.stx_dev_minor);
+	st->st_rdev = makedev(stx.stx_rdev_major, stx.stx_rdev_minor);
+	st->st_blocks = (blkcnt_t)stx.stx_blocks;
+	st->st_atim.tv_sec = stx.stx_atime.tv_sec;
+	st->st_atim.tv_nsec = stx.stx_atime.tv_nsec;
+	st->st_mtim.tv_sec = stx.stx_mtime.tv_sec;
+	st->st_mtim.tv_nsec = stx.stx_mtime.tv_nsec;
+	st->st_ctim.tv_sec = stx.stx_ctime.tv_sec;
+	st->st_ctim.tv_nsec = stx.stx_ctime.tv_nsec;
+	if (protected_attr)
+		*protected_attr = (stx.stx_attributes & stx.stx_attributes_mask &
+				   (STATX_ATTR_IMMUTABLE | STATX_ATTR_APPEND)) != 0;
+	return 0;
+}
+
+static int remove_dir_contents(int dfd, const char *what, ovl_error_t *err)
+{
+	int dupfd = dup(dfd);
+	if (dupfd < 0)
+		return ovl_error(err, errno, "dup");
+	cleanup_dir DIR *d = fdopendir(dupfd);
+	if (d == NULL) {
+		close(dupfd);
+		return ovl_error(err, errno, "opendir %s", ovl_qp(what));
+	}
+	struct dirent *de;
+	for (;;) {
+		errno = 0;
+		de = readdir(d);
+		if (de == NULL)
+			break;
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (ovl_remove_tree_at(dfd, de->d_name, err) < 0)
+			return ovl_error_wrap(err, "%s", ovl_qp(what));
+	}
+	if (errno != 0)
+		return ovl_error(err, errno, "readdir %s", ovl_qp(what));
+	return 0;
+}
+
+int ovl_remove_tree_at(int dirfd, const char *name, ovl_error_t *err)
+{
+	if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return ovl_error(err, errno, "unlink %s", ovl_qp(name));
+	cleanup_close int dfd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return ovl_error(err, errno, "open %s", ovl_qp(name));
+	}
+	if (remove_dir_contents(dfd, name, err) < 0)
+		return -1;
+	if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		return ovl_error(err, errno, "rmdir %s", ovl_qp(name));
+	return 0;
+}
+
+static void proc_fd_path(char buf[static 32], int fd)
+{
+	snprintf(buf, 32, "/proc/self/fd/%d", fd);
+}
+
+int ovl_xattr_list(int fd, char **names, size_t *size, ovl_error_t *err)
+{
+	char p[32];
+	proc_fd_path(p, fd);
+	*names = NULL;
+	*size = 0;
+	for (;;) {
+		ssize_t n = listxattr(p, NULL, 0);
+		if (n < 0) {
+			if (errno == ENOTSUP)
+				return 0;
+			return ovl_error(err, errno, "listxattr");
+		}
+		if (n == 0)
+			return 0;
+		char *buf = malloc((size_t)n);
+		if (buf == NULL)
+			abort();
+		ssize_t m = listxattr(p, buf, (size_t)n);
+		if (m < 0) {
+			free(buf);
+			if (errno == ERANGE)
+				continue;
+			return ovl_error(err, errno, "listxattr");
+		}
+		*names = buf;
+		*size = (size_t)m;
+		return 0;
+	}
+}
+
+int ovl_xattr_get(int fd, const char *name, char **value, size_t *len, ovl_error_t *err)
+{
+	char p[32];
+	proc_fd_path(p, fd);
+	*value = NULL;
+	*len = 0;
+	for (;;) {
+		ssize_t n = getxattr(p, name, NULL, 0);
+		if (n < 0) {
+			if (errno == ENODATA || errno == ENOTSUP)
+				return 0;
+			return ovl_error(err, errno, "getxattr %s", name);
+		}
+		char *buf = malloc((size_t)n + 1);
+		if (buf == NULL)
+			abort();
+		ssize_t m = getxattr(p, name, buf, (size_t)n);
+		if (m < 0) {
+			free(buf);
+			if (errno == ERANGE)
+				continue;
+			if (errno == ENODATA)
+				return 0;
+			return ovl_error(err, errno, "getxattr %s", name);
+		}
+		buf[m] = '\0';
+		*value = buf;
+		*len = (size_t)m;
+		return 1;
+	}
+}
+
+int ovl_xattr_set(int fd, const char *name, const void *value, size_t len, ovl_error_t *err)
+{
+	char p[32];
+	proc_fd_path(p, fd);
+	if (setxattr(p, name, value, len, 0) < 0)
+		return ovl_error(err, errno, "setxattr %s", name);
+	return 0;
+}
+
+int ovl_xattr_remove(int fd, const char *name, ovl_error_t *err)
+{
+	char p[32];
+	proc_fd_path(p, fd);
+	if (removexattr(p, name) < 0 && errno != ENODATA)
+		return ovl_error(err, errno, "removexattr %s", name);
+	return 0;
+}
+
+static bool name_in_list(const char *list, size_t size, const char *name)
+{
+	for (const char *n = list; n < list + size; n += strlen(n) + 1)
+		if (strcmp(n, name) == 0)
+			return true;
+	return false;
+}
+
+int ovl_copy_xattrs(int src, int dst, ovl_xattr_filter keep, void *data, ovl_error_t *err)
+{
+	cleanup_free char *snames = NULL, *dnames = NULL;
+	size_t ssize = 0, dsize = 0;
+	if (ovl_xattr_list(src, &snames, &ssize, err) < 0 ||
+	    ovl_xattr_list(dst, &dnames, &dsize, err) < 0)
+		return -1;
+	for (const char *n = dnames; n && n < dnames + dsize; n += strlen(n) + 1) {
+		if (!keep(n, data) || name_in_list(snames, ssize, n))
+			continue;
+		if (ovl_xattr_remove(dst, n, err) < 0)
+			return -1;
+	}
+	for (const char *n = snames; n && n < snames + ssize; n += strlen(n) + 1) {
+		if (!keep(n, data))
+			continue;
+		cleanup_free char *v = NULL;
+		size_t len = 0;
+		int r = ovl_xattr_get(src, n, &v, &len, err);
+		if (r < 0)
+			return -1;
+		if (r > 0 && ovl_xattr_set(dst, n, v, len, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int ovl_set_owner_mode_times(int fd, const struct stat *st, ovl_error_t *err)
+{
+	if (fchownat(fd, "", st->st_uid, st->st_gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		return ovl_error(err, errno, "chown to %u:%u", (unsigned)st->st_uid,
+				 (unsigned)st->st_gid);
+	if (!S_ISLNK(st->st_mode)) {
+		char p[32];
+		proc_fd_path(p, fd);
+		if (chmod(p, st->st_mode & 07777) < 0)
+			return ovl_error(err, errno, "chmod to %04o", (unsigned)(st->st_mode & 07777));
+	}
+	struct timespec ts[2] = {st->st_atim, st->st_mtim};
+	if (utimensat(fd, "", ts, AT_EMPTY_PATH) < 0) {
+		/* Older kernels lack AT_EMPTY_PATH for utimensat; go through /proc. */
+		char p[32];
+		proc_fd_path(p, fd);
+		if (S_ISLNK(st->st_mode) || utimensat(AT_FDCWD, p, ts, 0) < 0)
+			return ovl_error(err, errno, "set times");
+	}
+	return 0;
+}
+
+int ovl_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int ovl_fsync_dir(int dirfd, const char *what, ovl_error_t *err)
+{
+	cleanup_close int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) < 0)
+		return ovl_error(err, errno, "fsync %s", what);
+	return 0;
+}
+
+int ovl_mkdir_if_missing(const char *path, mode_t mode, ovl_error_t *err)
+{
+	if (mkdir(path, mode) == 0)
+		return 1;
+	if (errno != EEXIST)
+		return ovl_error(err, errno, "mkdir %s", ovl_qp(path));
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return ovl_error(err, errno, "stat %s", ovl_qp(path));
+	if (!S_ISDIR(st.st_mode))
+		return ovl_error(err, ENOTDIR, "%s", ovl_qp(path));
+	return 0;
+}

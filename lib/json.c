@@ -1,0 +1,351 @@
+/* JSON via yajl's tree parser and generator. Nothing else in ovlbox includes yajl. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
+
+#include "ovlbox/cleanup.h"
+#include "ovlbox/json.h"
+
+#define V(x) ((yajl_val)(x))
+
+ovl_json *ovl_json_parse(const char *text, size_t len, ovl_error_t *err)
+{
+	cleanup_free char *copy = malloc(len + 1);
+	if (copy == NULL)
+		abort();
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	if (strlen(copy) != len) {
+		ovl_error(err, 0, "invalid JSON: contains a NUL byte");
+		return NULL;
+	}
+	char msg[256] = "";
+	yajl_val root = yajl_tree_parse(copy, msg, sizeof(msg));
+	if (root == NULL) {
+		/* yajl's message spans lines (it quotes the text); keep the first. */
+		msg[strcspn(msg, "\n")] = '\0';
+		ovl_error(err, 0, "invalid JSON: %s", msg[0] ? msg : "parse error");
+		return NULL;
+	}
+	return (ovl_json *)root;
+}
+
+ovl_json *ovl_json_parse_fd(int fd, size_t max_bytes, const char *what, ovl_error_t *err)
+{
+	size_t cap = 4096, len = 0;
+	cleanup_free char *buf = malloc(cap);
+	if (buf == NULL)
+		abort();
+	for (;;) {
+		if (len == cap) {
+			if (cap > max_bytes) {
+				ovl_error(err, 0, "%s: larger than %zu bytes", what, max_bytes);
+				return NULL;
+			}
+			cap *= 2;
+			char *n = realloc(buf, cap);
+			if (n == NULL)
+				abort();
+			buf = n;
+		}
+		ssize_t r = read(fd, buf + len, cap - len);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			ovl_error(err, errno, "%s: read", what);
+			return NULL;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	if (len > max_bytes) {
+		ovl_error(err, 0, "%s: larger than %zu bytes", what, max_bytes);
+		return NULL;
+	}
+	ovl_json *j = ovl_json_parse(buf, len, err);
+	if (j == NULL)
+		ovl_error_wrap(err, "%s", what);
+	return j;
+}
+
+void ovl_json_free(ovl_json *root)
+{
+	yajl_tree_free(V(root));
+}
+
+enum ovl_json_type ovl_json_type(const ovl_json *v)
+{
+	if (v == NULL)
+		return OVL_JSON_NULL;
+	switch (V(v)->type) {
+	case yajl_t_string:
+		return OVL_JSON_STRING;
+	case yajl_t_number:
+		return OVL_JSON_NUMBER;
+	case yajl_t_object:
+		return OVL_JSON_OBJECT;
+	case yajl_t_array:
+		return OVL_JSON_ARRAY;
+	case yajl_t_true:
+	case yajl_t_false:
+		return OVL_JSON_BOOL;
+	default:
+		return OVL_JSON_NULL;
+	}
+}
+
+const char *ovl_json_type_name(enum ovl_json_type t)
+{
+	static const char *names[] = {"null", "boolean", "number", "string", "array", "object"};
+	return names[t];
+}
+
+const ovl_json *ovl_json_get(const ovl_json *v, const char *key)
+{
+	if (v == NULL || !YAJL_IS_OBJECT(V(v)))
+		return NULL;
+	for (size_t i = 0; i < V(v)->u.object.len; i++)
+		if (strcmp(V(v)->u.object.keys[i], key) == 0)
+			return (const ovl_json *)V(v)->u.object.values[i];
+	return NULL;
+}
+
+size_t ovl_json_len(const ovl_json *v)
+{
+	if (v == NULL)
+		return 0;
+	if (YAJL_IS_ARRAY(V(v)))
+		return V(v)->u.array.len;
+	if (YAJL_IS_OBJECT(V(v)))
+		return V(v)->u.object.len;
+	return 0;
+}
+
+const ovl_json *ovl_json_at(const ovl_json *v, size_t i)
+{
+	if (i >= ovl_json_len(v))
+		return NULL;
+	if (YAJL_IS_ARRAY(V(v)))
+		return (const ovl_json *)V(v)->u.array.values[i];
+	return (const ovl_json *)V(v)->u.object.values[i];
+}
+
+const char *ovl_json_key_at(const ovl_json *v, size_t i)
+{
+	if (v == NULL || !YAJL_IS_OBJECT(V(v)) || i >= V(v)->u.object.len)
+		return NULL;
+	return V(v)->u.object.keys[i];
+}
+
+static int type_error(const ovl_json *v, const char *field, enum ovl_json_type want,
+		      ovl_error_t *err)
+{
+	return ovl_error(err, 0, "%s: expected a %s, got a%s %s", field, ovl_json_type_name(want),
+			 ovl_json_type(v) == OVL_JSON_ARRAY || ovl_json_type(v) == OVL_JSON_OBJECT
+				 ? "n"
+				 : "",
+			 ovl_json_type_name(ovl_json_type(v)));
+}
+
+int ovl_json_string(const ovl_json *v, const char *field, const char **out, ovl_error_t *err)
+{
+	if (v == NULL || !YAJL_IS_STRING(V(v)))
+		return type_error(v, field, OVL_JSON_STRING, err);
+	*out = V(v)->u.string;
+	return 0;
+}
+
+int ovl_json_bool(const ovl_json *v, const char *field, bool *out, ovl_error_t *err)
+{
+	if (v == NULL || !(YAJL_IS_TRUE(V(v)) || YAJL_IS_FALSE(V(v))))
+		return type_error(v, field, OVL_JSON_BOOL, err);
+	*out = YAJL_IS_TRUE(V(v));
+	return 0;
+}
+
+int ovl_json_int64(const ovl_json *v, const char *field, int64_t *out, ovl_error_t *err)
+{
+	if (v == NULL || !YAJL_IS_NUMBER(V(v)))
+		return type_error(v, field, OVL_JSON_NUMBER, err);
+	if (!YAJL_IS_INTEGER(V(v)))
+		return ovl_error(err, 0, "%s: expected an integer, got %s", field,
+				 V(v)->u.number.r);
+	/* yajl saturates out-of-range integers and sets errno; reparse to tell. */
+	errno = 0;
+	long long n = strtoll(V(v)->u.number.r, NULL, 10);
+	if (errno == ERANGE)
+		return ovl_error(err, 0, "%s: integer out of range: %s", field, V(v)->u.number.r);
+	*out = n;
+	return 0;
+}
+
+int ovl_json_uint64(const ovl_json *v, const char *field, uint64_t *out, ovl_error_t *err)
+{
+	if (v == NULL || !YAJL_IS_NUMBER(V(v)))
+		return type_error(v, field, OVL_JSON_NUMBER, err);
+	const char *r = V(v)->u.number.r;
+	if (!YAJL_IS_INTEGER(V(v)) && strpbrk(r, ".eE") != NULL)
+		return ovl_error(err, 0, "%s: expected an integer, got %s", field, r);
+	if (r[0] == '-')
+		return ovl_error(err, 0, "%s: expected a non-negative integer, got %s", field, r);
+	errno = 0;
+	char *end = NULL;
+	unsigned long long n = strtoull(r, &end, 10);
+	if (errno == ERANGE || end == r || *end != '\0')
+		return ovl_error(err, 0, "%s: integer out of range: %s", field, r);
+	*out = n;
+	return 0;
+}
+
+int ovl_json_get_string(const ovl_json *obj, const char *key, const char **out, ovl_error_t *err)
+{
+	const ovl_json *v = ovl_json_get(obj, key);
+	if (v == NULL)
+		return 0;
+	return ovl_json_string(v, key, out, err) < 0 ? -1 : 1;
+}
+
+static int get_typed(const ovl_json *obj, const char *key, enum ovl_json_type want,
+		     const ovl_json **out, ovl_error_t *err)
+{
+	const ovl_json *v = ovl_json_get(obj, key);
+	if (v == NULL)
+		return 0;
+	if (ovl_json_type(v) != want)
+		return type_error(v, key, want, err);
+	*out = v;
+	return 1;
+}
+
+int ovl_json_get_object(const ovl_json *obj, const char *key, const ovl_json **out,
+			ovl_error_t *err)
+{
+	return get_typed(obj, key, OVL_JSON_OBJECT, out, err);
+}
+
+int ovl_json_get_array(const ovl_json *obj, const char *key, const ovl_json **out,
+		       ovl_error_t *err)
+{
+	return get_typed(obj, key, OVL_JSON_ARRAY, out, err);
+}
+
+/* ---- writer ---- */
+
+struct ovl_jw {
+	yajl_gen g;
+};
+
+ovl_jw *ovl_jw_new(bool pretty)
+{
+	ovl_jw *w = calloc(1, sizeof(*w));
+	if (w == NULL || (w->g = yajl_gen_alloc(NULL)) == NULL)
+		abort();
+	yajl_gen_config(w->g, yajl_gen_beautify, pretty ? 1 : 0);
+	return w;
+}
+
+void ovl_jw_free(ovl_jw *w)
+{
+	if (w == NULL)
+		return;
+	yajl_gen_free(w->g);
+	free(w);
+}
+
+void ovl_jw_object_open(ovl_jw *w)
+{
+	yajl_gen_map_open(w->g);
+}
+void ovl_jw_object_close(ovl_jw *w)
+{
+	yajl_gen_map_close(w->g);
+}
+void ovl_jw_array_open(ovl_jw *w)
+{
+	yajl_gen_array_open(w->g);
+}
+void ovl_jw_array_close(ovl_jw *w)
+{
+	yajl_gen_array_close(w->g);
+}
+
+/* Length of a valid UTF-8 sequence at p (1..4), or 0 if the bytes are not valid UTF-8. */
+static size_t utf8_seq_len(const unsigned char *p)
+{
+	if (p[0] < 0x80)
+		return 1;
+	size_t n = (p[0] & 0xe0) == 0xc0 ? 2 : (p[0] & 0xf0) == 0xe0 ? 3 : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
+	if (n == 0 || (n == 2 && p[0] < 0xc2) || (n == 4 && p[0] > 0xf4))
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	if (n == 3 && ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0)))
+		return 0;
+	if (n == 4 && ((p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90)))
+		return 0;
+	return n;
+}
+
+static void write_str(yajl_gen g, const char *s)
+{
+	size_t len = strlen(s), o = 0;
+	cleanup_free char *buf = malloc(len * 4 + 1);
+	if (buf == NULL)
+		abort();
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+		size_t n = utf8_seq_len(p);
+		if (n == 0) {
+			o += (size_t)sprintf(buf + o, "\\x%02x", *p);
+			p++;
+		} else {
+			memcpy(buf + o, p, n);
+			o += n;
+			p += n;
+		}
+	}
+	yajl_gen_string(g, (const unsigned char *)buf, o);
+}
+
+void ovl_jw_key(ovl_jw *w, const char *key)
+{
+	write_str(w->g, key);
+}
+
+void ovl_jw_string(ovl_jw *w, const char *s)
+{
+	if (s == NULL)
+		yajl_gen_null(w->g);
+	else
+		write_str(w->g, s);
+}
+
+void ovl_jw_int(ovl_jw *w, long long n)
+{
+	yajl_gen_integer(w->g, n);
+}
+
+void ovl_jw_bool(ovl_jw *w, bool b)
+{
+	yajl_gen_bool(w->g, b ? 1 : 0);
+}
+
+void ovl_jw_null(ovl_jw *w)
+{
+	yajl_gen_null(w->g);
+}
+
+const char *ovl_jw_text(ovl_jw *w, size_t *len)
+{
+	const unsigned char *buf = NULL;
+	size_t l = 0;
+	yajl_gen_get_buf(w->g, &buf, &l);
+	if (len)
+		*len = l;
+	return (const char *)buf;
+}

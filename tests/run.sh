@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs the C unit tests and every bats suite; ends with "N passed, N failed[, N skipped]".
+# Env: OVLBOX_BUILD (build dir with bin/, tests/unit/, tests/helpers/). Optional: TESTS="a.bats b.bats".
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+: "${OVLBOX_BUILD:?set OVLBOX_BUILD}"
+export OVLBOX="$OVLBOX_BUILD/bin/ovlbox"
+export OVLBOX_HOOK="$OVLBOX_BUILD/bin/ovlbox-hook"
+export OVLBOX_HELPERS="$OVLBOX_BUILD/tests/helpers"
+export OVLBOX_SRC="$PWD"
+
+passed=0 failed=0 skipped=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+for t in "$OVLBOX_BUILD"/tests/unit/*; do
+	[[ -x $t ]] || continue
+	if out=$("$t" 2>&1); then
+		echo "ok unit/$(basename "$t")"
+		passed=$((passed + 1))
+	else
+		echo "not ok unit/$(basename "$t")"
+		printf '%s\n' "$out" | sed 's/^/# /'
+		failed=$((failed + 1))
+	fi
+done
+
+if [[ -n ${TESTS:-} ]]; then
+	read -r -a suites <<<"$TESTS"
+else
+	suites=(tests/*.bats)
+fi
+if [[ -e ${suites[0]} ]]; then
+	bats --tap "${suites[@]}" 2>&1 | tee "$log"
+	passed=$((passed + $(grep -cE '^ok [0-9]+' "$log" | tr -d ' ') - $(grep -cE '^ok [0-9]+ .*# skip' "$log")))
+	skipped=$((skipped + $(grep -cE '^ok [0-9]+ .*# skip' "$log")))
+	failed=$((failed + $(grep -cE '^not ok [0-9]+' "$log")))
+	# A suite that failed to load (syntax error) prints no "not ok" lines: count it.
+	planned=$(grep -m1 -oE '^1\.\.[0-9]+' "$log" | cut -d. -f3)
+	ran=$(grep -cE '^(not )?ok [0-9]+' "$log")
+	if [[ -n $planned && $ran -lt $planned ]]; then
+		failed=$((failed + planned - ran))
+	fi
+fi
+
+summary="$passed passed, $failed failed"
+[[ $skipped -gt 0 ]] && summary+=", $skipped skipped"
+echo "$summary"
+[[ $failed -eq 0 ]]

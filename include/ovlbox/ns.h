@@ -1,0 +1,43 @@
+/* Namespaces: entering a container's user and mount namespaces by pid, and finding a path inside
+ * a container's rootfs without ever leaving it. */
+#ifndef OVLBOX_NS_H
+#define OVLBOX_NS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+/* The namespaces of a process, opened (so that the pid may go away afterwards). A namespace the
+ * caller already is in is not opened (fd -1): setns() into one's own user namespace fails. */
+struct ovl_ns_target {
+	int user_fd;	/* -1: same user namespace as the caller */
+	int mnt_fd;	/* -1: same mount namespace as the caller */
+	uid_t root_uid; /* with user_fd >= 0: the caller-side ids of uid/gid 0 in the target */
+	gid_t root_gid;
+};
+
+#define OVL_NS_TARGET_INIT                                                                         \
+	{                                                                                          \
+		.user_fd = -1, .mnt_fd = -1                                                        \
+	}
+
+int ovl_ns_open_pid(pid_t pid, struct ovl_ns_target *t, ovl_error_t *err);
+void ovl_ns_target_close(struct ovl_ns_target *t);
+
+/* Enters t's user namespace (then becomes uid 0 / gid 0 there, with no supplementary groups
+ * where setgroups is allowed) and then its mount namespace. Changes the calling process: call it
+ * in a child made for the purpose. After entering a mount namespace, root and cwd are that
+ * namespace's root. */
+int ovl_ns_enter(const struct ovl_ns_target *t, ovl_error_t *err);
+
+/* Sets *in_userns to true when the caller runs in a user namespace other than the initial one
+ * (its uid_map is not the identity over all 2^32-1 ids). Mounts made there need userxattr. */
+int ovl_ns_in_child_userns(bool *in_userns, ovl_error_t *err);
+
+/* Opens the directory at container path rel (as ovl_oci_container_path makes it: clean,
+ * relative, "" = the root) beneath rootfs_fd as an O_PATH fd. No component may be a symlink or
+ * "..", so the walk can never leave the rootfs; a symlink gives ELOOP and the message says so. */
+int ovl_ns_open_in_rootfs(int rootfs_fd, const char *rel, ovl_error_t *err);
+
+#endif

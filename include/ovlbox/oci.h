@@ -1,0 +1,65 @@
+/* OCI runtime state (what a hook reads on stdin) and the bundle's config.json: parsing,
+ * annotations and mounts. Every value here is untrusted input: types are checked and errors name
+ * the field ("config.json: mounts[2].source: expected a string, got a number"). */
+#ifndef OVLBOX_OCI_H
+#define OVLBOX_OCI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "json.h"
+
+#define OVL_OCI_STATE_MAX  (1u << 20)  /* bytes of state JSON accepted */
+#define OVL_OCI_CONFIG_MAX (16u << 20) /* bytes of config.json accepted */
+
+struct ovl_oci_state {
+	ovl_json *root;
+	const char *id;		     /* NULL when absent */
+	const char *status;	     /* NULL when absent */
+	const char *bundle;	     /* absolute path (required) */
+	int64_t pid;		     /* 0 when absent */
+	const ovl_json *annotations; /* object, or NULL when absent */
+};
+
+/* Reads the state JSON from fd. Requires "bundle" (an absolute path); "pid" must be a
+ * non-negative integer when present; "annotations" an object of strings when present. */
+int ovl_oci_state_read(int fd, struct ovl_oci_state *s, ovl_error_t *err);
+void ovl_oci_state_free(struct ovl_oci_state *s);
+
+struct ovl_oci_config {
+	ovl_json *root;
+	char *rootfs;		/* root.path made absolute (relative paths are bundle-relative) */
+	const ovl_json *mounts; /* array, or NULL when absent */
+	const ovl_json *annotations; /* object, or NULL when absent */
+};
+
+/* Loads <bundle>/config.json. Requires root.path (a string); checks the types of "mounts" and
+ * "annotations" (their elements are checked when used). */
+int ovl_oci_config_load(const char *bundle, struct ovl_oci_config *c, ovl_error_t *err);
+void ovl_oci_config_free(struct ovl_oci_config *c);
+
+/* Looks key up in config.json's annotations, then in the state's. Returns 1 and sets *value when
+ * found, 0 when absent, -1 when the value is not a string. */
+int ovl_oci_annotation(const struct ovl_oci_config *c, const struct ovl_oci_state *s,
+		       const char *key, const char **value, ovl_error_t *err);
+
+struct ovl_oci_mount {
+	size_t index;		 /* position in config.json "mounts" */
+	const char *destination; /* as written */
+	const char *source;	 /* NULL when absent */
+	const char *type;	 /* NULL when absent */
+	bool bind;		 /* type "bind", or a "bind"/"rbind" option */
+};
+
+/* Finds the mount whose destination names the same container path as dest (compared after
+ * normalisation: repeated and trailing slashes do not matter). When several do, the last wins (it
+ * is the one on top). Returns 1 and fills *m, 0 when none matches, -1 on a malformed entry. */
+int ovl_oci_find_mount(const struct ovl_oci_config *c, const char *dest, struct ovl_oci_mount *m,
+		       ovl_error_t *err);
+
+/* Turns an absolute container path into a clean path relative to the rootfs: "/a//b/" -> "a/b",
+ * "/" -> "". Refuses relative paths and "." or ".." components. *rel is malloc'ed. */
+int ovl_oci_container_path(const char *path, char **rel, ovl_error_t *err);
+
+#endif

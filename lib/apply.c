@@ -1,0 +1,381 @@
+/* Executing an apply plan. The same code runs a fresh plan and a journal left by a crash: every
+ * step first checks that its upper marker still exists, and removes that marker last. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "ovlbox/apply.h"
+#include "ovlbox/cleanup.h"
+#include "ovlbox/diff.h"
+#include "ovlbox/fs.h"
+#include "ovlbox/journal.h"
+#include "ovlbox/log.h"
+#include "ovlbox/plan.h"
+
+/* The parent directory last opened on each side: steps come grouped by directory. */
+struct dircache {
+	char *path;
+	int fd;
+};
+
+struct exec {
+	int lower_fd, upper_fd;
+	const char *upper_path;
+	int userxattr;
+	struct dircache lower, upper;
+};
+
+static void cache_drop(struct dircache *c)
+{
+	free(c->path);
+	if (c->fd >= 0)
+		close(c->fd);
+	c->path = NULL;
+	c->fd = -1;
+}
+
+/* Opens (or reuses) the directory holding path's last component; *base points into path. */
+static int parent_fd(struct dircache *c, int root, const char *path, const char **base,
+		     ovl_error_t *err)
+{
+	const char *slash = strrchr(path, '/');
+	size_t plen = slash ? (size_t)(slash - path) : 0;
+	*base = slash ? slash + 1 : path;
+	if (c->path && strlen(c->path) == plen && strncmp(c->path, path, plen) == 0)
+		return c->fd;
+	cache_drop(c);
+	cleanup_free char *parent = strndup(path, plen);
+	if (parent == NULL)
+		abort();
+	int fd = ovl_open_beneath(root, parent, O_PATH | O_DIRECTORY, err);
+	if (fd < 0)
+		return -1;
+	c->path = ovl_steal_ptr(&parent);
+	c->fd = fd;
+	return fd;
+}
+
+/* lstat of upper/path: 1 exists, 0 gone (the step is done), -1 error. A missing parent also
+ * means done: its whole directory has moved already. */
+static int upper_entry(struct exec *x, const char *path, int *pfd, const char **base,
+		       struct stat *st, ovl_error_t *err)
+{
+	ovl_error_t e = NULL;
+	*pfd = parent_fd(&x->upper, x->upper_fd, path, base, &e);
+	if (*pfd < 0) {
+		int en = ovl_error_errno(e);
+		if (en == ENOENT) {
+			ovl_error_free(&e);
+			return 0;
+		}
+		*err = e;
+		return -1;
+	}
+	if (ovl_lstat_at(*pfd, *base, st, NULL) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return ovl_error(err, errno, "stat upper %s", ovl_qp(path));
+	}
+	return 1;
+}
+
+static int lower_parent(struct exec *x, const char *path, const char **base, ovl_error_t *err)
+{
+	int fd = parent_fd(&x->lower, x->lower_fd, path, base, err);
+	if (fd < 0)
+		return ovl_error_wrap(err, "workspace");
+	return fd;
+}
+
+static int step_xattr_strip(struct exec *x, const struct ovl_step *s, ovl_error_t *err)
+{
+	int pfd;
+	const char *base;
+	struct stat st;
+	int r = upper_entry(x, s->path, &pfd, &base, &st, err);
+	if (r <= 0)
+		return r;
+	char p[PATH_MAX + 32];
+	snprintf(p, sizeof(p), "/proc/self/fd/%d/%s", pfd, base);
+	if (lremovexattr(p, s->name) < 0 && errno != ENODATA)
+		return ovl_error(err, errno, "remove xattr %s from upper %s", s->name,
+				 ovl_qp(s->path));
+	return 0;
+}
+
+static int step_chmod(struct exec *x, const struct ovl_step *s, ovl_error_t *err)
+{
+	int pfd;
+	const char *base;
+	struct stat st;
+	int r = upper_entry(x, s->path, &pfd, &base, &st, err);
+	if (r <= 0 || S_ISLNK(st.st_mode))
+		return r;
+	if (fchmodat(pfd, base, s->mode, 0) < 0)
+		return ovl_error(err, errno, "chmod upper %s", ovl_qp(s->path));
+	return 0;
+}
+
+static int step_unlink_whiteout(struct exec *x, const struct ovl_step *s, ovl_error_t *err)
+{
+	int pfd;
+	const char *base;
+	struct stat st;
+	int r = upper_entry(x, s->path, &pfd, &base, &st, err);
+	if (r <= 0)
+		return r;
+	bool whiteout = (S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) ||
+			(S_ISREG(st.st_mode) && st.st_size == 0);
+	if (!whiteout)
+		return ovl_error(err, 0, "upper %s: expected a whiteout, found something else",
+				 ovl_qp(s->path));
+	if (unlinkat(pfd, base, 0) < 0)
+		return ovl_error(err, errno, "remove whiteout %s", ovl_qp(s->path));
+	return 0;
+}
+
+static int step_times(struct exec *x, const struct ovl_step *s, ovl_error_t *err)
+{
+	int pfd;
+	const char *base;
+	struct stat st;
+	int r = upper_entry(x, s->path, &pfd, &base, &st, err);
+	if (r <= 0)
+		return r;
+	struct timespec ts[2] = {s->atime, s->mtime};
+	if (utimensat(pfd, base, ts, AT_SYMLINK_NOFOLLOW) < 0)
+		return ovl_error(err, errno, "set times of upper %s", ovl_qp(s->path));
+	return 0;
+}
+
+static int step_whiteout(struct exec *x, const struct ovl_step *s, ovl_error_t *err)
+{
+	int pfd;
+	const char *base, *lbase;
+	struct stat st;
+	int r = upper_entry(x, s->path, &pfd, &base, &st, err);
+	if (r <= 0)
+		return r;
+	int lfd = lower_parent(x, s->path, &lbase, err);
+	if (lfd < 0 || ovl_remove_tree_at(lfd, lbase, err) < 0)
+		return ovl_error_wrap(err, "remove %s", ovl_qp(s->path));
+	if (unlinkat(pfd, base, 0) < 0)
+		return ovl_error(err, errno, "remove whiteout %s", ovl_qp(s->path));
+	return 0;
+}
+
+static int step_replace(struct exec *x, const struct ovl_step *s, ovl_error_t *err)
+{
+	int pfd;
+	const char *base, *lbase;
+	struct stat st, lst;
+	int r = upper_entry(x, s->path, &pfd, &base, &st, err);
+	if (r <= 0)
+		return r;
+	int lfd = lower_parent(x, s->path, &lbase, err);
+	if (lfd < 0)
+		return -1;
+	/* rename() cannot swap a dir and a non-dir, nor replace a non-empty dir. */
+	if (ovl_lstat_at(lfd, lbase, &lst, NULL) == 0 &&
+	    (S_ISDIR(lst.st_mode) || S_ISDIR(st.st_mode)) &&
+	    ovl_remove_tree_at(lfd, lbase, err) < 0)
+		return ovl_error_wrap(err, "replace %s", ovl_qp(s->path));
+	if (renameat(pfd, base, lfd, lbase) < 0)
+		return ovl_error(err, errno, "move %s into the workspace", ovl_qp(s->path));
+	if (S_ISDIR(st.st_mode)) {
+		cache_drop(&x->upper); /* the moved dir is no longer below upper */
+		cache_drop(&x->lower);
+	}
+	return 0;
+}
+
+static bool keep_user_xattr(const char *name, void *data)
+{
+	const char *prefix = data;
+	size_t n = strlen(prefix);
+	return strncmp(name, prefix, n) != 0 || strncmp(name + n, "overlay.", 8) == 0;
+}
+
+static int step_dir(struct exec *x, const struct ovl_step *s, ovl_error_t *err)
+{
+	bool root = s->path[0] == '\0';
+	int pfd = x->upper_fd;
+	const char *base = ".";
+	struct stat st;
+	if (!root) {
+		int r = upper_entry(x, s->path, &pfd, &base, &st, err);
+		if (r <= 0)
+			return r;
+	}
+	cleanup_close int ufd = openat(pfd, base, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (ufd < 0) {
+		if (root && errno == ENOENT)
+			return 0;
+		return ovl_error(err, errno, "open upper dir %s", ovl_qp(s->path));
+	}
+	cleanup_close int lfd = ovl_open_beneath(x->lower_fd, s->path, O_PATH | O_DIRECTORY, err);
+	if (lfd < 0)
+		return ovl_error_wrap(err, "workspace dir");
+	struct stat want = {.st_mode = S_IFDIR | s->mode, .st_uid = s->uid, .st_gid = s->gid,
+			    .st_atim = s->atime, .st_mtim = s->mtime};
+	if (ovl_copy_xattrs(ufd, lfd, keep_user_xattr, (void *)ovl_overlay_prefix(x->userxattr),
+			    err) < 0 ||
+	    ovl_set_owner_mode_times(lfd, &want, err) < 0)
+		return ovl_error_wrap(err, "workspace dir %s", ovl_qp(s->path));
+	if (!root) {
+		if (unlinkat(pfd, base, AT_REMOVEDIR) < 0)
+			return ovl_error(err, errno, "remove upper dir %s", ovl_qp(s->path));
+		cache_drop(&x->upper);
+	}
+	return 0;
+}
+
+static int step_end(struct exec *x, ovl_error_t *err)
+{
+	if (rmdir(x->upper_path) < 0 && errno != ENOENT)
+		return ovl_error(err, errno, "remove upper dir %s", ovl_qp(x->upper_path));
+	return 0;
+}
+
+static int step_protect(struct exec *x, const struct ovl_step *s, ovl_error_t *err)
+{
+	cleanup_close int fd =
+		ovl_open_beneath(x->lower_fd, s->path, O_RDONLY | O_NONBLOCK | O_NOCTTY, err);
+	if (fd < 0)
+		return ovl_error_wrap(err, "chattr in workspace");
+	int flags = 0;
+	if (ioctl(fd, FS_IOC_GETFLAGS, &flags) < 0)
+		return ovl_error(err, errno, "get inode flags of %s", ovl_qp(s->path));
+	if ((flags & (int)s->flags) == (int)s->flags)
+		return 0;
+	flags |= (int)s->flags;
+	if (ioctl(fd, FS_IOC_SETFLAGS, &flags) < 0)
+		return ovl_error(err, errno, "set inode flags of %s", ovl_qp(s->path));
+	return 0;
+}
+
+static int run_step(struct exec *x, const struct ovl_step *s, ovl_error_t *err)
+{
+	switch (s->op) {
+	case OVL_STEP_XATTR_STRIP:
+		return step_xattr_strip(x, s, err);
+	case OVL_STEP_CHMOD:
+		return step_chmod(x, s, err);
+	case OVL_STEP_UNLINK:
+		return step_unlink_whiteout(x, s, err);
+	case OVL_STEP_TIMES:
+		return step_times(x, s, err);
+	case OVL_STEP_WHITEOUT:
+		return step_whiteout(x, s, err);
+	case OVL_STEP_REPLACE:
+		return step_replace(x, s, err);
+	case OVL_STEP_DIR:
+		return step_dir(x, s, err);
+	case OVL_STEP_END:
+		return step_end(x, err);
+	case OVL_STEP_PROTECT:
+		return step_protect(x, s, err);
+	}
+	return ovl_error(err, 0, "journal: unknown step '%c'", s->op);
+}
+
+static int run_plan(struct exec *x, const struct ovl_plan *p, ovl_error_t *err)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (run_step(x, &p->steps[i], err) < 0)
+			return -1;
+	return 0;
+}
+
+/* After the last step: overlay's own work subdirs, the mode file, then the journal, then the
+ * work dir itself. */
+static int remove_work(const char *work, int work_fd, ovl_error_t *err)
+{
+	const char *names[] = {"work", "index", "ovlbox-mode", "ovlbox-mode.tmp",
+			       OVL_JOURNAL_NAME ".tmp"};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (ovl_remove_tree_at(work_fd, names[i], err) < 0)
+			return ovl_error_wrap(err, "clean work dir %s", ovl_qp(work));
+	if (ovl_journal_remove(work_fd, err) < 0)
+		return -1;
+	if (rmdir(work) < 0 && errno != ENOENT && errno != ENOTEMPTY)
+		return ovl_error(err, errno, "remove work dir %s", ovl_qp(work));
+	return 0;
+}
+
+int ovl_apply(const struct ovl_layers *l, const struct ovl_apply_opts *opts,
+	      struct ovl_change_counts *counts, ovl_error_t *err)
+{
+	if (counts)
+		memset(counts, 0, sizeof(*counts));
+	cleanup_close int lower_fd = open(l->lower, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (lower_fd < 0)
+		return ovl_error(err, errno, "workspace %s", ovl_qp(l->lower));
+	cleanup_close int work_fd = open(l->work, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (work_fd < 0 && errno != ENOENT)
+		return ovl_error(err, errno, "work dir %s", ovl_qp(l->work));
+	cleanup_close int upper_fd = open(l->upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (upper_fd < 0 && errno != ENOENT)
+		return ovl_error(err, errno, "upper dir %s", ovl_qp(l->upper));
+
+	struct ovl_plan plan = {0};
+	int have = work_fd >= 0 ? ovl_journal_read(work_fd, &plan, err) : 0;
+	if (have < 0)
+		return ovl_error_wrap(err, "work dir %s", ovl_qp(l->work));
+	if (have)
+		ovl_info("finishing an interrupted apply of %s", ovl_qp(l->lower));
+	if (!have && upper_fd < 0) {
+		/* Nothing to apply; a leftover work dir is just removed. */
+		return work_fd >= 0 ? remove_work(l->work, work_fd, err) : 0;
+	}
+	if (!have) {
+		if (work_fd < 0) {
+			if (ovl_mkdir_if_missing(l->work, 0700, err) < 0)
+				return -1;
+			work_fd = open(l->work, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (work_fd < 0)
+				return ovl_error(err, errno, "work dir %s", ovl_qp(l->work));
+		}
+		int userxattr = ovl_layers_userxattr(l);
+		if (counts) {
+			struct ovl_diff d;
+			if (ovl_diff(l, &d, err) < 0)
+				return -1;
+			ovl_diff_count(&d, counts);
+			ovl_diff_free(&d);
+		}
+		if (ovl_plan_build(lower_fd, upper_fd, userxattr, opts, &plan, err) < 0)
+			return ovl_error_wrap(err, "apply %s", ovl_qp(l->lower));
+		if (ovl_journal_write(work_fd, &plan, err) < 0) {
+			ovl_plan_free(&plan);
+			return ovl_error_wrap(err, "work dir %s", ovl_qp(l->work));
+		}
+	}
+	struct exec x = {.lower_fd = lower_fd, .upper_fd = upper_fd, .upper_path = l->upper,
+			 .userxattr = plan.userxattr, .lower = {NULL, -1}, .upper = {NULL, -1}};
+	int r = upper_fd >= 0 ? run_plan(&x, &plan, err) : 0;
+	if (r == 0 && upper_fd < 0) {
+		/* The upper root is gone: only the chattr steps after END may be left. */
+		for (size_t i = 0; i < plan.n && r == 0; i++)
+			if (plan.steps[i].op == OVL_STEP_PROTECT)
+				r = step_protect(&x, &plan.steps[i], err);
+	}
+	cache_drop(&x.lower);
+	cache_drop(&x.upper);
+	ovl_plan_free(&plan);
+	if (r < 0)
+		return ovl_error_wrap(err, "apply %s (the journal is kept: run `ovlbox apply` to finish)",
+				      ovl_qp(l->lower));
+	if (syncfs(lower_fd) < 0)
+		return ovl_error(err, errno, "sync workspace %s", ovl_qp(l->lower));
+	return remove_work(l->work, work_fd, err);
+}

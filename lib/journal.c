@@ -1,0 +1,276 @@
+/* The apply journal on disk: one step per line, fields separated by spaces, bytes outside
+ * printable ASCII (and space and backslash) escaped as \xNN; a final "end N" line proves the
+ * file is complete. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ovlbox/cleanup.h"
+#include "ovlbox/fs.h"
+#include "ovlbox/journal.h"
+
+#define HEADER "ovlbox-journal 1"
+
+void ovl_plan_add(struct ovl_plan *p, const struct ovl_step *s)
+{
+	if (p->n == p->cap) {
+		p->cap = p->cap ? p->cap * 2 : 64;
+		p->steps = realloc(p->steps, p->cap * sizeof(*p->steps));
+		if (p->steps == NULL)
+			abort();
+	}
+	p->steps[p->n++] = *s;
+}
+
+void ovl_plan_free(struct ovl_plan *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		free(p->steps[i].path);
+		free(p->steps[i].name);
+	}
+	free(p->steps);
+	memset(p, 0, sizeof(*p));
+}
+
+struct buf {
+	char *s;
+	size_t len, cap;
+};
+
+static void buf_add(struct buf *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		b->cap = (b->len + n + 1) * 2;
+		b->s = realloc(b->s, b->cap);
+		if (b->s == NULL)
+			abort();
+	}
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
+static void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void buf_printf(struct buf *b, const char *fmt, ...)
+{
+	char tmp[256];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	buf_add(b, tmp, (size_t)n);
+}
+
+static void buf_escaped(struct buf *b, const char *s)
+{
+	buf_add(b, " ", 1);
+	if (*s == '\0') {
+		buf_add(b, "\\-", 2); /* the root: an empty field would vanish */
+		return;
+	}
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p > 0x20 && *p < 0x7f && *p != '\\')
+			buf_add(b, (const char *)p, 1);
+		else
+			buf_printf(b, "\\x%02x", *p);
+	}
+}
+
+static void format_step(struct buf *b, const struct ovl_step *s)
+{
+	buf_add(b, &s->op, 1);
+	buf_escaped(b, s->path);
+	switch (s->op) {
+	case OVL_STEP_XATTR_STRIP:
+		buf_escaped(b, s->name);
+		break;
+	case OVL_STEP_CHMOD:
+		buf_printf(b, " %o", s->mode);
+		break;
+	case OVL_STEP_TIMES:
+		buf_printf(b, " %lld.%09ld %lld.%09ld", (long long)s->atime.tv_sec, s->atime.tv_nsec,
+			   (long long)s->mtime.tv_sec, s->mtime.tv_nsec);
+		break;
+	case OVL_STEP_DIR:
+		buf_printf(b, " %o %u %u %lld.%09ld %lld.%09ld", s->mode, s->uid, s->gid,
+			   (long long)s->atime.tv_sec, s->atime.tv_nsec,
+			   (long long)s->mtime.tv_sec, s->mtime.tv_nsec);
+		break;
+	case OVL_STEP_REPLACE:
+		buf_printf(b, " %d", s->is_dir);
+		break;
+	case OVL_STEP_PROTECT:
+		buf_printf(b, " %x", s->flags);
+		break;
+	default:
+		break;
+	}
+	buf_add(b, "\n", 1);
+}
+
+int ovl_journal_write(int work_fd, const struct ovl_plan *p, ovl_error_t *err)
+{
+	struct buf b = {0};
+	buf_printf(&b, "%s %s\n", HEADER, p->userxattr ? "userxattr" : "trusted");
+	for (size_t i = 0; i < p->n; i++)
+		format_step(&b, &p->steps[i]);
+	buf_printf(&b, "end %zu\n", p->n);
+	cleanup_free char *text = b.s;
+	const char *tmp = OVL_JOURNAL_NAME ".tmp";
+	cleanup_close int fd =
+		openat(work_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 || ovl_write_all(fd, text, b.len) < 0 || fsync(fd) < 0)
+		return ovl_error(err, errno, "write journal %s", tmp);
+	if (renameat(work_fd, tmp, work_fd, OVL_JOURNAL_NAME) < 0)
+		return ovl_error(err, errno, "rename journal into place");
+	return ovl_fsync_dir(work_fd, "work dir", err);
+}
+
+static int unescape(const char *field, char **out)
+{
+	if (strcmp(field, "\\-") == 0) {
+		*out = strdup("");
+		return *out ? 0 : -1;
+	}
+	size_t n = strlen(field), o = 0;
+	char *s = malloc(n + 1);
+	if (s == NULL)
+		abort();
+	for (size_t i = 0; i < n; i++) {
+		if (field[i] != '\\') {
+			s[o++] = field[i];
+			continue;
+		}
+		unsigned v;
+		if (field[i + 1] != 'x' || sscanf(field + i + 2, "%2x", &v) != 1 || v == 0) {
+			free(s);
+			return -1;
+		}
+		s[o++] = (char)v;
+		i += 3;
+	}
+	s[o] = '\0';
+	*out = s;
+	return 0;
+}
+
+static int parse_time(const char *f, struct timespec *ts)
+{
+	long long sec;
+	long nsec;
+	if (sscanf(f, "%lld.%ld", &sec, &nsec) != 2)
+		return -1;
+	ts->tv_sec = (time_t)sec;
+	ts->tv_nsec = nsec;
+	return 0;
+}
+
+static int parse_line(char *line, struct ovl_step *s)
+{
+	char *fields[8] = {0};
+	int nf = 0;
+	for (char *save = NULL, *t = strtok_r(line, " ", &save); t && nf < 8;
+	     t = strtok_r(NULL, " ", &save))
+		fields[nf++] = t;
+	memset(s, 0, sizeof(*s));
+	if (nf < 2 || strlen(fields[0]) != 1)
+		return -1;
+	s->op = fields[0][0];
+	if (unescape(fields[1], &s->path) < 0)
+		return -1;
+	switch (s->op) {
+	case OVL_STEP_XATTR_STRIP:
+		return nf == 3 ? unescape(fields[2], &s->name) : -1;
+	case OVL_STEP_CHMOD:
+		return nf == 3 && sscanf(fields[2], "%o", &s->mode) == 1 ? 0 : -1;
+	case OVL_STEP_TIMES:
+		return nf == 4 && parse_time(fields[2], &s->atime) == 0 &&
+				       parse_time(fields[3], &s->mtime) == 0
+			       ? 0
+			       : -1;
+	case OVL_STEP_DIR:
+		return nf == 7 && sscanf(fields[2], "%o", &s->mode) == 1 &&
+				       sscanf(fields[3], "%u", &s->uid) == 1 &&
+				       sscanf(fields[4], "%u", &s->gid) == 1 &&
+				       parse_time(fields[5], &s->atime) == 0 &&
+				       parse_time(fields[6], &s->mtime) == 0
+			       ? 0
+			       : -1;
+	case OVL_STEP_REPLACE:
+		return nf == 3 && sscanf(fields[2], "%d", &s->is_dir) == 1 ? 0 : -1;
+	case OVL_STEP_PROTECT:
+		return nf == 3 && sscanf(fields[2], "%x", &s->flags) == 1 ? 0 : -1;
+	case OVL_STEP_UNLINK:
+	case OVL_STEP_WHITEOUT:
+	case OVL_STEP_END:
+		return nf == 2 ? 0 : -1;
+	default:
+		return -1;
+	}
+}
+
+int ovl_journal_read(int work_fd, struct ovl_plan *p, ovl_error_t *err)
+{
+	memset(p, 0, sizeof(*p));
+	cleanup_close int fd = openat(work_fd, OVL_JOURNAL_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return ovl_error(err, errno, "open journal");
+	}
+	int fd2 = dup(fd);
+	cleanup_file FILE *f = fd2 >= 0 ? fdopen(fd2, "r") : NULL;
+	if (f == NULL)
+		return ovl_error(err, errno, "open journal");
+	cleanup_free char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	size_t lineno = 0;
+	bool ended = false;
+	while ((len = getline(&line, &cap, f)) > 0) {
+		lineno++;
+		if (line[len - 1] == '\n')
+			line[--len] = '\0';
+		if (ended)
+			goto bad;
+		if (lineno == 1) {
+			if (strncmp(line, HEADER " ", strlen(HEADER) + 1) != 0)
+				goto bad;
+			p->userxattr = strcmp(line + strlen(HEADER) + 1, "userxattr") == 0;
+			continue;
+		}
+		size_t count;
+		if (sscanf(line, "end %zu", &count) == 1) {
+			if (count != p->n)
+				goto bad;
+			ended = true;
+			continue;
+		}
+		struct ovl_step s;
+		if (parse_line(line, &s) < 0) {
+			free(s.path);
+			free(s.name);
+			goto bad;
+		}
+		ovl_plan_add(p, &s);
+	}
+	if (!ended)
+		goto bad;
+	return 1;
+bad:
+	ovl_plan_free(p);
+	return ovl_error(err, 0, "journal %s is damaged at line %zu", OVL_JOURNAL_NAME, lineno);
+}
+
+int ovl_journal_remove(int work_fd, ovl_error_t *err)
+{
+	if (unlinkat(work_fd, OVL_JOURNAL_NAME, 0) < 0 && errno != ENOENT)
+		return ovl_error(err, errno, "remove journal");
+	return ovl_fsync_dir(work_fd, "work dir", err);
+}

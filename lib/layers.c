@@ -1,0 +1,375 @@
+/* Workspace layers: paths, lock, state, preparation and the overlay mount. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ovlbox/cleanup.h"
+#include "ovlbox/fs.h"
+#include "ovlbox/journal.h"
+#include "ovlbox/layers.h"
+#include "ovlbox/log.h"
+
+#define MODE_FILE "ovlbox-mode"
+
+/* Canonical absolute path: collapses repeated slashes and drops a trailing one; refuses relative
+ * paths and "." / ".." components (they make overlap checks lie). */
+static int canonical_abs(const char *what, const char *in, char **out, ovl_error_t *err)
+{
+	if (in == NULL || in[0] != '/')
+		return ovl_error(err, 0, "%s %s: must be an absolute path", what,
+				 in ? ovl_qp(in) : "(none)");
+	char *s = malloc(strlen(in) + 1);
+	if (s == NULL)
+		abort();
+	size_t o = 0;
+	for (const char *p = in; *p;) {
+		while (*p == '/')
+			p++;
+		if (*p == '\0')
+			break;
+		const char *e = strchrnul(p, '/');
+		size_t n = (size_t)(e - p);
+		if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.')) {
+			free(s);
+			return ovl_error(err, 0, "%s %s: must not contain \".\" or \"..\"", what,
+					 ovl_qp(in));
+		}
+		s[o++] = '/';
+		memcpy(s + o, p, n);
+		o += n;
+		p = e;
+	}
+	if (o == 0) {
+		free(s);
+		return ovl_error(err, 0, "%s %s: must not be the root directory", what, ovl_qp(in));
+	}
+	s[o] = '\0';
+	*out = s;
+	return 0;
+}
+
+/* true if a == b or one contains the other. */
+static bool paths_overlap(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), n = la < lb ? la : lb;
+	if (strncmp(a, b, n) != 0)
+		return false;
+	return la == lb || (la < lb ? b[la] == '/' : a[lb] == '/');
+}
+
+static char *with_suffix(const char *base, const char *suffix)
+{
+	char *s = NULL;
+	if (asprintf(&s, "%s%s", base, suffix) < 0)
+		abort();
+	return s;
+}
+
+int ovl_layers_init(struct ovl_layers *l, const char *lower, const char *upper, const char *work,
+		    ovl_error_t *err)
+{
+	cleanup_free char *du = NULL, *dw = NULL;
+	memset(l, 0, sizeof(*l));
+	if (canonical_abs("workspace", lower, &l->lower, err) < 0)
+		goto fail;
+	du = upper ? NULL : with_suffix(l->lower, ".upper");
+	dw = work ? NULL : with_suffix(l->lower, ".work");
+	if (canonical_abs("upper dir", upper ? upper : du, &l->upper, err) < 0 ||
+	    canonical_abs("work dir", work ? work : dw, &l->work, err) < 0)
+		goto fail;
+	const char *names[3] = {"workspace", "upper dir", "work dir"};
+	const char *paths[3] = {l->lower, l->upper, l->work};
+	for (int i = 0; i < 3; i++)
+		for (int j = i + 1; j < 3; j++)
+			if (paths_overlap(paths[i], paths[j])) {
+				ovl_error(err, 0, "%s %s and %s %s overlap: they must be separate trees",
+					  names[i], ovl_qp(paths[i]), names[j], ovl_qp(paths[j]));
+				goto fail;
+			}
+	return 0;
+fail:
+	ovl_layers_free(l);
+	return -1;
+}
+
+void ovl_layers_free(struct ovl_layers *l)
+{
+	free(l->lower);
+	free(l->upper);
+	free(l->work);
+	memset(l, 0, sizeof(*l));
+}
+
+int ovl_layers_lock(const struct ovl_layers *l, ovl_error_t *err)
+{
+	cleanup_close int fd = open(l->lower, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return ovl_error(err, errno, "workspace %s", ovl_qp(l->lower));
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK)
+			return ovl_error(err, 0,
+					 "workspace %s is in use by another ovlbox (lock held)",
+					 ovl_qp(l->lower));
+		return ovl_error(err, errno, "lock workspace %s", ovl_qp(l->lower));
+	}
+	return ovl_steal_fd(&fd);
+}
+
+static bool dir_is_empty(int dfd)
+{
+	int d = dup(dfd);
+	if (d < 0)
+		return false;
+	DIR *dir = fdopendir(d);
+	if (dir == NULL) {
+		close(d);
+		return false;
+	}
+	struct dirent *de;
+	bool empty = true;
+	while ((de = readdir(dir)) != NULL)
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+			empty = false;
+			break;
+		}
+	closedir(dir);
+	return empty;
+}
+
+int ovl_layers_state(const struct ovl_layers *l, ovl_error_t *err)
+{
+	cleanup_close int wfd = open(l->work, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (wfd < 0 && errno != ENOENT)
+		return ovl_error(err, errno, "work dir %s", ovl_qp(l->work));
+	if (wfd >= 0 && faccessat(wfd, OVL_JOURNAL_NAME, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		return OVL_STATE_JOURNAL;
+	cleanup_close int ufd = open(l->upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (ufd < 0) {
+		if (errno == ENOENT)
+			return OVL_STATE_CLEAN;
+		return ovl_error(err, errno, "upper dir %s", ovl_qp(l->upper));
+	}
+	if (!dir_is_empty(ufd))
+		return OVL_STATE_PENDING;
+	/* An empty upper whose root metadata differs from the workspace's still holds a change
+	 * (chmod or touch of the workspace root) -- but only if ovlbox prepared it. */
+	if (wfd < 0 || faccessat(wfd, MODE_FILE, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+		return OVL_STATE_CLEAN;
+	struct stat us, ls;
+	if (fstat(ufd, &us) < 0 || stat(l->lower, &ls) < 0)
+		return ovl_error(err, errno, "stat %s", ovl_qp(l->lower));
+	if (us.st_mode != ls.st_mode || us.st_uid != ls.st_uid || us.st_gid != ls.st_gid ||
+	    us.st_mtim.tv_sec != ls.st_mtim.tv_sec || us.st_mtim.tv_nsec != ls.st_mtim.tv_nsec)
+		return OVL_STATE_PENDING;
+	return OVL_STATE_CLEAN;
+}
+
+bool ovl_layers_userxattr(const struct ovl_layers *l)
+{
+	cleanup_close int wfd = open(l->work, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (wfd >= 0) {
+		cleanup_close int fd = openat(wfd, MODE_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		char buf[32] = "";
+		if (fd >= 0 && read(fd, buf, sizeof(buf) - 1) > 0)
+			return strncmp(buf, "userxattr", 9) == 0;
+	}
+	return geteuid() != 0;
+}
+
+/* Overlay-private attributes on the upper root would be interpreted by overlayfs. */
+static bool not_overlay_xattr(const char *name, void *data)
+{
+	(void)data;
+	return strncmp(name, "trusted.overlay.", 16) != 0 && strncmp(name, "user.overlay.", 13) != 0;
+}
+
+static int write_mode_file(const char *work, bool userxattr, ovl_error_t *err)
+{
+	cleanup_close int wfd = open(work, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (wfd < 0)
+		return ovl_error(err, errno, "work dir %s", ovl_qp(work));
+	cleanup_close int fd = openat(wfd, MODE_FILE ".tmp",
+				      O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	const char *text = userxattr ? "userxattr\n" : "trusted\n";
+	if (fd < 0 || ovl_write_all(fd, text, strlen(text)) < 0 || fsync(fd) < 0 ||
+	    renameat(wfd, MODE_FILE ".tmp", wfd, MODE_FILE) < 0)
+		return ovl_error(err, errno, "write %s/%s", ovl_qp(work), MODE_FILE);
+	return ovl_fsync_dir(wfd, work, err);
+}
+
+int ovl_layers_prepare(const struct ovl_layers *l, bool userxattr, ovl_error_t *err)
+{
+	if (ovl_mkdir_if_missing(l->upper, 0755, err) < 0 ||
+	    ovl_mkdir_if_missing(l->work, 0700, err) < 0)
+		return -1;
+	cleanup_close int lfd = open(l->lower, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int ufd = open(l->upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (lfd < 0 || ufd < 0)
+		return ovl_error(err, errno, "open %s", ovl_qp(lfd < 0 ? l->lower : l->upper));
+	struct stat lst, ust, wst;
+	if (fstat(lfd, &lst) < 0 || fstat(ufd, &ust) < 0 || stat(l->work, &wst) < 0)
+		return ovl_error(err, errno, "stat layers of %s", ovl_qp(l->lower));
+	if (ust.st_dev != lst.st_dev || wst.st_dev != lst.st_dev)
+		return ovl_error(err, EXDEV,
+				 "workspace %s, upper dir %s and work dir %s must be on one filesystem",
+				 ovl_qp(l->lower), ovl_qp(l->upper), ovl_qp(l->work));
+	if (write_mode_file(l->work, userxattr, err) < 0)
+		return -1;
+	if (ovl_copy_xattrs(lfd, ufd, not_overlay_xattr, NULL, err) < 0 ||
+	    ovl_set_owner_mode_times(ufd, &lst, err) < 0)
+		return ovl_error_wrap(err, "copy metadata of %s onto %s", ovl_qp(l->lower),
+				      ovl_qp(l->upper));
+	return 0;
+}
+
+int ovl_layers_open(const struct ovl_layers *l, struct ovl_layer_fds *fds, ovl_error_t *err)
+{
+	fds->lower = open(l->lower, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	fds->upper = open(l->upper, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	fds->work = open(l->work, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fds->lower < 0 || fds->upper < 0 || fds->work < 0) {
+		int e = errno;
+		const char *p = fds->lower < 0 ? l->lower : fds->upper < 0 ? l->upper : l->work;
+		ovl_layer_fds_close(fds);
+		return ovl_error(err, e, "open %s", ovl_qp(p));
+	}
+	return 0;
+}
+
+void ovl_layer_fds_close(struct ovl_layer_fds *fds)
+{
+	int *all[3] = {&fds->lower, &fds->upper, &fds->work};
+	for (int i = 0; i < 3; i++) {
+		if (*all[i] >= 0)
+			close(*all[i]);
+		*all[i] = -1;
+	}
+}
+
+struct mount_opt {
+	const char *key, *value;
+	bool optional; /* harmless to drop when the kernel does not know it */
+};
+
+static int build_opts(const struct ovl_layer_fds *fds, bool userxattr, char paths[3][32],
+		      struct mount_opt *opts)
+{
+	snprintf(paths[0], 32, "/proc/self/fd/%d", fds->lower);
+	snprintf(paths[1], 32, "/proc/self/fd/%d", fds->upper);
+	snprintf(paths[2], 32, "/proc/self/fd/%d", fds->work);
+	int n = 0;
+	opts[n++] = (struct mount_opt){"lowerdir", paths[0], false};
+	opts[n++] = (struct mount_opt){"upperdir", paths[1], false};
+	opts[n++] = (struct mount_opt){"workdir", paths[2], false};
+	opts[n++] = (struct mount_opt){"redirect_dir", "nofollow", false};
+	opts[n++] = (struct mount_opt){"index", "off", false};
+	opts[n++] = (struct mount_opt){"metacopy", "off", false};
+	opts[n++] = (struct mount_opt){"xino", "off", true};
+	opts[n++] = (struct mount_opt){"uuid", "null", true};
+	if (userxattr)
+		opts[n++] = (struct mount_opt){"userxattr", NULL, false};
+	return n;
+}
+
+/* New mount API: each option is set on its own, so a refusal names the exact option. */
+static int mount_fsconfig(const struct mount_opt *opts, int n, int target_fd, ovl_error_t *err)
+{
+	cleanup_close int fsfd = fsopen("overlay", FSOPEN_CLOEXEC);
+	if (fsfd < 0)
+		return -2; /* no new mount API: caller falls back */
+	for (int i = 0; i < n; i++) {
+		int r = opts[i].value ? fsconfig(fsfd, FSCONFIG_SET_STRING, opts[i].key,
+						 opts[i].value, 0)
+				      : fsconfig(fsfd, FSCONFIG_SET_FLAG, opts[i].key, NULL, 0);
+		if (r == 0)
+			continue;
+		if (opts[i].optional && errno == EINVAL) {
+			ovl_info("overlay option %s=%s not supported by this kernel; mounting without it",
+				 opts[i].key, opts[i].value);
+			continue;
+		}
+		return ovl_error(err, errno, "overlay mount: the kernel refused option %s%s%s",
+				 opts[i].key, opts[i].value ? "=" : "",
+				 opts[i].value ? opts[i].value : "");
+	}
+	if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		return ovl_error(err, errno, "overlay mount: create superblock");
+	cleanup_close int mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, 0);
+	if (mfd < 0)
+		return ovl_error(err, errno, "overlay mount: fsmount");
+	if (move_mount(mfd, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) <
+	    0)
+		return ovl_error(err, errno, "overlay mount: attach to workspace");
+	return 0;
+}
+
+/* mount(2): one data string; on EINVAL retry without the optional options, one at a time. */
+static int mount_legacy(struct mount_opt *opts, int n, int target_fd, ovl_error_t *err)
+{
+	char target[32];
+	snprintf(target, sizeof(target), "/proc/self/fd/%d", target_fd);
+	bool skip[16] = {false};
+	for (int attempt = 0;; attempt++) {
+		char data[512] = "";
+		for (int i = 0; i < n; i++) {
+			if (skip[i])
+				continue;
+			size_t o = strlen(data);
+			snprintf(data + o, sizeof(data) - o, "%s%s%s%s", o ? "," : "", opts[i].key,
+				 opts[i].value ? "=" : "", opts[i].value ? opts[i].value : "");
+		}
+		if (mount("overlay", target, "overlay", 0, data) == 0)
+			return 0;
+		int e = errno;
+		int drop = -1;
+		for (int i = n - 1; i >= 0 && e == EINVAL; i--)
+			if (opts[i].optional && !skip[i]) {
+				drop = i;
+				break;
+			}
+		if (drop < 0)
+			return ovl_error(err, e, "overlay mount (%s)", data);
+		skip[drop] = true;
+	}
+}
+
+int ovl_layers_mount(const struct ovl_layer_fds *fds, int target_fd, bool userxattr,
+		     ovl_error_t *err)
+{
+	char paths[3][32];
+	struct mount_opt opts[16];
+	int n = build_opts(fds, userxattr, paths, opts);
+	int r = mount_fsconfig(opts, n, target_fd, err);
+	if (r != -2)
+		return r;
+	return mount_legacy(opts, n, target_fd, err);
+}
+
+static int remove_path(const char *path, ovl_error_t *err)
+{
+	cleanup_free char *copy = strdup(path);
+	if (copy == NULL)
+		abort();
+	char *slash = strrchr(copy, '/');
+	*slash = '\0';
+	cleanup_close int pfd = open(slash == copy ? "/" : copy, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (pfd < 0)
+		return errno == ENOENT ? 0 : ovl_error(err, errno, "open %s", ovl_qp(copy));
+	if (ovl_remove_tree_at(pfd, slash + 1, err) < 0)
+		return ovl_error_wrap(err, "remove %s", ovl_qp(path));
+	return 0;
+}
+
+int ovl_layers_discard(const struct ovl_layers *l, ovl_error_t *err)
+{
+	/* work last: it holds the mode file that tells how to read upper */
+	if (remove_path(l->upper, err) < 0 || remove_path(l->work, err) < 0)
+		return -1;
+	return 0;
+}

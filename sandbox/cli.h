@@ -1,0 +1,33 @@
+/* ovlbox front-end: commands and the helpers they share. */
+#ifndef OVLBOX_CLI_H
+#define OVLBOX_CLI_H
+
+#include <stdbool.h>
+
+#include "ovlbox/error.h"
+#include "ovlbox/apply.h"
+#include "ovlbox/layers.h"
+
+/* Exit codes of ovlbox itself (run also passes the action's status through). */
+enum {
+	EXIT_USAGE = 2,         /* apply/diff/discard: bad command line */
+	EXIT_FAILED = 1,        /* apply/diff/discard: the operation failed */
+	EXIT_OVLBOX = 125,      /* run: ovlbox failed (set-up, lock, apply) or bad command line */
+	EXIT_CANNOT_EXEC = 126, /* run: command not executable */
+	EXIT_NOT_FOUND = 127,   /* run: command not found */
+};
+
+int cmd_run(int argc, char **argv);
+
+/* Prints "ovlbox: <message>" once and frees the error. */
+void report(ovl_error_t *err);
+
+/* As non-root, enters a new user namespace where the caller is root (uid/gid 0 -> caller), so
+ * apply can handle read-only dirs and user.overlay.* xattrs as in the sandbox. No-op as root. */
+int enter_rootless_userns(ovl_error_t *err);
+
+/* Applies with the lock held; on failure says that the journal and upper are kept. */
+int apply_locked(const struct ovl_layers *l, bool keep_setuid, bool allow_devices,
+		 struct ovl_change_counts *counts, ovl_error_t *err);
+
+#endif

@@ -83,24 +83,27 @@ void ovl_ns_target_close(struct ovl_ns_target *t)
 	*t = (struct ovl_ns_target)OVL_NS_TARGET_INIT;
 }
 
-int ovl_ns_enter(const struct ovl_ns_target *t, ovl_error_t *err)
+int ovl_ns_enter_mnt(const struct ovl_ns_target *t, ovl_error_t *err)
 {
-	if (t->user_fd >= 0) {
-		if (setns(t->user_fd, CLONE_NEWUSER) < 0)
-			return ovl_error(err, errno, "enter the container's user namespace");
-		/* Become the container's root, so that what the overlay creates (its work dir
-		 * entries, copied-up files) is made with credentials that exist in there. */
-		if (setresgid(0, 0, 0) < 0)
-			return ovl_error(err, errno,
-					 "setresgid(0) in the container's user namespace");
-		if (setgroups(0, NULL) < 0 && errno != EPERM)
-			return ovl_error(err, errno, "setgroups in the container's user namespace");
-		if (setresuid(0, 0, 0) < 0)
-			return ovl_error(err, errno,
-					 "setresuid(0) in the container's user namespace");
-	}
 	if (t->mnt_fd >= 0 && setns(t->mnt_fd, CLONE_NEWNS) < 0)
 		return ovl_error(err, errno, "enter the container's mount namespace");
+	return 0;
+}
+
+int ovl_ns_enter_user(const struct ovl_ns_target *t, ovl_error_t *err)
+{
+	if (t->user_fd < 0)
+		return 0;
+	if (setns(t->user_fd, CLONE_NEWUSER) < 0)
+		return ovl_error(err, errno, "enter the container's user namespace");
+	/* Become the container's root, so that what the overlay creates (its work dir entries,
+	 * copied-up files) is made with credentials that exist in there. */
+	if (setresgid(0, 0, 0) < 0)
+		return ovl_error(err, errno, "setresgid(0) in the container's user namespace");
+	if (setgroups(0, NULL) < 0 && errno != EPERM)
+		return ovl_error(err, errno, "setgroups in the container's user namespace");
+	if (setresuid(0, 0, 0) < 0)
+		return ovl_error(err, errno, "setresuid(0) in the container's user namespace");
 	return 0;
 }
 

@@ -25,11 +25,16 @@ struct ovl_ns_target {
 int ovl_ns_open_pid(pid_t pid, struct ovl_ns_target *t, ovl_error_t *err);
 void ovl_ns_target_close(struct ovl_ns_target *t);
 
-/* Enters t's user namespace (then becomes uid 0 / gid 0 there, with no supplementary groups
- * where setgroups is allowed) and then its mount namespace. Changes the calling process: call it
- * in a child made for the purpose. After entering a mount namespace, root and cwd are that
- * namespace's root. */
-int ovl_ns_enter(const struct ovl_ns_target *t, ovl_error_t *err);
+/* Enters t's mount namespace (if it has its own). Root and cwd become that namespace's root.
+ * Changes the calling process: call it in a child made for the purpose. Before pivot_root
+ * (the hook stages), the container's mount namespace still shows the host's tree outside the
+ * rootfs; mounts opened in another namespace cannot be used as overlay layers there. */
+int ovl_ns_enter_mnt(const struct ovl_ns_target *t, ovl_error_t *err);
+
+/* Enters t's user namespace (if it has its own) and becomes uid 0 / gid 0 there, without
+ * supplementary groups where setgroups is allowed. Call after ovl_ns_enter_mnt (joining the
+ * mount namespace needs the caller's privileges over it, which it keeps from outside). */
+int ovl_ns_enter_user(const struct ovl_ns_target *t, ovl_error_t *err);
 
 /* Sets *in_userns to true when the caller runs in a user namespace other than the initial one
  * (its uid_map is not the identity over all 2^32-1 ids). Mounts made there need userxattr. */

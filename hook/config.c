@@ -1,0 +1,109 @@
+/* Which workspace a container asks for, from its annotations and mounts. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hook.h"
+#include "ovlbox/cleanup.h"
+
+static int parse_on_exit(const char *v, enum on_exit *out, ovl_error_t *err)
+{
+	if (v == NULL || strcmp(v, "apply") == 0)
+		*out = ON_EXIT_APPLY;
+	else if (strcmp(v, "discard") == 0)
+		*out = ON_EXIT_DISCARD;
+	else if (strcmp(v, "keep") == 0)
+		*out = ON_EXIT_KEEP;
+	else
+		return ovl_error(err, 0, "annotation %s: %s is not one of apply, discard, keep",
+				 ANN_ON_EXIT, ovl_qp(v));
+	return 0;
+}
+
+static int layer_annotation(struct hook_ctx *ctx, const char *key, const char **out,
+			    ovl_error_t *err)
+{
+	*out = NULL;
+	if (ovl_oci_annotation(&ctx->config, &ctx->state, key, out, err) < 0)
+		return -1;
+	if (*out && (*out)[0] != '/')
+		return ovl_error(err, 0, "annotation %s: not an absolute path: %s", key,
+				 ovl_qp(*out));
+	return 0;
+}
+
+int hook_ctx_load(struct hook_ctx *ctx, int state_fd, ovl_error_t *err)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	if (ovl_oci_state_read(state_fd, &ctx->state, err) < 0)
+		return -1;
+	if (ovl_oci_config_load(ctx->state.bundle, &ctx->config, err) < 0)
+		return -1;
+
+	int r =
+	    ovl_oci_annotation(&ctx->config, &ctx->state, ANN_WORKSPACE, &ctx->destination, err);
+	if (r <= 0)
+		return r;
+	if (ovl_oci_container_path(ctx->destination, &ctx->dest_rel, err) < 0)
+		return ovl_error_wrap(err, "annotation %s", ANN_WORKSPACE);
+	if (ctx->dest_rel[0] == '\0')
+		return ovl_error(err, 0, "annotation %s: the workspace cannot be the container's /",
+				 ANN_WORKSPACE);
+
+	const char *on_exit = NULL;
+	if (ovl_oci_annotation(&ctx->config, &ctx->state, ANN_ON_EXIT, &on_exit, err) < 0 ||
+	    parse_on_exit(on_exit, &ctx->on_exit, err) < 0)
+		return -1;
+	if (layer_annotation(ctx, ANN_UPPERDIR, &ctx->upper_ann, err) < 0 ||
+	    layer_annotation(ctx, ANN_WORKDIR, &ctx->work_ann, err) < 0)
+		return -1;
+
+	struct ovl_oci_mount m;
+	r = ovl_oci_find_mount(&ctx->config, ctx->destination, &m, err);
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		return ovl_error(err, 0,
+				 "annotation %s: no mount in config.json has destination %s",
+				 ANN_WORKSPACE, ovl_qp(ctx->destination));
+	if (!m.bind)
+		return ovl_error(
+		    err, 0,
+		    "config.json: mounts[%zu] (%s): not a bind mount (type %s): the "
+		    "workspace must be a host directory bind-mounted into the container",
+		    m.index, ovl_qp(m.destination), m.type ? ovl_qp(m.type) : "none");
+	if (m.source == NULL || m.source[0] == '\0')
+		return ovl_error(err, 0, "config.json: mounts[%zu] (%s): source: missing", m.index,
+				 ovl_qp(m.destination));
+	if (m.source[0] != '/')
+		return ovl_error(err, 0,
+				 "config.json: mounts[%zu] (%s): source: not an absolute path: %s",
+				 m.index, ovl_qp(m.destination), ovl_qp(m.source));
+	if (ovl_layers_init(&ctx->layers, m.source, ctx->upper_ann, ctx->work_ann, err) < 0)
+		return -1;
+	return 1;
+}
+
+void hook_ctx_free(struct hook_ctx *ctx)
+{
+	ovl_layers_free(&ctx->layers);
+	free(ctx->dest_rel);
+	ovl_oci_config_free(&ctx->config);
+	ovl_oci_state_free(&ctx->state);
+	memset(ctx, 0, sizeof(*ctx));
+}
+
+const char *hook_ovlbox_cmd(const struct hook_ctx *ctx, const char *verb)
+{
+	static char buf[8192];
+	int n = snprintf(buf, sizeof(buf), "ovlbox %s", verb);
+	if (ctx->upper_ann && n > 0 && (size_t)n < sizeof(buf))
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n, " --upper %s",
+			      ovl_qp(ctx->layers.upper));
+	if (ctx->work_ann && n > 0 && (size_t)n < sizeof(buf))
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n, " --work %s",
+			      ovl_qp(ctx->layers.work));
+	if (n > 0 && (size_t)n < sizeof(buf))
+		snprintf(buf + n, sizeof(buf) - (size_t)n, " %s", ovl_qp(ctx->layers.lower));
+	return buf;
+}

@@ -1,0 +1,127 @@
+/* ovlbox-hook [STAGE] [--log FILE]: OCI hook giving a container a copy-on-write workspace.
+ * Reads the OCI state on stdin; exits 0 on success or when the container asks for nothing,
+ * 1 on failure (one line on stderr), 2 on a usage error. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hook.h"
+#include "ovlbox/cleanup.h"
+#include "ovlbox/log.h"
+
+#define PROG "ovlbox-hook"
+
+static const struct {
+	const char *name;
+	enum hook_stage stage;
+} stages[] = {
+    {"prestart", STAGE_PRESTART},
+    {"createRuntime", STAGE_CREATE_RUNTIME},
+    {"createContainer", STAGE_CREATE_CONTAINER},
+    {"poststop", STAGE_POSTSTOP},
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: " PROG " [STAGE] [--log FILE] [--verbose] < state.json\n"
+		   "  STAGE: prestart, createRuntime, createContainer or poststop; without it,\n"
+		   "  the state's status decides (\"stopped\": poststop, otherwise mount).\n"
+		   "  Configured by the container's annotations: org.ovlbox.workspace (a bind\n"
+		   "  mount destination), org.ovlbox.upperdir, org.ovlbox.workdir,\n"
+		   "  org.ovlbox.on-exit (apply|discard|keep).\n");
+}
+
+static int run(enum hook_stage stage, ovl_error_t *err)
+{
+	struct hook_ctx ctx;
+	int r = hook_ctx_load(&ctx, STDIN_FILENO, err);
+	if (r <= 0) {
+		hook_ctx_free(&ctx);
+		return r;
+	}
+	if (stage == STAGE_INFER) {
+		if (ctx.state.status && strcmp(ctx.state.status, "stopped") == 0)
+			stage = STAGE_POSTSTOP;
+		else if (ctx.state.pid <= 1)
+			/* Inside the container already: its pid as seen from there, or none. */
+			stage = STAGE_CREATE_CONTAINER;
+		else
+			stage = STAGE_CREATE_RUNTIME;
+	}
+	switch (stage) {
+	case STAGE_POSTSTOP:
+		r = hook_poststop(&ctx, err);
+		break;
+	case STAGE_CREATE_CONTAINER:
+		r = hook_mount(&ctx, true, err);
+		break;
+	default:
+		if (ctx.state.pid <= 1)
+			r = ovl_error(err, 0, "state: pid: %lld is not a container process",
+				      (long long)ctx.state.pid);
+		else
+			r = hook_mount(&ctx, false, err);
+		break;
+	}
+	hook_ctx_free(&ctx);
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	enum hook_stage stage = STAGE_INFER;
+	const char *log_path = NULL;
+	bool verbose = false;
+	ovl_log_init(PROG, -1, false);
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--log") == 0 && i + 1 < argc) {
+			log_path = argv[++i];
+		} else if (strncmp(a, "--log=", 6) == 0) {
+			log_path = a + 6;
+		} else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
+			verbose = true;
+		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			usage(stdout);
+			return 0;
+		} else if (strcmp(a, "--version") == 0) {
+			printf(PROG " " OVLBOX_VERSION "\n");
+			return 0;
+		} else if (a[0] != '-' && stage == STAGE_INFER) {
+			size_t k;
+			for (k = 0; k < sizeof(stages) / sizeof(stages[0]); k++)
+				if (strcmp(a, stages[k].name) == 0)
+					break;
+			if (k == sizeof(stages) / sizeof(stages[0])) {
+				ovl_errorf("unknown stage %s (prestart, createRuntime, "
+					   "createContainer or poststop)",
+					   ovl_qp(a));
+				return 2;
+			}
+			stage = stages[k].stage;
+		} else {
+			ovl_errorf("unexpected argument %s", ovl_qp(a));
+			usage(stderr);
+			return 2;
+		}
+	}
+	int log_fd = -1;
+	if (log_path) {
+		log_fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+		if (log_fd < 0) {
+			ovl_errorf("open log %s: %s", ovl_qp(log_path), strerror(errno));
+			return 1;
+		}
+	}
+	ovl_log_init(PROG, log_fd, verbose);
+
+	cleanup_error ovl_error_t err = NULL;
+	if (run(stage, &err) < 0) {
+		ovl_errorf("%s", err ? err->msg : "failed");
+		return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,211 @@
+/* Mount stages (prestart, createRuntime, createContainer): overlay over the workspace bind mount
+ * inside the container's mount namespace. Fails closed: any error leaves no mount and removes
+ * the layer directories this run created. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "hook.h"
+#include "ovlbox/apply.h"
+#include "ovlbox/cleanup.h"
+#include "ovlbox/fs.h"
+#include "ovlbox/log.h"
+#include "ovlbox/ns.h"
+
+static int same_inode(int a, int b, const char *what, const char *path, ovl_error_t *err)
+{
+	struct stat sa, sb;
+	if (fstat(a, &sa) < 0 || fstat(b, &sb) < 0)
+		return ovl_error(err, errno, "stat %s %s", what, ovl_qp(path));
+	if (sa.st_dev != sb.st_dev || sa.st_ino != sb.st_ino)
+		return ovl_error(err, 0,
+				 "%s %s is not the same directory in the container's mount "
+				 "namespace",
+				 what, ovl_qp(path));
+	return 0;
+}
+
+/* Runs in the child: enter the container, find the destination, mount. host holds the layers
+ * as opened in the hook's own namespace. An overlay layer must be a mount of the namespace the
+ * overlay is made in, so the layers are opened again after entering, by path (before
+ * pivot_root the host tree is still there), and checked to be the same directories. */
+static int mount_in_container(struct hook_ctx *ctx, const struct ovl_ns_target *t,
+			      const struct ovl_layer_fds *host, bool userxattr, ovl_error_t *err)
+{
+	const struct ovl_layers *l = &ctx->layers;
+	if (ovl_ns_enter_mnt(t, err) < 0)
+		return -1;
+	struct ovl_layer_fds fds;
+	if (ovl_layers_open(l, &fds, err) < 0)
+		return ovl_error_wrap(err, "in the container's mount namespace");
+	if (same_inode(host->lower, fds.lower, "workspace", l->lower, err) < 0 ||
+	    same_inode(host->upper, fds.upper, "upper dir", l->upper, err) < 0 ||
+	    same_inode(host->work, fds.work, "work dir", l->work, err) < 0)
+		return -1;
+	cleanup_close int rootfs = open(ctx->config.rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfs < 0)
+		return ovl_error(err, errno, "open the container rootfs %s",
+				 ovl_qp(ctx->config.rootfs));
+	cleanup_close int target = ovl_ns_open_in_rootfs(rootfs, ctx->dest_rel, err);
+	if (target < 0)
+		return ovl_error_wrap(err, "workspace destination %s", ovl_qp(ctx->destination));
+	struct stat want, got;
+	if (fstat(fds.lower, &want) < 0)
+		return ovl_error(err, errno, "stat workspace %s", ovl_qp(l->lower));
+	if (fstat(target, &got) < 0)
+		return ovl_error(err, errno, "stat workspace destination %s",
+				 ovl_qp(ctx->destination));
+	if (want.st_dev != got.st_dev || want.st_ino != got.st_ino)
+		return ovl_error(err, 0,
+				 "workspace destination %s in the container is not the bind mount "
+				 "of %s",
+				 ovl_qp(ctx->destination), ovl_qp(l->lower));
+	if (ovl_ns_enter_user(t, err) < 0)
+		return -1;
+	if (ovl_layers_mount(&fds, target, userxattr, err) < 0)
+		return ovl_error_wrap(err, "mount the overlay on %s in the container",
+				      ovl_qp(ctx->destination));
+	/* The child exits right after: its fds go with it. */
+	return 0;
+}
+
+/* Forks a child for the namespace change (the hook itself stays where it is, so it can clean
+ * up with host paths); the child's error message comes back through a pipe. */
+static int mount_via_child(struct hook_ctx *ctx, const struct ovl_ns_target *t,
+			   const struct ovl_layer_fds *fds, bool userxattr, ovl_error_t *err)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return ovl_error(err, errno, "pipe");
+	cleanup_close int rd = p[0];
+	cleanup_close int wr = p[1];
+	pid_t pid = fork();
+	if (pid < 0)
+		return ovl_error(err, errno, "fork");
+	if (pid == 0) {
+		close(rd);
+		ovl_error_t cerr = NULL;
+		if (mount_in_container(ctx, t, fds, userxattr, &cerr) == 0)
+			_exit(0);
+		const char *msg = cerr ? cerr->msg : "unknown error";
+		ssize_t ignored = write(wr, msg, strlen(msg));
+		(void)ignored;
+		_exit(1);
+	}
+	close(ovl_steal_fd(&wr));
+	char msg[4096];
+	size_t len = 0;
+	for (;;) {
+		ssize_t n = read(rd, msg + len, sizeof(msg) - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		if (len == sizeof(msg) - 1)
+			break;
+	}
+	msg[len] = '\0';
+	int status;
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR)
+			return ovl_error(err, errno, "waitpid");
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if (len > 0)
+		return ovl_error(err, 0, "%s", msg);
+	if (WIFSIGNALED(status))
+		return ovl_error(err, 0, "mount helper killed by signal %d", WTERMSIG(status));
+	return ovl_error(err, 0, "mount helper failed (exit status %d)", WEXITSTATUS(status));
+}
+
+static bool exists(const char *path)
+{
+	struct stat st;
+	return lstat(path, &st) == 0;
+}
+
+/* Fail closed: a layer directory this run created goes away again. */
+static void remove_created(const char *path, bool existed)
+{
+	if (existed)
+		return;
+	cleanup_error ovl_error_t rerr = NULL;
+	if (ovl_remove_tree_at(AT_FDCWD, path, &rerr) < 0)
+		ovl_warn("could not remove %s: %s", ovl_qp(path), rerr->msg);
+}
+
+int hook_mount(struct hook_ctx *ctx, bool in_place, ovl_error_t *err)
+{
+	const struct ovl_layers *l = &ctx->layers;
+	cleanup_close int lock = ovl_layers_lock(l, err);
+	if (lock < 0)
+		return -1;
+
+	int st = ovl_layers_state(l, err);
+	if (st < 0)
+		return -1;
+	if (st == OVL_STATE_JOURNAL) {
+		ovl_warn("workspace %s: finishing an interrupted apply first", ovl_qp(l->lower));
+		struct ovl_apply_opts opts = {0};
+		if (ovl_apply(l, &opts, NULL, err) < 0)
+			return ovl_error_wrap(err,
+					      "finish the interrupted apply of %s (the journal "
+					      "is kept; run `%s`)",
+					      ovl_qp(l->lower), hook_ovlbox_cmd(ctx, "apply"));
+		st = ovl_layers_state(l, err);
+		if (st < 0)
+			return -1;
+	}
+	if (st != OVL_STATE_CLEAN)
+		return ovl_error(err, 0,
+				 "workspace %s has unapplied changes in %s (an earlier on-exit "
+				 "keep?): run `%s` or `%s` first",
+				 ovl_qp(l->lower), ovl_qp(l->upper), hook_ovlbox_cmd(ctx, "apply"),
+				 hook_ovlbox_cmd(ctx, "discard"));
+
+	struct ovl_ns_target t = OVL_NS_TARGET_INIT;
+	bool userxattr = false;
+	if (!in_place) {
+		if (ovl_ns_open_pid((pid_t)ctx->state.pid, &t, err) < 0)
+			return ovl_error_wrap(err, "state pid %lld", (long long)ctx->state.pid);
+	}
+	if (ovl_ns_in_child_userns(&userxattr, err) < 0)
+		goto fail_ns;
+	userxattr = userxattr || t.user_fd >= 0;
+
+	bool had_upper = exists(l->upper), had_work = exists(l->work);
+	if (ovl_layers_prepare(l, userxattr, err) < 0)
+		goto fail_created;
+	if (t.user_fd >= 0 && chown(l->work, t.root_uid, t.root_gid) < 0) {
+		/* The overlay, mounted by the container's root, creates its work entries there. */
+		ovl_error(err, errno, "chown %s to the container's root (%u:%u)", ovl_qp(l->work),
+			  (unsigned)t.root_uid, (unsigned)t.root_gid);
+		goto fail_created;
+	}
+	struct ovl_layer_fds fds;
+	if (ovl_layers_open(l, &fds, err) < 0)
+		goto fail_created;
+	int r = mount_via_child(ctx, &t, &fds, userxattr, err);
+	ovl_layer_fds_close(&fds);
+	if (r < 0)
+		goto fail_created;
+	ovl_ns_target_close(&t);
+	ovl_info("mounted the overlay of %s on %s (upper %s)", ovl_qp(l->lower),
+		 ovl_qp(ctx->destination), ovl_qp(l->upper));
+	return 0;
+
+fail_created:
+	remove_created(l->upper, had_upper);
+	remove_created(l->work, had_work);
+fail_ns:
+	ovl_ns_target_close(&t);
+	return -1;
+}

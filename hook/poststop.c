@@ -1,0 +1,66 @@
+/* poststop: the container is gone, and with its mount namespace the overlay; apply the upper
+ * layer onto the workspace, discard it, or keep it. Runs with any environment (podman gives an
+ * empty one), possibly twice, possibly for a container that never started: with nothing to do it
+ * does nothing. A failing poststop hook is only logged by the runtime, so it never loses data:
+ * an apply that cannot finish leaves its journal and upper for `ovlbox apply`. */
+#include <inttypes.h>
+
+#include "hook.h"
+#include "ovlbox/apply.h"
+#include "ovlbox/cleanup.h"
+#include "ovlbox/log.h"
+
+static int finish_apply(struct hook_ctx *ctx, ovl_error_t *err)
+{
+	const struct ovl_layers *l = &ctx->layers;
+	struct ovl_apply_opts opts = {0};
+	struct ovl_change_counts c = {0};
+	if (ovl_apply(l, &opts, &c, err) < 0)
+		return ovl_error_wrap(
+		    err,
+		    "apply %s to %s did not finish; the upper layer and journal are "
+		    "kept, run `%s` to finish it",
+		    ovl_qp(l->upper), ovl_qp(l->lower), hook_ovlbox_cmd(ctx, "apply"));
+	ovl_info("applied %s to %s: %" PRIu64 " added, %" PRIu64 " modified, %" PRIu64
+		 " deleted, %" PRIu64 " bytes",
+		 ovl_qp(l->upper), ovl_qp(l->lower), c.added, c.modified, c.deleted, c.bytes);
+	return 0;
+}
+
+int hook_poststop(struct hook_ctx *ctx, ovl_error_t *err)
+{
+	const struct ovl_layers *l = &ctx->layers;
+	cleanup_close int lock = ovl_layers_lock(l, err);
+	if (lock < 0)
+		return ovl_error_wrap(err, "poststop (nothing was changed; run `%s` later)",
+				      hook_ovlbox_cmd(ctx, "apply"));
+	int st = ovl_layers_state(l, err);
+	if (st < 0)
+		return -1;
+	if (st == OVL_STATE_CLEAN && ctx->on_exit != ON_EXIT_DISCARD)
+		return 0;
+
+	switch (ctx->on_exit) {
+	case ON_EXIT_APPLY:
+		return finish_apply(ctx, err);
+	case ON_EXIT_KEEP:
+		if (st == OVL_STATE_JOURNAL)
+			/* A half-applied workspace is worse than either end: finish it. */
+			return finish_apply(ctx, err);
+		ovl_info("kept the changes to %s in %s; apply them with `%s`", ovl_qp(l->lower),
+			 ovl_qp(l->upper), hook_ovlbox_cmd(ctx, "apply"));
+		return 0;
+	case ON_EXIT_DISCARD:
+		if (st == OVL_STATE_JOURNAL) {
+			ovl_warn("workspace %s: an apply was interrupted; finishing it instead of "
+				 "discarding",
+				 ovl_qp(l->lower));
+			return finish_apply(ctx, err);
+		}
+		if (ovl_layers_discard(l, err) < 0)
+			return ovl_error_wrap(err, "discard the changes to %s", ovl_qp(l->lower));
+		ovl_info("discarded the changes to %s", ovl_qp(l->lower));
+		return 0;
+	}
+	return 0;
+}

@@ -298,14 +298,14 @@ static int run_plan(struct exec *x, const struct ovl_plan *p, ovl_error_t *err)
 
 /* After the last step: overlay's own work subdirs, the mode file, then the journal, then the
  * work dir itself. */
-static int remove_work(const char *work, int work_fd, ovl_error_t *err)
+static int remove_work(const char *work, int work_fd, bool journaled, ovl_error_t *err)
 {
 	const char *names[] = {"work", "index", "ovlbox-mode", "ovlbox-mode.tmp",
 			       OVL_JOURNAL_NAME ".tmp"};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (ovl_remove_tree_at(work_fd, names[i], err) < 0)
 			return ovl_error_wrap(err, "clean work dir %s", ovl_qp(work));
-	if (ovl_journal_remove(work_fd, err) < 0)
+	if (journaled && ovl_journal_remove(work_fd, err) < 0)
 		return -1;
 	if (rmdir(work) < 0 && errno != ENOENT && errno != ENOTEMPTY)
 		return ovl_error(err, errno, "remove work dir %s", ovl_qp(work));
@@ -328,6 +328,7 @@ int ovl_apply(const struct ovl_layers *l, const struct ovl_apply_opts *opts,
 		return ovl_error(err, errno, "upper dir %s", ovl_qp(l->upper));
 
 	struct ovl_plan plan = {0};
+	bool journaled = true;
 	int have = work_fd >= 0 ? ovl_journal_read(work_fd, &plan, err) : 0;
 	if (have < 0)
 		return ovl_error_wrap(err, "work dir %s", ovl_qp(l->work));
@@ -335,7 +336,7 @@ int ovl_apply(const struct ovl_layers *l, const struct ovl_apply_opts *opts,
 		ovl_info("finishing an interrupted apply of %s", ovl_qp(l->lower));
 	if (!have && upper_fd < 0) {
 		/* Nothing to apply; a leftover work dir is just removed. */
-		return work_fd >= 0 ? remove_work(l->work, work_fd, err) : 0;
+		return work_fd >= 0 ? remove_work(l->work, work_fd, false, err) : 0;
 	}
 	if (!have) {
 		if (work_fd < 0) {
@@ -355,7 +356,10 @@ int ovl_apply(const struct ovl_layers *l, const struct ovl_apply_opts *opts,
 		}
 		if (ovl_plan_build(lower_fd, upper_fd, userxattr, opts, &plan, err) < 0)
 			return ovl_error_wrap(err, "apply %s", ovl_qp(l->lower));
-		if (ovl_journal_write(work_fd, &plan, err) < 0) {
+		/* An empty upper plans only the root's metadata and the end: both are safe to
+		 * repeat without a journal (upper stays until the end), so skip the fsyncs. */
+		journaled = plan.n > 2;
+		if (journaled && ovl_journal_write(work_fd, &plan, err) < 0) {
 			ovl_plan_free(&plan);
 			return ovl_error_wrap(err, "work dir %s", ovl_qp(l->work));
 		}
@@ -375,7 +379,7 @@ int ovl_apply(const struct ovl_layers *l, const struct ovl_apply_opts *opts,
 	if (r < 0)
 		return ovl_error_wrap(err, "apply %s (the journal is kept: run `ovlbox apply` to finish)",
 				      ovl_qp(l->lower));
-	if (syncfs(lower_fd) < 0)
+	if (journaled && syncfs(lower_fd) < 0)
 		return ovl_error(err, errno, "sync workspace %s", ovl_qp(l->lower));
-	return remove_work(l->work, work_fd, err);
+	return remove_work(l->work, work_fd, journaled, err);
 }

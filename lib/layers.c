@@ -197,10 +197,12 @@ static int write_mode_file(const char *work, bool userxattr, ovl_error_t *err)
 	cleanup_close int fd = openat(wfd, MODE_FILE ".tmp",
 				      O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	const char *text = userxattr ? "userxattr\n" : "trusted\n";
-	if (fd < 0 || ovl_write_all(fd, text, strlen(text)) < 0 || fsync(fd) < 0 ||
+	/* No fsync: losing this file in a crash before any apply only loses the hint; the
+	 * journal records the mode for itself. */
+	if (fd < 0 || ovl_write_all(fd, text, strlen(text)) < 0 ||
 	    renameat(wfd, MODE_FILE ".tmp", wfd, MODE_FILE) < 0)
 		return ovl_error(err, errno, "write %s/%s", ovl_qp(work), MODE_FILE);
-	return ovl_fsync_dir(wfd, work, err);
+	return 0;
 }
 
 int ovl_layers_prepare(const struct ovl_layers *l, bool userxattr, ovl_error_t *err)

@@ -93,17 +93,13 @@ void hook_ctx_free(struct hook_ctx *ctx)
 	memset(ctx, 0, sizeof(*ctx));
 }
 
-const char *hook_ovlbox_cmd(const struct hook_ctx *ctx, const char *verb)
+char *hook_ovlbox_cmd(const struct hook_ctx *ctx, const char *verb)
 {
-	static char buf[8192];
-	int n = snprintf(buf, sizeof(buf), "ovlbox %s", verb);
-	if (ctx->upper_ann && n > 0 && (size_t)n < sizeof(buf))
-		n += snprintf(buf + n, sizeof(buf) - (size_t)n, " --upper %s",
-			      ovl_qp(ctx->layers.upper));
-	if (ctx->work_ann && n > 0 && (size_t)n < sizeof(buf))
-		n += snprintf(buf + n, sizeof(buf) - (size_t)n, " --work %s",
-			      ovl_qp(ctx->layers.work));
-	if (n > 0 && (size_t)n < sizeof(buf))
-		snprintf(buf + n, sizeof(buf) - (size_t)n, " %s", ovl_qp(ctx->layers.lower));
-	return buf;
+	char *s = NULL;
+	if (asprintf(&s, "ovlbox %s%s%s%s%s %s", verb, ctx->upper_ann ? " --upper " : "",
+		     ctx->upper_ann ? ovl_qp(ctx->layers.upper) : "",
+		     ctx->work_ann ? " --work " : "", ctx->work_ann ? ovl_qp(ctx->layers.work) : "",
+		     ovl_qp(ctx->layers.lower)) < 0)
+		abort();
+	return s;
 }

@@ -44,8 +44,9 @@ struct hook_ctx {
 int hook_ctx_load(struct hook_ctx *ctx, int state_fd, ovl_error_t *err);
 void hook_ctx_free(struct hook_ctx *ctx);
 
-/* The command that finishes what the hook leaves behind ("ovlbox apply [--upper U] ... DIR"). */
-const char *hook_ovlbox_cmd(const struct hook_ctx *ctx, const char *verb);
+/* The command that finishes what the hook leaves behind ("ovlbox apply [--upper U] ... DIR");
+ * malloc'ed. */
+char *hook_ovlbox_cmd(const struct hook_ctx *ctx, const char *verb);
 
 /* Mount stages. in_place: the hook already runs in the container's namespaces (createContainer);
  * otherwise the state's pid names the container process whose namespaces to enter. */

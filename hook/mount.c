@@ -155,21 +155,25 @@ int hook_mount(struct hook_ctx *ctx, bool in_place, ovl_error_t *err)
 	if (st == OVL_STATE_JOURNAL) {
 		ovl_warn("workspace %s: finishing an interrupted apply first", ovl_qp(l->lower));
 		struct ovl_apply_opts opts = {0};
-		if (ovl_apply(l, &opts, NULL, err) < 0)
+		if (ovl_apply(l, &opts, NULL, err) < 0) {
+			cleanup_free char *cmd = hook_ovlbox_cmd(ctx, "apply");
 			return ovl_error_wrap(err,
 					      "finish the interrupted apply of %s (the journal "
 					      "is kept; run `%s`)",
-					      ovl_qp(l->lower), hook_ovlbox_cmd(ctx, "apply"));
+					      ovl_qp(l->lower), cmd);
+		}
 		st = ovl_layers_state(l, err);
 		if (st < 0)
 			return -1;
 	}
-	if (st != OVL_STATE_CLEAN)
+	if (st != OVL_STATE_CLEAN) {
+		cleanup_free char *apply = hook_ovlbox_cmd(ctx, "apply");
+		cleanup_free char *discard = hook_ovlbox_cmd(ctx, "discard");
 		return ovl_error(err, 0,
 				 "workspace %s has unapplied changes in %s (an earlier on-exit "
 				 "keep?): run `%s` or `%s` first",
-				 ovl_qp(l->lower), ovl_qp(l->upper), hook_ovlbox_cmd(ctx, "apply"),
-				 hook_ovlbox_cmd(ctx, "discard"));
+				 ovl_qp(l->lower), ovl_qp(l->upper), apply, discard);
+	}
 
 	struct ovl_ns_target t = OVL_NS_TARGET_INIT;
 	bool userxattr = false;

@@ -15,15 +15,24 @@ static int finish_apply(struct hook_ctx *ctx, ovl_error_t *err)
 	const struct ovl_layers *l = &ctx->layers;
 	struct ovl_apply_opts opts = {0};
 	struct ovl_change_counts c = {0};
-	if (ovl_apply(l, &opts, &c, err) < 0)
-		return ovl_error_wrap(
-		    err,
-		    "apply %s to %s did not finish; the upper layer and journal are "
-		    "kept, run `%s` to finish it",
-		    ovl_qp(l->upper), ovl_qp(l->lower), hook_ovlbox_cmd(ctx, "apply"));
+	if (ovl_apply(l, &opts, &c, err) < 0) {
+		cleanup_free char *cmd = hook_ovlbox_cmd(ctx, "apply");
+		return ovl_error_wrap(err,
+				      "apply %s to %s did not finish; the upper layer and journal "
+				      "are kept, run `%s` to finish it",
+				      ovl_qp(l->upper), ovl_qp(l->lower), cmd);
+	}
 	ovl_info("applied %s to %s: %" PRIu64 " added, %" PRIu64 " modified, %" PRIu64
 		 " deleted, %" PRIu64 " bytes",
 		 ovl_qp(l->upper), ovl_qp(l->lower), c.added, c.modified, c.deleted, c.bytes);
+	return 0;
+}
+
+static int keep(struct hook_ctx *ctx)
+{
+	cleanup_free char *cmd = hook_ovlbox_cmd(ctx, "apply");
+	ovl_info("kept the changes to %s in %s; apply them with `%s`", ovl_qp(ctx->layers.lower),
+		 ovl_qp(ctx->layers.upper), cmd);
 	return 0;
 }
 
@@ -31,36 +40,31 @@ int hook_poststop(struct hook_ctx *ctx, ovl_error_t *err)
 {
 	const struct ovl_layers *l = &ctx->layers;
 	cleanup_close int lock = ovl_layers_lock(l, err);
-	if (lock < 0)
-		return ovl_error_wrap(err, "poststop (nothing was changed; run `%s` later)",
-				      hook_ovlbox_cmd(ctx, "apply"));
+	if (lock < 0) {
+		cleanup_free char *cmd = hook_ovlbox_cmd(ctx, "apply");
+		return ovl_error_wrap(err, "poststop (nothing was changed; run `%s` later)", cmd);
+	}
 	int st = ovl_layers_state(l, err);
 	if (st < 0)
 		return -1;
-	if (st == OVL_STATE_CLEAN && ctx->on_exit != ON_EXIT_DISCARD)
-		return 0;
-
-	switch (ctx->on_exit) {
-	case ON_EXIT_APPLY:
-		return finish_apply(ctx, err);
-	case ON_EXIT_KEEP:
-		if (st == OVL_STATE_JOURNAL)
-			/* A half-applied workspace is worse than either end: finish it. */
-			return finish_apply(ctx, err);
-		ovl_info("kept the changes to %s in %s; apply them with `%s`", ovl_qp(l->lower),
-			 ovl_qp(l->upper), hook_ovlbox_cmd(ctx, "apply"));
-		return 0;
-	case ON_EXIT_DISCARD:
-		if (st == OVL_STATE_JOURNAL) {
-			ovl_warn("workspace %s: an apply was interrupted; finishing it instead of "
-				 "discarding",
+	if (st == OVL_STATE_JOURNAL) {
+		/* A half-applied workspace is worse than either end: whatever on-exit says,
+		 * finish it. */
+		if (ctx->on_exit != ON_EXIT_APPLY)
+			ovl_warn("workspace %s: an apply was interrupted; finishing it",
 				 ovl_qp(l->lower));
-			return finish_apply(ctx, err);
-		}
+		return finish_apply(ctx, err);
+	}
+	if (st == OVL_STATE_CLEAN || ctx->on_exit == ON_EXIT_DISCARD) {
+		/* Nothing to apply (a container that never started or did not write, or a second
+		 * poststop), or nothing wanted: remove the layers, if any. */
 		if (ovl_layers_discard(l, err) < 0)
-			return ovl_error_wrap(err, "discard the changes to %s", ovl_qp(l->lower));
-		ovl_info("discarded the changes to %s", ovl_qp(l->lower));
+			return ovl_error_wrap(err, "remove the layers of %s", ovl_qp(l->lower));
+		if (st != OVL_STATE_CLEAN)
+			ovl_info("discarded the changes to %s", ovl_qp(l->lower));
 		return 0;
 	}
-	return 0;
+	if (ctx->on_exit == ON_EXIT_KEEP)
+		return keep(ctx);
+	return finish_apply(ctx, err);
 }

@@ -1,4 +1,7 @@
 # shellcheck shell=bash
+# Variables here are used by the suites that load this file; status/output come from bats run.
+# jq filters and sh scripts are single-quoted on purpose (they expand elsewhere).
+# shellcheck disable=SC2034,SC2154,SC2016
 # Test helpers for ovlbox-hook: busybox-static rootfs and OCI bundles, runtimes (runc, crun with the
 # hybrid-cgroup workaround, podman with test-private storage), and workspace snapshots.
 #
@@ -47,15 +50,6 @@ OVL_JQ_BIND='.mounts += [{"destination": $dst, "type": "bind", "source": $src, "
 # Command: --argjson cmd '["sh","-c","..."]'.
 OVL_JQ_CMD='.process.args = $cmd'
 
-# ovl_hooks_json STAGE HOOK LOG: a config.json "hooks" object with the mount STAGE and poststop.
-ovl_hooks_json() {
-	local stage=$1 hook=$2 log=$3
-	jq -n --arg stage "$stage" --arg hook "$hook" --arg log "$log" '{
-		($stage): [{"path": $hook, "args": ["ovlbox-hook", $stage, "--log", $log], "timeout": 30}],
-		"poststop": [{"path": $hook, "args": ["ovlbox-hook", "poststop", "--log", $log], "timeout": 60}]
-	}'
-}
-
 # ovl_runc ARGS...: runc with a test-private state dir.
 ovl_runc() {
 	runc --root "$OVL_T/runc-state" "$@"
@@ -85,21 +79,21 @@ ovl_podman_import() {
 # The podman run flags this machine needs (no CAP_SYS_RESOURCE for root, no systemd, no network).
 OVL_PODMAN_RUN_FLAGS=(--ulimit nofile=20000:20000 --ulimit nproc=32768:32768 --network none)
 
-# ovl_snapshot DIR: every entry under DIR with type, mode, owner, size (files), mtime and content
-# hash, one per line, sorted; the same busybox makes it inside containers and on the host.
-# shellcheck disable=SC2016
+# ovl_snapshot DIR: every entry under DIR with type, mode, owner, link count and size (files),
+# mtime (nanoseconds), symlink target and content hash, one per line, sorted; the same busybox
+# makes it inside containers and on the host.
 OVL_SNAPSHOT_SH='cd "$1" || exit 1
 find . | LC_ALL=C sort | while IFS= read -r p; do
-	if [ -d "$p" ] && [ ! -L "$p" ]; then
-		stat -c "%n|%F|%a|%u|%g|-|%Y" "$p"
-	elif [ -L "$p" ]; then
-		printf "%s|%s|%s\n" "$(stat -c "%n|%F|%a|%u|%g" "$p")" "$(readlink "$p")" "-"
+	if [ -L "$p" ]; then
+		printf "%s|%s\n" "$(stat -c "%n|%F|%u|%g|-|-|%y" "$p")" "$(readlink "$p")"
+	elif [ -d "$p" ]; then
+		stat -c "%n|%F|%a|%u|%g|-|-|%y" "$p"
 	else
-		printf "%s|%s\n" "$(stat -c "%n|%F|%a|%u|%g|%h|%s|%Y" "$p")" "$(md5sum <"$p" | cut -d" " -f1)"
+		printf "%s|%s\n" "$(stat -c "%n|%F|%a|%u|%g|%h|%s|%y" "$p")" "$(md5sum <"$p" | cut -d" " -f1)"
 	fi
 done'
 ovl_snapshot() {
-	"$OVL_BUSYBOX" sh -c "$OVL_SNAPSHOT_SH" sh "$1"
+	TZ=UTC "$OVL_BUSYBOX" sh -c "$OVL_SNAPSHOT_SH" sh "$1"
 }
 
 # ovl_cache_snapshot DIR: what a cache entry must keep: mode, owner, size, mtime, inode, content.
@@ -138,7 +132,6 @@ ovl_workspace() {
 # The action: modifies, appends, deletes, renames, creates, chmods, links, writes through a
 # cache-hardlinked input (which the overlay must keep away from the cache), then snapshots the
 # workspace as the container sees it into /out/inside.txt.
-# shellcheck disable=SC2016
 OVL_ACTION_SH='set -e
 cd /workspace
 echo modified >mod.txt
@@ -163,4 +156,151 @@ sh -c "$SNAP" sh /workspace >/out/inside.txt'
 ovl_action_cmd() {
 	jq -cn --arg a "$OVL_ACTION_SH" --arg snap "$OVL_SNAPSHOT_SH" \
 		'["sh", "-c", ("SNAP=" + ($snap | @sh) + "\n" + $a)]'
+}
+
+# ---------------------------------------------------------------------------------------------
+# Suite and test set-up shared by tests/hook*.bats.
+
+# ovl_suite_setup: the rootfs and spec template, once per file, in bats' per-file tmpdir.
+ovl_suite_setup() {
+	: "${OVLBOX_HOOK:?set OVLBOX_HOOK (tests/run.sh does)}"
+	export TZ=UTC
+	OVL_T=$BATS_FILE_TMPDIR
+	ovl_rootfs "$OVL_T/rootfs"
+	ovl_spec_template "$OVL_T/spec.json"
+}
+
+# ovl_case_setup: per test: workspace $WS with cache $CACHE, $OUT (bound at /out), hook log $LOG,
+# bundle dir $B, container id $ID; snapshots of the workspace and cache before anything runs.
+ovl_case_setup() {
+	OVL_T=$BATS_FILE_TMPDIR
+	C=$BATS_TEST_TMPDIR
+	WS=$C/ws
+	CACHE=$C/cache
+	OUT=$C/out
+	LOG=$C/hook.log
+	B=$C/bundle
+	ID=ovlbox-test-$$-$BATS_SUITE_TEST_NUMBER
+	mkdir -p "$OUT"
+	ovl_workspace "$WS" "$CACHE"
+	ovl_snapshot "$WS" >"$C/before.txt"
+	ovl_cache_snapshot "$CACHE" >"$C/cache-before.txt"
+}
+
+# ovl_ann KEY=VALUE...: an annotations JSON object.
+ovl_ann() {
+	local kv json='{}'
+	for kv in "$@"; do
+		json=$(jq -c --arg k "${kv%%=*}" --arg v "${kv#*=}" '.[$k] = $v' <<<"$json")
+	done
+	printf '%s\n' "$json"
+}
+
+# ovl_hooks_json STAGE HOOK LOG: a config.json "hooks" object with the mount STAGE and poststop.
+# STAGE "infer:NAME" registers the hook at NAME without a STAGE argument (as hooks.d does).
+ovl_hooks_json() {
+	local stage=$1 hook=$2 log=$3 infer=false
+	if [[ $stage == infer:* ]]; then
+		stage=${stage#infer:}
+		infer=true
+	fi
+	jq -n --arg stage "$stage" --arg hook "$hook" --arg log "$log" --argjson infer "$infer" '
+		def args(s): if $infer then ["ovlbox-hook", "--log", $log]
+			else ["ovlbox-hook", s, "--log", $log] end;
+		{($stage): [{"path": $hook, "args": args($stage), "timeout": 30}],
+		 "poststop": [{"path": $hook, "args": args("poststop"), "timeout": 60}]}'
+}
+
+# ovl_make_bundle STAGE ANNOTATIONS [CMD_JSON [ROOTFS [DEST]]]: $B/config.json binding $WS at DEST
+# (default /workspace) and $OUT at /out, with the hooks for STAGE ("none": no hooks).
+ovl_make_bundle() {
+	local stage=$1 ann=$2 cmd=${3:-} rootfs=${4:-$OVL_T/rootfs} dest=${5:-/workspace}
+	local hooks='{}'
+	[[ -n $cmd ]] || cmd=$(ovl_action_cmd)
+	[[ $stage == none ]] || hooks=$(ovl_hooks_json "$stage" "$OVLBOX_HOOK" "$LOG")
+	ovl_bundle "$B" "$rootfs" "$OVL_JQ_BIND | $OVL_JQ_OUT | $OVL_JQ_CMD | .annotations = \$ann | .hooks = \$hooks" \
+		--arg src "$WS" --arg dst "$dest" --arg out "$OUT" --argjson cmd "$cmd" \
+		--argjson ann "$ann" --argjson hooks "$hooks"
+}
+OVL_JQ_OUT='.mounts += [{"destination": "/out", "type": "bind", "source": $out, "options": ["rbind"]}]'
+
+# The paths the action leaves, in snapshot order.
+OVL_EXPECTED_PATHS='.
+./app.txt
+./chmod.txt
+./in
+./in/inputB
+./inputA
+./keepdir
+./keepdir/same.txt
+./mod.txt
+./new
+./new/hardlink
+./new/sub
+./new/sub/file
+./newlink
+./ren-new.txt
+./rendir2
+./rendir2/sub
+./rendir2/sub/f'
+
+# ovl_assert_action_seen: the action ran on the merged view and saw its own changes.
+ovl_assert_action_seen() {
+	[[ -s $OUT/inside.txt ]] || fail "the action left no snapshot ($OUT/inside.txt)"
+	diff -u <(printf '%s\n' "$OVL_EXPECTED_PATHS") <(cut -d'|' -f1 "$OUT/inside.txt")
+	grep -qF './mod.txt|regular file|644|0|0|1|9|' "$OUT/inside.txt"
+	grep -qF './chmod.txt|regular file|600|' "$OUT/inside.txt"
+	grep -qF './new/hardlink|regular file|644|0|0|2|8|' "$OUT/inside.txt"
+	grep -qF './newlink|symbolic link|0|0|-|-|' "$OUT/inside.txt"
+}
+
+# ovl_assert_cache_intact: cache entries keep mode, owner, size, mtime, inode and bytes.
+ovl_assert_cache_intact() {
+	diff -u "$C/cache-before.txt" <(ovl_cache_snapshot "$CACHE")
+}
+
+# ovl_assert_no_layers: no upper or work dir left next to the workspace.
+ovl_assert_no_layers() {
+	[[ ! -e $WS.upper ]] || fail "$WS.upper left behind: $(ls -la "$WS.upper")"
+	[[ ! -e $WS.work ]] || fail "$WS.work left behind: $(ls -la "$WS.work")"
+}
+
+# ovl_assert_applied: the host workspace is exactly what the container saw at its end.
+ovl_assert_applied() {
+	ovl_assert_action_seen
+	diff -u "$OUT/inside.txt" <(ovl_snapshot "$WS")
+	ovl_assert_cache_intact
+	ovl_assert_no_layers
+}
+
+# ovl_assert_untouched: the workspace and cache are as before the run.
+ovl_assert_untouched() {
+	diff -u "$C/before.txt" <(ovl_snapshot "$WS")
+	ovl_assert_cache_intact
+}
+
+# ovl_assert_output FRAGMENT...: each fragment occurs in $output (from bats' run).
+ovl_assert_output() {
+	local f
+	for f in "$@"; do
+		[[ $output == *"$f"* ]] || fail "expected in output: $f" $'\n'"--- output ($status):"$'\n'"$output"
+	done
+}
+
+# ovl_assert_refused FRAGMENT...: the container did not start ($status non-zero, the action never
+# ran), the hook's error is in the runtime's output, nothing changed, nothing was created.
+ovl_assert_refused() {
+	[[ $status -ne 0 ]] || fail "the runtime succeeded: $output"
+	[[ ! -e $OUT/started ]] || fail "the container started"
+	ovl_assert_output "$@"
+	ovl_assert_untouched
+	ovl_assert_no_layers
+}
+
+# A command that only shows whether the container started.
+OVL_STARTED_CMD='["sh", "-c", "touch /out/started"]'
+
+fail() {
+	printf '%s\n' "$*" >&2
+	return 1
 }

@@ -1,0 +1,239 @@
+#!/usr/bin/env bats
+# ovlbox-hook with runc: the overlay is mounted at createRuntime, prestart or createContainer and
+# applied, discarded or kept at poststop. The action modifies, appends, deletes, renames, creates,
+# chmods and links files, and writes through a cache-hardlinked input; afterwards the host
+# workspace is exactly what the container saw (busybox snapshot inside vs. the same on the host)
+# and the cache is intact. Bad configurations keep the container from starting and change nothing.
+
+load lib/bundle
+
+setup_file() {
+	ovl_suite_setup
+}
+
+setup() {
+	ovl_case_setup
+}
+
+teardown() {
+	ovl_runc delete -f "$ID" >/dev/null 2>&1 || true
+}
+
+run_runc() {
+	run ovl_runc run -b "$B" "$ID" </dev/null
+}
+
+@test "runc createRuntime: the workspace ends as the container saw it, the cache is intact" {
+	ovl_make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/workspace)"
+	run_runc
+	[[ $status -eq 0 ]] || fail "runc: $output"
+	ovl_assert_applied
+	grep -q 'mounted the overlay of .* on /workspace' "$LOG"
+	grep -q 'applied .* 9 added, 6 modified, 8 deleted' "$LOG"
+}
+
+@test "runc prestart: the workspace ends as the container saw it" {
+	ovl_make_bundle prestart "$(ovl_ann org.ovlbox.workspace=/workspace)"
+	run_runc
+	[[ $status -eq 0 ]] || fail "runc: $output"
+	ovl_assert_applied
+}
+
+@test "runc createContainer: mounts from inside the container's namespaces" {
+	ovl_make_bundle createContainer "$(ovl_ann org.ovlbox.workspace=/workspace)"
+	run_runc
+	[[ $status -eq 0 ]] || fail "runc: $output"
+	ovl_assert_applied
+}
+
+@test "runc, no STAGE argument (as hooks.d): inferred from the state's status" {
+	ovl_make_bundle infer:createRuntime "$(ovl_ann org.ovlbox.workspace=/workspace)"
+	run_runc
+	[[ $status -eq 0 ]] || fail "runc: $output"
+	ovl_assert_applied
+}
+
+@test "runc, custom upper and work dirs: applied, then both removed" {
+	ovl_make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/workspace \
+		org.ovlbox.upperdir="$C/layers/up" org.ovlbox.workdir="$C/layers/wk")"
+	mkdir "$C/layers"
+	run_runc
+	[[ $status -eq 0 ]] || fail "runc: $output"
+	ovl_assert_applied
+	[[ ! -e $C/layers/up && ! -e $C/layers/wk ]]
+}
+
+@test "runc, on-exit discard: the workspace is untouched" {
+	ovl_make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/workspace org.ovlbox.on-exit=discard)"
+	run_runc
+	[[ $status -eq 0 ]] || fail "runc: $output"
+	ovl_assert_action_seen
+	ovl_assert_untouched
+	ovl_assert_no_layers
+}
+
+@test "runc, on-exit keep: upper stays, the next start refuses, ovlbox apply applies it" {
+	ovl_make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/workspace org.ovlbox.on-exit=keep)"
+	run_runc
+	[[ $status -eq 0 ]] || fail "runc: $output"
+	ovl_assert_action_seen
+	ovl_assert_untouched
+	[[ -d $WS.upper && -d $WS.work ]]
+
+	# A second container on the same workspace must not stack on unapplied changes.
+	cp "$OUT/inside.txt" "$C/inside-1.txt"
+	rm -f "$OUT/inside.txt"
+	ID=$ID-2
+	run_runc
+	[[ $status -ne 0 ]] || fail "the second container started: $output"
+	ovl_assert_output "has unapplied changes in $WS.upper" "run \`ovlbox apply $WS\`" \
+		"\`ovlbox discard $WS\` first"
+	[[ ! -e $OUT/inside.txt ]]
+	ovl_assert_untouched
+
+	run "$OVLBOX" apply "$WS"
+	[[ $status -eq 0 ]] || fail "ovlbox apply: $output"
+	cp "$C/inside-1.txt" "$OUT/inside.txt"
+	ovl_assert_applied
+}
+
+@test "runc, on-exit keep with custom dirs: the refusal names them for ovlbox apply" {
+	mkdir "$C/layers"
+	ovl_make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/workspace org.ovlbox.on-exit=keep \
+		org.ovlbox.upperdir="$C/layers/up" org.ovlbox.workdir="$C/layers/wk")"
+	run_runc
+	[[ $status -eq 0 ]] || fail "runc: $output"
+	ID=$ID-2
+	run_runc
+	[[ $status -ne 0 ]] || fail "the second container started: $output"
+	ovl_assert_output "run \`ovlbox apply --upper $C/layers/up --work $C/layers/wk $WS\`"
+	run "$OVLBOX" apply --upper "$C/layers/up" --work "$C/layers/wk" "$WS"
+	[[ $status -eq 0 ]] || fail "ovlbox apply: $output"
+	ovl_assert_action_seen
+	diff -u "$OUT/inside.txt" <(ovl_snapshot "$WS")
+	ovl_assert_cache_intact
+}
+
+@test "runc, no org.ovlbox.workspace annotation: the hook does nothing" {
+	ovl_make_bundle createRuntime '{}'
+	run_runc
+	[[ $status -eq 0 ]] || fail "runc: $output"
+	# Without an overlay the action writes straight into the workspace (and the cache).
+	diff -u "$OUT/inside.txt" <(ovl_snapshot "$WS")
+	ovl_assert_no_layers
+	[[ ! -s $LOG ]]
+}
+
+@test "runc, read-only rootfs and a workspace in a nested mount point" {
+	mkdir -p "$OVL_T/rootfs-ro/work" && cp -a "$OVL_T/rootfs/." "$OVL_T/rootfs-ro/"
+	ovl_make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/work/space/)" '' \
+		"$OVL_T/rootfs-ro" /work/space
+	jq '.root.readonly = true | .mounts += [{"destination": "/work", "type": "tmpfs", "source": "tmpfs"}]
+		| .mounts |= (map(select(.destination != "/work/space")) + map(select(.destination == "/work/space")))
+		| .process.args[2] |= gsub("/workspace"; "/work/space")' \
+		"$B/config.json" >"$B/config.new" && mv "$B/config.new" "$B/config.json"
+	run_runc
+	[[ $status -eq 0 ]] || fail "runc: $output"
+	ovl_assert_applied
+}
+
+# ---------------------------------------------------------------------------------------------
+# Refusals: the container does not start and nothing changes.
+
+@test "refused: the annotation names no mount" {
+	ovl_make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/nowhere)" "$OVL_STARTED_CMD"
+	run_runc
+	ovl_assert_refused "ovlbox-hook: annotation org.ovlbox.workspace: no mount in config.json has destination /nowhere"
+}
+
+@test "refused: a relative workspace annotation" {
+	ovl_make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=workspace)" "$OVL_STARTED_CMD"
+	run_runc
+	ovl_assert_refused "ovlbox-hook: annotation org.ovlbox.workspace: workspace: not an absolute path"
+}
+
+@test "refused: .. in the workspace annotation" {
+	ovl_make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/workspace/../etc)" "$OVL_STARTED_CMD"
+	run_runc
+	ovl_assert_refused 'annotation org.ovlbox.workspace: /workspace/../etc: \".\" and \"..\" components are not allowed'
+}
+
+@test "refused: a relative upper dir" {
+	ovl_make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/workspace org.ovlbox.upperdir=up)" \
+		"$OVL_STARTED_CMD"
+	run_runc
+	ovl_assert_refused "ovlbox-hook: annotation org.ovlbox.upperdir: not an absolute path: up"
+}
+
+@test "refused: .. in the work dir" {
+	ovl_make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/workspace \
+		org.ovlbox.workdir="$C/x/../wk")" "$OVL_STARTED_CMD"
+	run_runc
+	ovl_assert_refused "ovlbox-hook: work dir $C/x/../wk: must not contain"
+	[[ ! -e $C/wk ]]
+}
+
+@test "refused: the upper dir inside the workspace" {
+	ovl_make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/workspace \
+		org.ovlbox.upperdir="$WS/up")" "$OVL_STARTED_CMD"
+	run_runc
+	ovl_assert_refused "ovlbox-hook: workspace $WS and upper dir $WS/up overlap: they must be separate trees"
+}
+
+@test "refused: the work dir containing the workspace" {
+	ovl_make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/workspace org.ovlbox.workdir="$C")" \
+		"$OVL_STARTED_CMD"
+	run_runc
+	ovl_assert_refused "ovlbox-hook: workspace $WS and work dir $C overlap: they must be separate trees"
+}
+
+@test "refused: an unknown on-exit value" {
+	ovl_make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/workspace org.ovlbox.on-exit=later)" \
+		"$OVL_STARTED_CMD"
+	run_runc
+	ovl_assert_refused "ovlbox-hook: annotation org.ovlbox.on-exit: later is not one of apply, discard, keep"
+}
+
+@test "refused: the workspace mount is not a bind mount" {
+	ovl_make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/out)" "$OVL_STARTED_CMD"
+	jq '(.mounts[] | select(.destination == "/out")) |= {"destination": "/out", "type": "tmpfs", "source": "tmpfs"}' \
+		"$B/config.json" >"$B/config.new" && mv "$B/config.new" "$B/config.json"
+	run_runc
+	[[ $status -ne 0 ]] || fail "runc: $output"
+	ovl_assert_output "ovlbox-hook: config.json: mounts[" "(/out): not a bind mount (type tmpfs)"
+	ovl_assert_untouched
+}
+
+@test "refused: the destination is a symlink out of the rootfs (/workspace -> /etc)" {
+	mkdir -p "$OVL_T/rootfs-evil" && cp -a "$OVL_T/rootfs/." "$OVL_T/rootfs-evil/"
+	rmdir "$OVL_T/rootfs-evil/workspace"
+	ln -s /etc "$OVL_T/rootfs-evil/workspace"
+	ovl_make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/workspace)" "$OVL_STARTED_CMD" \
+		"$OVL_T/rootfs-evil"
+	run_runc
+	ovl_assert_refused "ovlbox-hook: workspace destination /workspace: container path /workspace is a symlink in the rootfs (not followed"
+}
+
+@test "refused: a symlinked parent of the destination (/lnk -> /tmp, /lnk/ws)" {
+	mkdir -p "$OVL_T/rootfs-lnk" && cp -a "$OVL_T/rootfs/." "$OVL_T/rootfs-lnk/"
+	ln -s /tmp "$OVL_T/rootfs-lnk/lnk"
+	ovl_make_bundle createContainer "$(ovl_ann org.ovlbox.workspace=/lnk/ws)" "$OVL_STARTED_CMD" \
+		"$OVL_T/rootfs-lnk" /lnk/ws
+	run_runc
+	ovl_assert_refused "workspace destination /lnk/ws: container path /lnk is a symlink in the rootfs"
+}
+
+@test "refused: the workspace is locked by another ovlbox" {
+	ovl_make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/workspace)" "$OVL_STARTED_CMD"
+	run flock --nonblock "$WS" runc --root "$OVL_T/runc-state" run -b "$B" "$ID"
+	ovl_assert_refused "ovlbox-hook: workspace $WS is in use by another ovlbox (lock held)"
+}
+
+@test "refused: createRuntime with a state whose pid is no container process" {
+	ovl_make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/workspace)" "$OVL_STARTED_CMD"
+	run "$OVLBOX_HOOK" createRuntime <<<"{\"ociVersion\":\"1.0.2\",\"id\":\"x\",\"status\":\"creating\",\"pid\":1,\"bundle\":\"$B\"}"
+	[[ $status -eq 1 ]]
+	[[ $output == "ovlbox-hook: state: pid: 1 is not a container process" ]]
+	ovl_assert_untouched
+	ovl_assert_no_layers
+}

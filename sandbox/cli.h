@@ -10,11 +10,11 @@
 
 /* Exit codes of ovlbox itself (run also passes the action's status through). */
 enum {
-	EXIT_USAGE = 2,         /* apply/diff/discard: bad command line */
-	EXIT_FAILED = 1,        /* apply/diff/discard: the operation failed */
-	EXIT_OVLBOX = 125,      /* run: ovlbox failed (set-up, lock, apply) or bad command line */
+	EXIT_USAGE = 2,		/* apply/diff/discard: bad command line */
+	EXIT_FAILED = 1,	/* apply/diff/discard: the operation failed */
+	EXIT_OVLBOX = 125,	/* run: ovlbox failed (set-up, lock, apply) or bad command line */
 	EXIT_CANNOT_EXEC = 126, /* run: command not executable */
-	EXIT_NOT_FOUND = 127,   /* run: command not found */
+	EXIT_NOT_FOUND = 127,	/* run: command not found */
 };
 
 int cmd_run(int argc, char **argv);

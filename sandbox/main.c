@@ -17,23 +17,23 @@
 #include "ovlbox/log.h"
 
 static const char usage_text[] =
-	"Usage: ovlbox COMMAND [OPTIONS]\n"
-	"\n"
-	"Copy-on-write workspaces for build actions: the workspace becomes an overlayfs lower\n"
-	"layer, the action writes into an upper layer, and the changes are applied back.\n"
-	"\n"
-	"Commands:\n"
-	"  run      --workspace DIR [--upper DIR] [--work DIR] [--on-exit apply|discard|keep]\n"
-	"           -- CMD [ARG...]       run CMD with DIR copy-on-write, then apply\n"
-	"  apply    [--upper DIR] [--work DIR] [--keep-setuid] [--allow-devices] DIR\n"
-	"                                 apply (or finish applying) DIR's upper layer\n"
-	"  diff     [--upper DIR] [--json] DIR\n"
-	"                                 list the changes an apply would make\n"
-	"  discard  [--upper DIR] [--work DIR] DIR\n"
-	"                                 throw the changes away\n"
-	"\n"
-	"Options: --help (also after a command), --version.\n"
-	"Defaults: upper = DIR.upper, work = DIR.work.\n";
+    "Usage: ovlbox COMMAND [OPTIONS]\n"
+    "\n"
+    "Copy-on-write workspaces for build actions: the workspace becomes an overlayfs lower\n"
+    "layer, the action writes into an upper layer, and the changes are applied back.\n"
+    "\n"
+    "Commands:\n"
+    "  run      --workspace DIR [--upper DIR] [--work DIR] [--on-exit apply|discard|keep]\n"
+    "           -- CMD [ARG...]       run CMD with DIR copy-on-write, then apply\n"
+    "  apply    [--upper DIR] [--work DIR] [--keep-setuid] [--allow-devices] DIR\n"
+    "                                 apply (or finish applying) DIR's upper layer\n"
+    "  diff     [--upper DIR] [--json] DIR\n"
+    "                                 list the changes an apply would make\n"
+    "  discard  [--upper DIR] [--work DIR] DIR\n"
+    "                                 throw the changes away\n"
+    "\n"
+    "Options: --help (also after a command), --version.\n"
+    "Defaults: upper = DIR.upper, work = DIR.work.\n";
 
 void report(ovl_error_t *err)
 {
@@ -88,13 +88,13 @@ static int parse_layer_args(const char *cmd, const char *synopsis, int argc, cha
 			    const int *allowed, struct layer_args *a)
 {
 	static const struct option opts[] = {
-		{"upper", required_argument, NULL, OPT_UPPER},
-		{"work", required_argument, NULL, OPT_WORK},
-		{"keep-setuid", no_argument, NULL, OPT_KEEP_SETUID},
-		{"allow-devices", no_argument, NULL, OPT_ALLOW_DEVICES},
-		{"json", no_argument, NULL, OPT_JSON},
-		{"help", no_argument, NULL, OPT_HELP},
-		{NULL, 0, NULL, 0},
+	    {"upper", required_argument, NULL, OPT_UPPER},
+	    {"work", required_argument, NULL, OPT_WORK},
+	    {"keep-setuid", no_argument, NULL, OPT_KEEP_SETUID},
+	    {"allow-devices", no_argument, NULL, OPT_ALLOW_DEVICES},
+	    {"json", no_argument, NULL, OPT_JSON},
+	    {"help", no_argument, NULL, OPT_HELP},
+	    {NULL, 0, NULL, 0},
 	};
 	memset(a, 0, sizeof(*a));
 	opterr = 0;
@@ -131,7 +131,8 @@ static int parse_layer_args(const char *cmd, const char *synopsis, int argc, cha
 		}
 	}
 	if (argc - optind != 1) {
-		ovl_errorf("%s: expected exactly one workspace DIR (see ovlbox %s --help)", cmd, cmd);
+		ovl_errorf("%s: expected exactly one workspace DIR (see ovlbox %s --help)", cmd,
+			   cmd);
 		return -1;
 	}
 	a->dir = argv[optind];
@@ -162,8 +163,9 @@ static int cmd_apply(int argc, char **argv)
 {
 	static const int allowed[] = {OPT_UPPER, OPT_WORK, OPT_KEEP_SETUID, OPT_ALLOW_DEVICES, 0};
 	struct layer_args a;
-	int r = parse_layer_args("apply", "[--upper DIR] [--work DIR] [--keep-setuid] "
-					  "[--allow-devices] DIR",
+	int r = parse_layer_args("apply",
+				 "[--upper DIR] [--work DIR] [--keep-setuid] "
+				 "[--allow-devices] DIR",
 				 argc, argv, allowed, &a);
 	if (r != 0)
 		return r > 0 ? 0 : EXIT_USAGE;
@@ -188,8 +190,8 @@ static int cmd_discard(int argc, char **argv)
 {
 	static const int allowed[] = {OPT_UPPER, OPT_WORK, 0};
 	struct layer_args a;
-	int r = parse_layer_args("discard", "[--upper DIR] [--work DIR] DIR", argc, argv, allowed,
-				 &a);
+	int r =
+	    parse_layer_args("discard", "[--upper DIR] [--work DIR] DIR", argc, argv, allowed, &a);
 	if (r != 0)
 		return r > 0 ? 0 : EXIT_USAGE;
 	cleanup_error ovl_error_t err = NULL;

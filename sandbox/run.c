@@ -1,119 +1,47 @@
-/* ovlbox run: the action in new mount + pid namespaces (and a user namespace as non-root) with
- * the overlay over its workspace; the parent stays outside, waits until every process of the
- * action is gone, then applies, discards or keeps the changes. */
+/* ovlbox run: the action in new namespaces with the overlay over its workspace, a read-only view
+ * of the host, no capabilities and a seccomp filter. The parent stays outside, waits until every
+ * process of the action is gone, then applies, discards or keeps the changes. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "ovlbox/apply.h"
+#include "ovlbox/caps.h"
 #include "ovlbox/cleanup.h"
+#include "ovlbox/diff.h"
 #include "ovlbox/fs.h"
+#include "ovlbox/json.h"
 #include "ovlbox/layers.h"
 #include "ovlbox/log.h"
-
-enum on_exit { ON_EXIT_APPLY, ON_EXIT_DISCARD, ON_EXIT_KEEP };
-
-struct run_opts {
-	const char *workspace, *upper, *work;
-	enum on_exit on_exit;
-	char **argv; /* the action */
-};
+#include "ovlbox/seccomp.h"
+#include "rootfs.h"
+#include "runopts.h"
 
 /* What the sandbox's init reports to the parent through a pipe. */
 struct init_report {
-	int setup_failed;   /* 1: ovlbox could not set up; msg says why */
-	int exec_errno;     /* the action could not be executed */
-	int wait_status;    /* the action's wait status */
+	int setup_failed;    /* 1: ovlbox could not set up; msg says why */
+	int exec_errno;	     /* the action could not be executed */
+	int wait_status;     /* the action's wait status */
+	struct rusage usage; /* of every process of the action, all reaped */
 	char msg[1024];
 };
-
-static const char run_usage[] =
-	"Usage: ovlbox run --workspace DIR [--upper DIR] [--work DIR]\n"
-	"                  [--on-exit apply|discard|keep] -- CMD [ARG...]\n";
-
-static int parse_run(int argc, char **argv, struct run_opts *o)
-{
-	enum { O_WS = 1000, O_UP, O_WK, O_EXIT, O_HELP };
-	static const struct option opts[] = {
-		{"workspace", required_argument, NULL, O_WS},
-		{"upper", required_argument, NULL, O_UP},
-		{"work", required_argument, NULL, O_WK},
-		{"on-exit", required_argument, NULL, O_EXIT},
-		{"help", no_argument, NULL, O_HELP},
-		{NULL, 0, NULL, 0},
-	};
-	memset(o, 0, sizeof(*o));
-	opterr = 0;
-	optind = 1;
-	int c;
-	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
-		switch (c) {
-		case O_WS:
-			o->workspace = optarg;
-			break;
-		case O_UP:
-			o->upper = optarg;
-			break;
-		case O_WK:
-			o->work = optarg;
-			break;
-		case O_EXIT:
-			if (!strcmp(optarg, "apply"))
-				o->on_exit = ON_EXIT_APPLY;
-			else if (!strcmp(optarg, "discard"))
-				o->on_exit = ON_EXIT_DISCARD;
-			else if (!strcmp(optarg, "keep"))
-				o->on_exit = ON_EXIT_KEEP;
-			else {
-				ovl_errorf("run: --on-exit %s: expected apply, discard or keep",
-					   ovl_qp(optarg));
-				return -1;
-			}
-			break;
-		case O_HELP:
-			fputs(run_usage, stdout);
-			return 1;
-		default:
-			ovl_errorf("run: unknown option or missing value: %s (see ovlbox run --help)",
-				   ovl_qp(argv[optind - 1]));
-			return -1;
-		}
-	}
-	if (o->workspace == NULL) {
-		ovl_errorf("run: --workspace DIR is required (see ovlbox run --help)");
-		return -1;
-	}
-	if (optind >= argc) {
-		ovl_errorf("run: no command given (ovlbox run --workspace DIR -- CMD [ARG...])");
-		return -1;
-	}
-	o->argv = argv + optind;
-	return 0;
-}
-
-static char *absolute(const char *p)
-{
-	if (p == NULL)
-		return NULL;
-	if (p[0] == '/')
-		return strdup(p);
-	cleanup_free char *cwd = getcwd(NULL, 0);
-	char *s = NULL;
-	if (cwd == NULL || asprintf(&s, "%s/%s", cwd, p) < 0)
-		return NULL;
-	return s;
-}
 
 /* ---- inside the sandbox ---- */
 
@@ -125,6 +53,16 @@ static void forward_signal(int sig)
 		kill(action_pid, sig);
 }
 
+static const int forwarded_signals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+
+static void install_handlers(void (*fn)(int))
+{
+	struct sigaction sa = {.sa_handler = fn};
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(forwarded_signals) / sizeof(forwarded_signals[0]); i++)
+		sigaction(forwarded_signals[i], &sa, NULL);
+}
+
 static void init_fail(int fd, struct init_report *r, ovl_error_t *err) __attribute__((noreturn));
 static void init_fail(int fd, struct init_report *r, ovl_error_t *err)
 {
@@ -134,26 +72,74 @@ static void init_fail(int fd, struct init_report *r, ovl_error_t *err)
 	_exit(EXIT_OVLBOX);
 }
 
-/* The action: default signals, then exec; an exec failure goes back through exec_fd. */
-static void exec_action(char **argv, int exec_fd) __attribute__((noreturn));
-static void exec_action(char **argv, int exec_fd)
+static int loopback_up(ovl_error_t *err)
 {
+	cleanup_close int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct ifreq ifr = {0};
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+		return ovl_error(err, errno, "loopback interface");
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+		return ovl_error(err, errno, "bring up the loopback interface");
+	return 0;
+}
+
+/* The action: limits, cwd, no capabilities, seccomp last, exec. Failures go back through
+ * exec_fd as an errno plus a message. */
+struct exec_failure {
+	int errnum;
+	char msg[512];
+};
+
+static void action_fail(int fd, int errnum, ovl_error_t *err) __attribute__((noreturn));
+static void action_fail(int fd, int errnum, ovl_error_t *err)
+{
+	struct exec_failure f = {.errnum = errnum};
+	if (err && *err)
+		snprintf(f.msg, sizeof(f.msg), "%s", (*err)->msg);
+	ovl_write_all(fd, &f, sizeof(f));
+	_exit(EXIT_OVLBOX);
+}
+
+static void exec_action(const struct run_opts *o, const struct ovl_seccomp *filter, int exec_fd)
+    __attribute__((noreturn));
+static void exec_action(const struct run_opts *o, const struct ovl_seccomp *filter, int exec_fd)
+{
+	ovl_error_t err = NULL;
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	for (int s = 1; s < NSIG; s++)
 		signal(s, SIG_DFL);
-	execvp(argv[0], argv);
+	for (size_t i = 0; i < o->nrlimits; i++)
+		if (setrlimit(o->rlimits[i].resource, &o->rlimits[i].lim) < 0) {
+			ovl_error(&err, errno, "--rlimit %s", o->rlimits[i].spec);
+			action_fail(exec_fd, 0, &err);
+		}
+	const char *cwd = o->cwd ? o->cwd : o->workspace_abs;
+	if (chdir(cwd) < 0) {
+		ovl_error(&err, errno, "--cwd %s", ovl_qp(cwd));
+		action_fail(exec_fd, 0, &err);
+	}
+	if (ovl_caps_restrict(&o->caps, &err) < 0 ||
+	    (filter && ovl_seccomp_install(filter, &err) < 0))
+		action_fail(exec_fd, 0, &err);
+	execvpe(o->argv[0], o->argv, o->envp);
 	int e = errno;
-	ovl_write_all(exec_fd, &e, sizeof(e));
+	struct exec_failure f = {.errnum = e};
+	ovl_write_all(exec_fd, &f, sizeof(f));
 	_exit(e == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_EXEC);
 }
 
-/* pid 1 of the new pid namespace: mount, start the action, reap everything, unmount, report. */
-static void sandbox_init(const struct run_opts *o, const struct ovl_layers *l, bool rootless,
-			 int sync_fd, int report_fd) __attribute__((noreturn));
-static void sandbox_init(const struct run_opts *o, const struct ovl_layers *l, bool rootless,
-			 int sync_fd, int report_fd)
+/* pid 1 of the new pid namespace: mount, build the view, start the action, reap everything,
+ * unmount, report. */
+static void sandbox_init(const struct run_opts *o, const struct ovl_layers *l,
+			 const struct ovl_seccomp *filter, bool rootless, int sync_fd,
+			 int report_fd) __attribute__((noreturn));
+static void sandbox_init(const struct run_opts *o, const struct ovl_layers *l,
+			 const struct ovl_seccomp *filter, bool rootless, int sync_fd,
+			 int report_fd)
 {
 	struct init_report rep = {0};
 	ovl_error_t err = NULL;
@@ -167,31 +153,33 @@ static void sandbox_init(const struct run_opts *o, const struct ovl_layers *l, b
 		ovl_error(&err, errno, "make mounts private");
 		init_fail(report_fd, &rep, &err);
 	}
+	if (sethostname(o->hostname, strlen(o->hostname)) < 0) {
+		ovl_error(&err, errno, "set hostname %s", ovl_qp(o->hostname));
+		init_fail(report_fd, &rep, &err);
+	}
+	if (!o->net_host && loopback_up(&err) < 0)
+		init_fail(report_fd, &rep, &err);
 	struct ovl_layer_fds fds;
 	if (ovl_layers_open(l, &fds, &err) < 0)
 		init_fail(report_fd, &rep, &err);
-	int target = dup(fds.lower);
-	if (target < 0 || ovl_layers_mount(&fds, target, rootless, &err) < 0) {
+	if (ovl_layers_mount(&fds, fds.lower, rootless, &err) < 0) {
 		ovl_error_wrap(&err, "workspace %s", ovl_qp(l->lower));
 		init_fail(report_fd, &rep, &err);
 	}
 	ovl_layer_fds_close(&fds);
-	close(target);
-	if (chdir(l->lower) < 0) {
-		ovl_error(&err, errno, "chdir %s", ovl_qp(l->lower));
+	struct rootfs_config rc = {.workspace = l->lower,
+				   .private_net = !o->net_host,
+				   .mounts = o->mounts,
+				   .nmounts = o->nmounts};
+	if (rootfs_enter(&rc, &err) < 0)
 		init_fail(report_fd, &rep, &err);
-	}
 
 	int exec_pipe[2];
 	if (pipe2(exec_pipe, O_CLOEXEC) < 0) {
 		ovl_error(&err, errno, "pipe");
 		init_fail(report_fd, &rep, &err);
 	}
-	struct sigaction sa = {.sa_handler = forward_signal};
-	sigemptyset(&sa.sa_mask);
-	int fwd[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
-	for (size_t i = 0; i < sizeof(fwd) / sizeof(fwd[0]); i++)
-		sigaction(fwd[i], &sa, NULL);
+	install_handlers(forward_signal);
 	pid_t pid = fork();
 	if (pid < 0) {
 		ovl_error(&err, errno, "fork the action");
@@ -200,13 +188,18 @@ static void sandbox_init(const struct run_opts *o, const struct ovl_layers *l, b
 	if (pid == 0) {
 		close(exec_pipe[0]);
 		close(report_fd);
-		exec_action(o->argv, exec_pipe[1]);
+		exec_action(o, filter, exec_pipe[1]);
 	}
 	action_pid = pid;
 	close(exec_pipe[1]);
-	int e = 0;
-	if (read(exec_pipe[0], &e, sizeof(e)) == (ssize_t)sizeof(e))
-		rep.exec_errno = e;
+	struct exec_failure f = {0};
+	if (read(exec_pipe[0], &f, sizeof(f)) == (ssize_t)sizeof(f)) {
+		if (f.msg[0]) {
+			snprintf(rep.msg, sizeof(rep.msg), "%s", f.msg);
+			rep.setup_failed = 1;
+		}
+		rep.exec_errno = f.errnum;
+	}
 	close(exec_pipe[0]);
 
 	/* Reap until the action exits; then no process may outlive it. */
@@ -223,10 +216,9 @@ static void sandbox_init(const struct run_opts *o, const struct ovl_layers *l, b
 			kill(-1, SIGKILL);
 		}
 	}
-	if (chdir("/") < 0 || umount2(l->lower, 0) < 0) {
-		ovl_error(&err, errno, "unmount the overlay from %s", ovl_qp(l->lower));
-		init_fail(report_fd, &rep, &err);
-	}
+	/* The overlay goes with this mount namespace when init exits: the kernel tears the
+	 * namespace down before the parent can reap init, so the parent applies afterwards. */
+	getrusage(RUSAGE_CHILDREN, &rep.usage);
 	ovl_write_all(report_fd, &rep, sizeof(rep));
 	_exit(0);
 }
@@ -260,15 +252,62 @@ static void relay_signal(int sig)
 		kill(init_pid, sig);
 }
 
-/* Starts the sandbox and waits for it; fills rep. Returns 0, or -1 if the sandbox never ran. */
-static int run_sandbox(const struct run_opts *o, const struct ovl_layers *l, bool rootless,
-		       struct init_report *rep, ovl_error_t *err)
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Waits for init, enforcing --timeout (SIGTERM to the action) and --kill-after (SIGKILL to the
+ * whole pid namespace). */
+static void wait_init(pid_t pid, const struct run_opts *o, double start, struct run_result *res)
+{
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	int stage = 0; /* 0 running, 1 SIGTERM sent, 2 SIGKILL sent */
+	while (pidfd >= 0 && o->timeout > 0 && stage < 2) {
+		double deadline = start + o->timeout * 1e3 + (stage == 1 ? o->kill_after * 1e3 : 0);
+		double left = deadline - now_ms();
+		struct pollfd p = {.fd = pidfd, .events = POLLIN};
+		int r = left > 0 ? poll(&p, 1, (int)(left + 1)) : 0;
+		if (r > 0)
+			break;
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			break;
+		if (now_ms() < deadline)
+			continue;
+		res->timed_out = true;
+		if (stage == 0) {
+			kill(pid, SIGTERM); /* init forwards it to the action */
+			stage = 1;
+		} else {
+			kill(pid, SIGKILL); /* the pid namespace dies with its init */
+			stage = 2;
+		}
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+}
+
+/* Starts the sandbox and waits for it. Returns 0, or -1 if the sandbox never ran the action. */
+static int run_sandbox(const struct run_opts *o, const struct ovl_layers *l,
+		       const struct ovl_seccomp *filter, bool rootless, struct run_result *res,
+		       ovl_error_t *err)
 {
 	int sync_pipe[2], report_pipe[2];
-	if (pipe2(sync_pipe, O_CLOEXEC) < 0 || pipe2(report_pipe, O_CLOEXEC) < 0)
+	if (pipe2(sync_pipe, O_CLOEXEC) < 0)
 		return ovl_error(err, errno, "pipe");
-	unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | (rootless ? CLONE_NEWUSER : 0);
+	if (pipe2(report_pipe, O_CLOEXEC) < 0) {
+		close(sync_pipe[0]);
+		close(sync_pipe[1]);
+		return ovl_error(err, errno, "pipe");
+	}
+	unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
+			      (o->net_host ? 0 : CLONE_NEWNET) | (rootless ? CLONE_NEWUSER : 0);
 	fflush(NULL);
+	double start = now_ms();
 	pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
 	if (pid < 0) {
 		int e = errno;
@@ -277,21 +316,17 @@ static int run_sandbox(const struct run_opts *o, const struct ovl_layers *l, boo
 		close(report_pipe[0]);
 		close(report_pipe[1]);
 		return ovl_error(err, e, "create namespaces for the action%s",
-				 rootless ? " (user namespaces may be disabled)" : "");
+				 rootless ? " (are unprivileged user namespaces disabled?)" : "");
 	}
 	if (pid == 0) {
 		close(sync_pipe[1]);
 		close(report_pipe[0]);
-		sandbox_init(o, l, rootless, sync_pipe[0], report_pipe[1]);
+		sandbox_init(o, l, filter, rootless, sync_pipe[0], report_pipe[1]);
 	}
 	close(sync_pipe[0]);
 	close(report_pipe[1]);
 	init_pid = pid;
-	struct sigaction sa = {.sa_handler = relay_signal};
-	sigemptyset(&sa.sa_mask);
-	int fwd[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
-	for (size_t i = 0; i < sizeof(fwd) / sizeof(fwd[0]); i++)
-		sigaction(fwd[i], &sa, NULL);
+	install_handlers(relay_signal);
 
 	int r = 0;
 	if (rootless && write_id_maps(pid, err) < 0)
@@ -301,35 +336,51 @@ static int run_sandbox(const struct run_opts *o, const struct ovl_layers *l, boo
 	close(sync_pipe[1]);
 	if (r < 0)
 		kill(pid, SIGKILL);
+	else
+		wait_init(pid, o, start, res);
 
-	memset(rep, 0, sizeof(*rep));
+	struct init_report rep = {0};
 	ssize_t n;
 	do
-		n = read(report_pipe[0], rep, sizeof(*rep));
+		n = read(report_pipe[0], &rep, sizeof(rep));
 	while (n < 0 && errno == EINTR);
 	close(report_pipe[0]);
 	int status;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+	struct rusage ru;
+	while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR)
 		;
 	init_pid = 0;
+	res->wall_ms = now_ms() - start;
 	if (r < 0)
 		return -1;
-	if (n != (ssize_t)sizeof(*rep))
-		return ovl_error(err, 0, "the sandbox died before reporting (status %d)", status);
-	if (rep->setup_failed)
-		return ovl_error(err, 0, "%s", rep->msg);
+	if (n != (ssize_t)sizeof(rep)) {
+		if (!res->timed_out)
+			return ovl_error(err, 0, "the sandbox died before reporting (status %d)",
+					 status);
+		/* killed after --kill-after: the action died of SIGKILL with its namespace */
+		res->wait_status = SIGKILL;
+		res->usage = ru;
+		return 0;
+	}
+	if (rep.setup_failed)
+		return ovl_error(err, 0, "%s", rep.msg);
+	res->exec_errno = rep.exec_errno;
+	res->wait_status = rep.wait_status;
+	res->usage = rep.usage;
 	return 0;
 }
 
-static int action_exit_code(const struct init_report *rep, const struct run_opts *o)
+static int action_exit_code(const struct run_result *res, const struct run_opts *o)
 {
-	if (rep->exec_errno) {
-		ovl_errorf("run: %s: %s", ovl_qp(o->argv[0]), strerror(rep->exec_errno));
-		return rep->exec_errno == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_EXEC;
+	if (res->exec_errno) {
+		ovl_errorf("run: %s: %s", ovl_qp(o->argv[0]), strerror(res->exec_errno));
+		return res->exec_errno == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_EXEC;
 	}
-	if (WIFSIGNALED(rep->wait_status))
-		return 128 + WTERMSIG(rep->wait_status);
-	return WEXITSTATUS(rep->wait_status);
+	if (res->timed_out)
+		return EXIT_TIMED_OUT;
+	if (WIFSIGNALED(res->wait_status))
+		return 128 + WTERMSIG(res->wait_status);
+	return WEXITSTATUS(res->wait_status);
 }
 
 /* Brings the layers to a state where a run can start: finishes an interrupted apply, refuses
@@ -340,10 +391,11 @@ static int ready_layers(const struct ovl_layers *l, bool rootless, ovl_error_t *
 	if (state < 0)
 		return -1;
 	if (state == OVL_STATE_PENDING)
-		return ovl_error(err, 0,
-				 "upper dir %s holds changes that were not applied: run `ovlbox apply "
-				 "%s` or `ovlbox discard %s` first",
-				 ovl_qp(l->upper), ovl_qp(l->lower), ovl_qp(l->lower));
+		return ovl_error(
+		    err, 0,
+		    "upper dir %s holds changes that were not applied: run `ovlbox apply "
+		    "%s` or `ovlbox discard %s` first",
+		    ovl_qp(l->upper), ovl_qp(l->lower), ovl_qp(l->lower));
 	if (state == OVL_STATE_JOURNAL) {
 		ovl_warn("finishing an interrupted apply of %s first", ovl_qp(l->lower));
 		if (apply_locked(l, false, false, NULL, err) < 0)
@@ -352,50 +404,69 @@ static int ready_layers(const struct ovl_layers *l, bool rootless, ovl_error_t *
 	return ovl_layers_prepare(l, rootless, err);
 }
 
+/* Carries out --on-exit; fills the change counts for --stats. */
+static int finish_layers(const struct run_opts *o, const struct ovl_layers *l,
+			 struct run_result *res, ovl_error_t *err)
+{
+	if (enter_rootless_userns(err) < 0)
+		return -1;
+	struct ovl_change_counts *counts = o->stats ? &res->changes : NULL;
+	if (o->on_exit == ON_EXIT_APPLY) {
+		if (apply_locked(l, false, false, counts, err) < 0)
+			return -1;
+		res->applied = true;
+		return 0;
+	}
+	if (counts) {
+		struct ovl_diff d;
+		if (ovl_diff(l, &d, err) < 0)
+			return -1;
+		ovl_diff_count(&d, counts);
+		ovl_diff_free(&d);
+	}
+	if (o->on_exit == ON_EXIT_DISCARD)
+		return ovl_layers_discard(l, err);
+	return 0;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	struct run_opts o;
-	int r = parse_run(argc, argv, &o);
+	int r = run_opts_parse(argc, argv, &o);
 	if (r != 0)
 		return r > 0 ? 0 : EXIT_OVLBOX;
 	cleanup_error ovl_error_t err = NULL;
-	cleanup_free char *ws = absolute(o.workspace);
-	cleanup_free char *up = absolute(o.upper);
-	cleanup_free char *wk = absolute(o.work);
-	struct ovl_layers l;
-	if (ovl_layers_init(&l, ws, up, wk, &err) < 0) {
-		report(&err);
-		return EXIT_OVLBOX;
-	}
-	bool rootless = geteuid() != 0;
+	struct ovl_layers l = {0};
+	struct ovl_seccomp *filter = NULL;
+	struct run_result res = {0};
 	int status = EXIT_OVLBOX;
-	struct init_report rep;
-	cleanup_close int lock = ovl_layers_lock(&l, &err);
+	bool rootless = geteuid() != 0;
+	cleanup_close int lock = -1;
+	if (ovl_layers_init(&l, o.workspace_abs, o.upper_abs, o.work_abs, &err) < 0 ||
+	    ovl_seccomp_from_arg(o.seccomp, &o.caps, &filter, &err) < 0)
+		goto out;
+	lock = ovl_layers_lock(&l, &err);
 	if (lock < 0 || ready_layers(&l, rootless, &err) < 0)
 		goto out;
-	if (run_sandbox(&o, &l, rootless, &rep, &err) < 0) {
+	if (run_sandbox(&o, &l, filter, rootless, &res, &err) < 0) {
 		/* Nothing ran: leave no upper/work behind. */
 		ovl_error_t e2 = NULL;
 		if (ovl_layers_discard(&l, &e2) < 0)
 			ovl_error_free(&e2);
 		goto out;
 	}
-	int action_status = action_exit_code(&rep, &o);
-	switch (o.on_exit) {
-	case ON_EXIT_APPLY:
-		if (enter_rootless_userns(&err) < 0 || apply_locked(&l, false, false, NULL, &err) < 0)
-			goto out;
-		break;
-	case ON_EXIT_DISCARD:
-		if (enter_rootless_userns(&err) < 0 || ovl_layers_discard(&l, &err) < 0)
-			goto out;
-		break;
-	case ON_EXIT_KEEP:
-		break;
+	res.exit_code = action_exit_code(&res, &o);
+	if (finish_layers(&o, &l, &res, &err) < 0) {
+		ovl_error_wrap(&err, "after the action exited with %d", res.exit_code);
+		goto out;
 	}
-	status = action_status;
+	status = res.exit_code;
 out:
 	report(&err);
+	if (o.stats && run_write_stats(o.stats, &res, status, &err) < 0)
+		report(&err);
+	ovl_seccomp_free(filter);
 	ovl_layers_free(&l);
+	run_opts_free(&o);
 	return status;
 }

@@ -1,0 +1,205 @@
+/* The action's filesystem view (see rootfs.h). Built on a detached clone of the mount tree, so
+ * nothing here touches a mount anyone else can see. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "ovlbox/cleanup.h"
+#include "ovlbox/fs.h"
+#include "rootfs.h"
+
+/* Opens dst (an absolute sandbox path) inside the new root without following symlinks, so an
+ * image-controlled symlink cannot redirect a mount outside. */
+static int open_target(int root, const char *dst, ovl_error_t *err)
+{
+	while (*dst == '/')
+		dst++;
+	int fd = ovl_open_beneath(root, dst, O_PATH, err);
+	if (fd < 0)
+		return ovl_error_wrap(err, "mount point /%s (it must exist: the root is read-only)",
+				      ovl_qp(dst));
+	return fd;
+}
+
+/* A fresh filesystem of type fstype on root/dst. */
+static int mount_new(int root, const char *dst, const char *fstype, unsigned long flags,
+		     const char *data, ovl_error_t *err)
+{
+	cleanup_close int t = open_target(root, dst, err);
+	if (t < 0)
+		return -1;
+	char p[32];
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", t);
+	if (mount(fstype, p, fstype, flags, data) < 0)
+		return ovl_error(err, errno, "mount %s on %s", fstype, dst);
+	return 0;
+}
+
+/* Binds the host path src onto root/dst (a recursive clone of src's mounts). */
+static int bind_into(int root, const char *src, const char *dst, bool readonly, ovl_error_t *err)
+{
+	cleanup_close int tree =
+	    open_tree(AT_FDCWD, src, OPEN_TREE_CLONE | AT_RECURSIVE | OPEN_TREE_CLOEXEC);
+	if (tree < 0)
+		return ovl_error(err, errno, "bind %s", ovl_qp(src));
+	struct mount_attr attr = {0};
+	if (readonly)
+		attr.attr_set = MOUNT_ATTR_RDONLY;
+	else
+		attr.attr_clr = MOUNT_ATTR_RDONLY;
+	if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
+		return ovl_error(err, errno, "bind %s: make %s", ovl_qp(src),
+				 readonly ? "read-only" : "writable");
+	cleanup_close int t = open_target(root, dst, err);
+	if (t < 0)
+		return -1;
+	if (move_mount(tree, "", t, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		return ovl_error(err, errno, "bind %s on %s", ovl_qp(src), ovl_qp(dst));
+	return 0;
+}
+
+static int make_file(int dir, const char *name, mode_t mode, ovl_error_t *err)
+{
+	cleanup_close int fd = openat(dir, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, mode);
+	if (fd < 0)
+		return ovl_error(err, errno, "create /dev/%s", name);
+	return 0;
+}
+
+/* /dev: a tmpfs with the host's harmless character devices bound in, a private devpts and a
+ * private /dev/shm. */
+static int setup_dev(int root, ovl_error_t *err)
+{
+	if (mount_new(root, "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k", err) < 0)
+		return -1;
+	cleanup_close int dev = ovl_open_beneath(root, "dev", O_PATH | O_DIRECTORY, err);
+	if (dev < 0)
+		return -1;
+	static const char *const nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
+	for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
+		char src[32], dst[32];
+		snprintf(src, sizeof(src), "/dev/%s", nodes[i]);
+		snprintf(dst, sizeof(dst), "/dev/%s", nodes[i]);
+		if (make_file(dev, nodes[i], 0666, err) < 0 ||
+		    bind_into(root, src, dst, false, err) < 0)
+			return -1;
+	}
+	if (mkdirat(dev, "shm", 01777) < 0 || mkdirat(dev, "pts", 0755) < 0)
+		return ovl_error(err, errno, "mkdir in /dev");
+	if (mount_new(root, "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", err) < 0 ||
+	    mount_new(root, "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+		      "newinstance,ptmxmode=0666,mode=0620", err) < 0)
+		return -1;
+	static const char *const links[][2] = {{"pts/ptmx", "ptmx"},
+					       {"/proc/self/fd", "fd"},
+					       {"/proc/self/fd/0", "stdin"},
+					       {"/proc/self/fd/1", "stdout"},
+					       {"/proc/self/fd/2", "stderr"}};
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
+		if (symlinkat(links[i][0], dev, links[i][1]) < 0)
+			return ovl_error(err, errno, "symlink /dev/%s", links[i][1]);
+	return 0;
+}
+
+static int setup_user_mounts(int root, const struct rootfs_config *cfg, ovl_error_t *err)
+{
+	for (size_t i = 0; i < cfg->nmounts; i++) {
+		const struct user_mount *m = &cfg->mounts[i];
+		int r;
+		switch (m->kind) {
+		case MNT_TMPFS:
+			r = mount_new(root, m->dst, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755",
+				      err);
+			break;
+		case MNT_RO_BIND:
+			r = bind_into(root, m->src, m->dst, true, err);
+			break;
+		default:
+			r = bind_into(root, m->src, m->dst, false, err);
+			break;
+		}
+		if (r < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* mkdir -p of path beneath root, without following symlinks; needed when the workspace lies
+ * under a fresh tmpfs (/tmp) of the new root. */
+static int make_mount_point(int root, const char *path, ovl_error_t *err)
+{
+	cleanup_free char *copy = strdup(path);
+	if (copy == NULL)
+		abort();
+	cleanup_close int cur = dup(root);
+	for (char *save = NULL, *c = strtok_r(copy, "/", &save); c;
+	     c = strtok_r(NULL, "/", &save)) {
+		if (mkdirat(cur, c, 0755) < 0 && errno != EEXIST)
+			return ovl_error(err, errno, "create mount point %s", ovl_qp(path));
+		int next = openat(cur, c, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0)
+			return ovl_error(err, errno, "open mount point %s", ovl_qp(path));
+		close(cur);
+		cur = next;
+	}
+	return 0;
+}
+
+int rootfs_enter(const struct rootfs_config *cfg, ovl_error_t *err)
+{
+	/* The workspace overlay, detached, to attach last: the private /tmp or a user mount
+	 * must not hide it. */
+	cleanup_close int ws_mnt =
+	    open_tree(AT_FDCWD, cfg->workspace, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (ws_mnt < 0)
+		return ovl_error(err, errno, "clone the workspace mount");
+	/* A private copy of the whole tree, read-only, no setuid, no device nodes. */
+	cleanup_close int tree =
+	    open_tree(AT_FDCWD, "/", OPEN_TREE_CLONE | AT_RECURSIVE | OPEN_TREE_CLOEXEC);
+	if (tree < 0)
+		return ovl_error(err, errno, "clone the mount tree");
+	struct mount_attr ro = {.attr_set =
+				    MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV};
+	if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &ro, sizeof(ro)) < 0)
+		return ovl_error(err, errno, "make the root read-only");
+
+	/* Attach it over the workspace path (a directory that surely exists) to work on it. */
+	if (move_mount(tree, "", AT_FDCWD, cfg->workspace, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		return ovl_error(err, errno, "attach the new root");
+	cleanup_close int root = open(cfg->workspace, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return ovl_error(err, errno, "open the new root");
+
+	if (mount_new(root, "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, err) < 0 ||
+	    setup_dev(root, err) < 0 ||
+	    mount_new(root, "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", err) < 0)
+		return -1;
+	if (cfg->private_net &&
+	    mount_new(root, "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL,
+		      err) < 0)
+		return -1;
+	if (make_mount_point(root, cfg->workspace, err) < 0)
+		return ovl_error_wrap(err, "workspace");
+	cleanup_close int ws = open_target(root, cfg->workspace, err);
+	if (ws < 0 ||
+	    move_mount(ws_mnt, "", ws, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		return ovl_error(err, errno, "mount the workspace in the sandbox");
+	if (setup_user_mounts(root, cfg, err) < 0)
+		return -1;
+
+	if (fchdir(root) < 0)
+		return ovl_error(err, errno, "chdir to the new root");
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		return ovl_error(err, errno, "pivot_root");
+	if (umount2(".", MNT_DETACH) < 0)
+		return ovl_error(err, errno, "detach the old root");
+	if (chdir("/") < 0)
+		return ovl_error(err, errno, "chdir /");
+	return 0;
+}

@@ -1,0 +1,35 @@
+/* The action's view of the filesystem: the host root read-only, the workspace overlay writable,
+ * fresh /proc, /dev, /tmp (and /sys with a private network namespace), plus the user's binds. */
+#ifndef OVLBOX_ROOTFS_H
+#define OVLBOX_ROOTFS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ovlbox/error.h"
+
+enum mount_kind {
+	MNT_BIND,     /* --bind SRC[:DST]: writable */
+	MNT_RO_BIND,  /* --ro-bind SRC[:DST] */
+	MNT_TMPFS,    /* --tmpfs DIR */
+	MNT_WRITABLE, /* --writable DIR: the host DIR, writable */
+};
+
+struct user_mount {
+	enum mount_kind kind;
+	const char *src; /* host path (absolute); NULL for tmpfs */
+	const char *dst; /* path inside the sandbox (absolute) */
+};
+
+struct rootfs_config {
+	const char *workspace; /* absolute; the overlay is already mounted there */
+	bool private_net;      /* mount a sysfs of the new network namespace */
+	const struct user_mount *mounts;
+	size_t nmounts;
+};
+
+/* Builds the view and pivots into it. Call in the sandbox's mount namespace after the overlay
+ * is mounted on cfg->workspace. Afterwards "/" is the new root. */
+int rootfs_enter(const struct rootfs_config *cfg, ovl_error_t *err);
+
+#endif

@@ -16,11 +16,10 @@ static int finish_apply(struct hook_ctx *ctx, ovl_error_t *err)
 	struct ovl_apply_opts opts = {0};
 	struct ovl_change_counts c = {0};
 	if (ovl_apply(l, &opts, &c, err) < 0) {
+		/* Nothing is lost: the upper (and the journal, if the apply had started) stay. */
 		cleanup_free char *cmd = hook_ovlbox_cmd(ctx, "apply");
-		return ovl_error_wrap(err,
-				      "apply %s to %s did not finish; the upper layer and journal "
-				      "are kept, run `%s` to finish it",
-				      ovl_qp(l->upper), ovl_qp(l->lower), cmd);
+		return ovl_error_wrap(err, "changes to %s not applied, kept in %s; run `%s`",
+				      ovl_qp(l->lower), ovl_qp(l->upper), cmd);
 	}
 	ovl_info("applied %s to %s: %" PRIu64 " added, %" PRIu64 " modified, %" PRIu64
 		 " deleted, %" PRIu64 " bytes",

@@ -5,7 +5,11 @@
 # workspace is exactly what the container saw (busybox snapshot inside vs. the same on the host)
 # and the cache is intact. Bad configurations keep the container from starting and change nothing.
 
+# Variables set inside a test stay in it on purpose; sh -c scripts are single-quoted on purpose.
+# shellcheck disable=SC2030,SC2031
+
 load lib/bundle
+
 
 setup_file() {
 	ovl_suite_setup

@@ -34,6 +34,8 @@
 
 #define NOPATH	 "/nonexistent/ovlbox-probe"
 #define BADFLAGS 0xffffffffUL
+/* QCMD(Q_GETFMT, USRQUOTA) without its signed int shift overflow. */
+#define GETFMT_CMD (int)(((unsigned)Q_GETFMT << SUBCMDSHIFT) | USRQUOTA)
 
 static long p_mount(void)
 {
@@ -176,7 +178,7 @@ static long p_ioperm(void)
 static long p_quotactl(void)
 {
 	char buf[64];
-	return syscall(SYS_quotactl, QCMD(Q_GETFMT, USRQUOTA), NOPATH, 0, buf);
+	return syscall(SYS_quotactl, GETFMT_CMD, NOPATH, 0, buf);
 }
 /* The mount API: bad fds and undefined flags. Numbers from the unified table (Linux >= 5.1
  * gives new calls one number on every architecture this test runs on). */
@@ -215,7 +217,7 @@ static long p_open_tree_attr(void)
 static long p_quotactl_fd(void)
 {
 	char buf[64];
-	return syscall(443, -1, QCMD(Q_GETFMT, USRQUOTA), 0, buf);
+	return syscall(443, -1, GETFMT_CMD, 0, buf);
 }
 #ifdef SYS_umount
 static long p_umount(void)

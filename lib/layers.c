@@ -88,7 +88,8 @@ int ovl_layers_init(struct ovl_layers *l, const char *lower, const char *upper, 
 	for (int i = 0; i < 3; i++)
 		for (int j = i + 1; j < 3; j++)
 			if (paths_overlap(paths[i], paths[j])) {
-				ovl_error(err, 0, "%s %s and %s %s overlap: they must be separate trees",
+				ovl_error(err, 0,
+					  "%s %s and %s %s overlap: they must be separate trees",
 					  names[i], ovl_qp(paths[i]), names[j], ovl_qp(paths[j]));
 				goto fail;
 			}
@@ -186,7 +187,8 @@ bool ovl_layers_userxattr(const struct ovl_layers *l)
 static bool not_overlay_xattr(const char *name, void *data)
 {
 	(void)data;
-	return strncmp(name, "trusted.overlay.", 16) != 0 && strncmp(name, "user.overlay.", 13) != 0;
+	return strncmp(name, "trusted.overlay.", 16) != 0 &&
+	       strncmp(name, "user.overlay.", 13) != 0;
 }
 
 static int write_mode_file(const char *work, bool userxattr, ovl_error_t *err)
@@ -218,16 +220,34 @@ int ovl_layers_prepare(const struct ovl_layers *l, bool userxattr, ovl_error_t *
 	if (fstat(lfd, &lst) < 0 || fstat(ufd, &ust) < 0 || stat(l->work, &wst) < 0)
 		return ovl_error(err, errno, "stat layers of %s", ovl_qp(l->lower));
 	if (ust.st_dev != lst.st_dev || wst.st_dev != lst.st_dev)
-		return ovl_error(err, EXDEV,
-				 "workspace %s, upper dir %s and work dir %s must be on one filesystem",
-				 ovl_qp(l->lower), ovl_qp(l->upper), ovl_qp(l->work));
+		return ovl_error(
+		    err, EXDEV,
+		    "workspace %s, upper dir %s and work dir %s must be on one filesystem",
+		    ovl_qp(l->lower), ovl_qp(l->upper), ovl_qp(l->work));
 	if (write_mode_file(l->work, userxattr, err) < 0)
 		return -1;
-	if (ovl_copy_xattrs(lfd, ufd, not_overlay_xattr, NULL, err) < 0 ||
-	    ovl_set_owner_mode_times(ufd, &lst, err) < 0)
+	if (ovl_layers_copy_root_meta(lfd, ufd, err) < 0)
 		return ovl_error_wrap(err, "copy metadata of %s onto %s", ovl_qp(l->lower),
 				      ovl_qp(l->upper));
 	return 0;
+}
+
+int ovl_layers_copy_root_meta(int lower_fd, int upper_fd, ovl_error_t *err)
+{
+	struct stat lst;
+	if (fstat(lower_fd, &lst) < 0)
+		return ovl_error(err, errno, "stat workspace root");
+	if (ovl_copy_xattrs(lower_fd, upper_fd, not_overlay_xattr, NULL, err) < 0 ||
+	    ovl_set_owner_mode_times(upper_fd, &lst, err) < 0)
+		return -1;
+	return 0;
+}
+
+int ovl_layers_record_mode(const struct ovl_layers *l, bool userxattr, ovl_error_t *err)
+{
+	if (ovl_mkdir_if_missing(l->work, 0700, err) < 0)
+		return -1;
+	return write_mode_file(l->work, userxattr, err);
 }
 
 int ovl_layers_open(const struct ovl_layers *l, struct ovl_layer_fds *fds, ovl_error_t *err)
@@ -286,13 +306,14 @@ static int mount_fsconfig(const struct mount_opt *opts, int n, int target_fd, ov
 	if (fsfd < 0)
 		return -2; /* no new mount API: caller falls back */
 	for (int i = 0; i < n; i++) {
-		int r = opts[i].value ? fsconfig(fsfd, FSCONFIG_SET_STRING, opts[i].key,
-						 opts[i].value, 0)
-				      : fsconfig(fsfd, FSCONFIG_SET_FLAG, opts[i].key, NULL, 0);
+		int r = opts[i].value
+			    ? fsconfig(fsfd, FSCONFIG_SET_STRING, opts[i].key, opts[i].value, 0)
+			    : fsconfig(fsfd, FSCONFIG_SET_FLAG, opts[i].key, NULL, 0);
 		if (r == 0)
 			continue;
 		if (opts[i].optional && errno == EINVAL) {
-			ovl_info("overlay option %s=%s not supported by this kernel; mounting without it",
+			ovl_info("overlay option %s=%s not supported by this kernel; mounting "
+				 "without it",
 				 opts[i].key, opts[i].value);
 			continue;
 		}

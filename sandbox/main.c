@@ -53,8 +53,10 @@ static int write_file(const char *path, const char *text, ovl_error_t *err)
 
 int enter_rootless_userns(ovl_error_t *err)
 {
-	if (geteuid() == 0)
+	static bool entered;
+	if (geteuid() == 0 || entered)
 		return 0;
+	entered = true;
 	uid_t uid = geteuid();
 	gid_t gid = getegid();
 	if (unshare(CLONE_NEWUSER) < 0)

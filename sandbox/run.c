@@ -25,6 +25,7 @@
 #include "ovlbox/apply.h"
 #include "ovlbox/caps.h"
 #include "ovlbox/cleanup.h"
+#include "ovlbox/copy.h"
 #include "ovlbox/diff.h"
 #include "ovlbox/fs.h"
 #include "ovlbox/json.h"
@@ -132,14 +133,90 @@ static void exec_action(const struct run_opts *o, const struct ovl_seccomp *filt
 	_exit(e == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_EXEC);
 }
 
+/* Passes one fd over a unix socket (SCM_RIGHTS). */
+static int send_fd(int sock, int fd)
+{
+	char byte = 'f';
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr msg = {.msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf)};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
+}
+
+static int recv_fd(int sock)
+{
+	char byte;
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr msg = {.msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf)};
+	ssize_t n;
+	do
+		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	struct cmsghdr *c = n == 1 ? CMSG_FIRSTHDR(&msg) : NULL;
+	if (c == NULL || c->cmsg_type != SCM_RIGHTS)
+		return -1;
+	int fd;
+	memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
+/* --upper-size: a detached, size-limited tmpfs holding upper/ and work/, made inside the
+ * sandbox's namespaces (so it works rootless) and handed to the parent, which outlives it. */
+static int make_upper_tmpfs(const struct run_opts *o, const struct ovl_layers *l,
+			    struct ovl_layer_fds *fds, int sock, ovl_error_t *err)
+{
+	cleanup_close int fsfd = fsopen("tmpfs", FSOPEN_CLOEXEC);
+	if (fsfd < 0 || fsconfig(fsfd, FSCONFIG_SET_STRING, "size", o->upper_size, 0) < 0 ||
+	    fsconfig(fsfd, FSCONFIG_SET_STRING, "mode", "0755", 0) < 0 ||
+	    fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		return ovl_error(err, errno, "--upper-size %s: create the tmpfs", o->upper_size);
+	cleanup_close int mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, 0);
+	if (mfd < 0)
+		return ovl_error(err, errno, "--upper-size: mount the tmpfs");
+	if (mkdirat(mfd, "upper", 0755) < 0 || mkdirat(mfd, "work", 0700) < 0)
+		return ovl_error(err, errno, "--upper-size: create upper and work");
+	cleanup_close int lower = open(l->lower, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int upper = openat(mfd, "upper", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (lower < 0 || upper < 0)
+		return ovl_error(err, errno, "--upper-size: open layers");
+	if (ovl_layers_copy_root_meta(lower, upper, err) < 0)
+		return ovl_error_wrap(err, "--upper-size: workspace root metadata");
+	if (send_fd(sock, mfd) < 0)
+		return ovl_error(err, errno, "--upper-size: hand the tmpfs to ovlbox");
+	fds->lower = open(l->lower, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	fds->upper = openat(mfd, "upper", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	fds->work = openat(mfd, "work", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fds->lower < 0 || fds->upper < 0 || fds->work < 0)
+		return ovl_error(err, errno, "--upper-size: open layers");
+	return 0;
+}
+
 /* pid 1 of the new pid namespace: mount, build the view, start the action, reap everything,
- * unmount, report. */
+ * report. tmpfs_sock >= 0: make the --upper-size tmpfs and send it back through it. */
 static void sandbox_init(const struct run_opts *o, const struct ovl_layers *l,
 			 const struct ovl_seccomp *filter, bool rootless, int sync_fd,
-			 int report_fd) __attribute__((noreturn));
+			 int report_fd, int tmpfs_sock) __attribute__((noreturn));
 static void sandbox_init(const struct run_opts *o, const struct ovl_layers *l,
 			 const struct ovl_seccomp *filter, bool rootless, int sync_fd,
-			 int report_fd)
+			 int report_fd, int tmpfs_sock)
 {
 	struct init_report rep = {0};
 	ovl_error_t err = NULL;
@@ -159,9 +236,12 @@ static void sandbox_init(const struct run_opts *o, const struct ovl_layers *l,
 	}
 	if (!o->net_host && loopback_up(&err) < 0)
 		init_fail(report_fd, &rep, &err);
-	struct ovl_layer_fds fds;
-	if (ovl_layers_open(l, &fds, &err) < 0)
+	struct ovl_layer_fds fds = {-1, -1, -1};
+	if (tmpfs_sock >= 0 ? make_upper_tmpfs(o, l, &fds, tmpfs_sock, &err) < 0
+			    : ovl_layers_open(l, &fds, &err) < 0)
 		init_fail(report_fd, &rep, &err);
+	if (tmpfs_sock >= 0)
+		close(tmpfs_sock);
 	if (ovl_layers_mount(&fds, fds.lower, rootless, &err) < 0) {
 		ovl_error_wrap(&err, "workspace %s", ovl_qp(l->lower));
 		init_fail(report_fd, &rep, &err);
@@ -294,12 +374,13 @@ static void wait_init(pid_t pid, const struct run_opts *o, double start, struct 
 /* Starts the sandbox and waits for it. Returns 0, or -1 if the sandbox never ran the action. */
 static int run_sandbox(const struct run_opts *o, const struct ovl_layers *l,
 		       const struct ovl_seccomp *filter, bool rootless, struct run_result *res,
-		       ovl_error_t *err)
+		       int *tmpfs_fd, ovl_error_t *err)
 {
-	int sync_pipe[2], report_pipe[2];
+	int sync_pipe[2], report_pipe[2], sock[2] = {-1, -1};
 	if (pipe2(sync_pipe, O_CLOEXEC) < 0)
 		return ovl_error(err, errno, "pipe");
-	if (pipe2(report_pipe, O_CLOEXEC) < 0) {
+	if (pipe2(report_pipe, O_CLOEXEC) < 0 ||
+	    (o->upper_size && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sock) < 0)) {
 		close(sync_pipe[0]);
 		close(sync_pipe[1]);
 		return ovl_error(err, errno, "pipe");
@@ -315,16 +396,24 @@ static int run_sandbox(const struct run_opts *o, const struct ovl_layers *l,
 		close(sync_pipe[1]);
 		close(report_pipe[0]);
 		close(report_pipe[1]);
+		if (sock[0] >= 0) {
+			close(sock[0]);
+			close(sock[1]);
+		}
 		return ovl_error(err, e, "create namespaces for the action%s",
 				 rootless ? " (are unprivileged user namespaces disabled?)" : "");
 	}
 	if (pid == 0) {
 		close(sync_pipe[1]);
 		close(report_pipe[0]);
-		sandbox_init(o, l, filter, rootless, sync_pipe[0], report_pipe[1]);
+		if (sock[0] >= 0)
+			close(sock[0]);
+		sandbox_init(o, l, filter, rootless, sync_pipe[0], report_pipe[1], sock[1]);
 	}
 	close(sync_pipe[0]);
 	close(report_pipe[1]);
+	if (sock[1] >= 0)
+		close(sock[1]);
 	init_pid = pid;
 	install_handlers(relay_signal);
 
@@ -334,6 +423,10 @@ static int run_sandbox(const struct run_opts *o, const struct ovl_layers *l,
 	if (r == 0 && write(sync_pipe[1], "g", 1) != 1)
 		r = ovl_error(err, errno, "start the sandbox");
 	close(sync_pipe[1]);
+	if (r == 0 && sock[0] >= 0)
+		*tmpfs_fd = recv_fd(sock[0]); /* -1 if set-up failed first: the report says why */
+	if (sock[0] >= 0)
+		close(sock[0]);
 	if (r < 0)
 		kill(pid, SIGKILL);
 	else
@@ -385,7 +478,7 @@ static int action_exit_code(const struct run_result *res, const struct run_opts 
 
 /* Brings the layers to a state where a run can start: finishes an interrupted apply, refuses
  * unapplied changes. */
-static int ready_layers(const struct ovl_layers *l, bool rootless, ovl_error_t *err)
+static int ready_layers(const struct ovl_layers *l, bool rootless, bool on_tmpfs, ovl_error_t *err)
 {
 	int state = ovl_layers_state(l, err);
 	if (state < 0)
@@ -401,7 +494,37 @@ static int ready_layers(const struct ovl_layers *l, bool rootless, ovl_error_t *
 		if (apply_locked(l, false, false, NULL, err) < 0)
 			return -1;
 	}
-	return ovl_layers_prepare(l, rootless, err);
+	return on_tmpfs ? 0 : ovl_layers_prepare(l, rootless, err);
+}
+
+/* --upper-size: copies the tmpfs upper onto the workspace's filesystem (a temporary name, then
+ * a rename), so the apply can rename from it and a crash before the apply loses nothing that
+ * was applied: the workspace is untouched until the copy is complete. */
+static int adopt_tmpfs_upper(const struct ovl_layers *l, int tmpfs_fd, bool rootless,
+			     ovl_error_t *err)
+{
+	if (enter_rootless_userns(err) < 0)
+		return -1;
+	cleanup_close int src = openat(tmpfs_fd, "upper", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (src < 0)
+		return ovl_error(err, errno, "--upper-size: open the tmpfs upper");
+	cleanup_free char *parent = strdup(l->upper);
+	if (parent == NULL)
+		abort();
+	char *slash = strrchr(parent, '/');
+	*slash = '\0';
+	cleanup_free char *tmp = NULL;
+	if (asprintf(&tmp, "%s.tmp", slash + 1) < 0)
+		abort();
+	cleanup_close int pfd = open(parent[0] ? parent : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (pfd < 0)
+		return ovl_error(err, errno, "open %s", ovl_qp(parent));
+	if (ovl_remove_tree_at(pfd, tmp, err) < 0 || ovl_copy_tree(src, pfd, tmp, err) < 0)
+		return ovl_error_wrap(err, "--upper-size: copy the changes to %s",
+				      ovl_qp(l->upper));
+	if (renameat(pfd, tmp, pfd, slash + 1) < 0)
+		return ovl_error(err, errno, "--upper-size: rename into %s", ovl_qp(l->upper));
+	return ovl_layers_record_mode(l, rootless, err);
 }
 
 /* Carries out --on-exit; fills the change counts for --stats. */
@@ -442,13 +565,14 @@ int cmd_run(int argc, char **argv)
 	int status = EXIT_OVLBOX;
 	bool rootless = geteuid() != 0;
 	cleanup_close int lock = -1;
+	cleanup_close int tmpfs_fd = -1;
 	if (ovl_layers_init(&l, o.workspace_abs, o.upper_abs, o.work_abs, &err) < 0 ||
 	    ovl_seccomp_from_arg(o.seccomp, &o.caps, &filter, &err) < 0)
 		goto out;
 	lock = ovl_layers_lock(&l, &err);
-	if (lock < 0 || ready_layers(&l, rootless, &err) < 0)
+	if (lock < 0 || ready_layers(&l, rootless, o.upper_size != NULL, &err) < 0)
 		goto out;
-	if (run_sandbox(&o, &l, filter, rootless, &res, &err) < 0) {
+	if (run_sandbox(&o, &l, filter, rootless, &res, &tmpfs_fd, &err) < 0) {
 		/* Nothing ran: leave no upper/work behind. */
 		ovl_error_t e2 = NULL;
 		if (ovl_layers_discard(&l, &e2) < 0)
@@ -456,6 +580,10 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	}
 	res.exit_code = action_exit_code(&res, &o);
+	if (tmpfs_fd >= 0 && adopt_tmpfs_upper(&l, tmpfs_fd, rootless, &err) < 0) {
+		ovl_error_wrap(&err, "after the action exited with %d", res.exit_code);
+		goto out;
+	}
 	if (finish_layers(&o, &l, &res, &err) < 0) {
 		ovl_error_wrap(&err, "after the action exited with %d", res.exit_code);
 		goto out;

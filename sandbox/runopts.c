@@ -44,7 +44,9 @@ static const char run_usage[] =
     "  --clear-env              start from an empty environment\n"
     "  --cwd DIR                working directory in the sandbox (default the workspace)\n"
     "  --rlimit NAME=SOFT[:HARD]  set a resource limit (e.g. nofile=1024, as=unlimited)\n"
-    "  --stats FILE             write a JSON object of exit status, times, memory, changes\n";
+    "  --stats FILE             write a JSON object of exit status, times, memory, changes\n"
+    "  --upper-size SIZE        keep the upper layer on a tmpfs of SIZE (e.g. 512m, 2g);\n"
+    "                           writes beyond it fail with ENOSPC\n";
 
 static void *xrealloc(void *p, size_t n)
 {
@@ -77,6 +79,20 @@ static int parse_seconds(const char *flag, const char *v, double *out)
 		return -1;
 	}
 	*out = d;
+	return 0;
+}
+
+/* A tmpfs size: digits with an optional k, m, g suffix (bytes otherwise). */
+static int parse_size(const char *v, const char **out)
+{
+	size_t n = strspn(v, "0123456789");
+	bool ok = n > 0 && (v[n] == '\0' || (strchr("kKmMgG", v[n]) && v[n + 1] == '\0'));
+	if (!ok || strspn(v, "0") == n) {
+		ovl_errorf("run: --upper-size %s: expected a size such as 65536, 512m or 2g",
+			   ovl_qp(v));
+		return -1;
+	}
+	*out = v;
 	return 0;
 }
 
@@ -209,6 +225,7 @@ enum {
 	O_CWD,
 	O_RLIMIT,
 	O_STATS,
+	O_UPPER_SIZE,
 	O_HELP,
 };
 
@@ -232,6 +249,7 @@ static const struct option run_options[] = {
     {"cwd", required_argument, NULL, O_CWD},
     {"rlimit", required_argument, NULL, O_RLIMIT},
     {"stats", required_argument, NULL, O_STATS},
+    {"upper-size", required_argument, NULL, O_UPPER_SIZE},
     {"help", no_argument, NULL, O_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -319,6 +337,8 @@ static int parse_one(struct run_opts *o, int c, const char *arg, char **argv, si
 	case O_STATS:
 		o->stats = arg;
 		return 0;
+	case O_UPPER_SIZE:
+		return parse_size(arg, &o->upper_size);
 	case O_HELP:
 		fputs(run_usage, stdout);
 		return 1;
@@ -351,6 +371,13 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o)
 	if (o->workspace_abs == NULL || optind >= argc) {
 		ovl_errorf("run: %s (ovlbox run --workspace DIR [OPTIONS] -- CMD [ARG...])",
 			   o->workspace_abs ? "no command given" : "--workspace DIR is required");
+		run_opts_free(o);
+		return -1;
+	}
+	if (o->upper_size && (o->upper_abs || o->work_abs)) {
+		ovl_errorf(
+		    "run: --upper-size puts upper and work on a tmpfs: it cannot be combined "
+		    "with --upper or --work");
 		run_opts_free(o);
 		return -1;
 	}

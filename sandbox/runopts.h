@@ -35,6 +35,7 @@ struct run_opts {
 	struct run_rlimit *rlimits;
 	size_t nrlimits;
 	const char *stats;
+	const char *upper_size; /* tmpfs size= value, or NULL */
 	char **argv; /* the action */
 };
 

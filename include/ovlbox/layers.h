@@ -46,6 +46,14 @@ bool ovl_layers_userxattr(const struct ovl_layers *l);
  * the work dir. Requires OVL_STATE_CLEAN. */
 int ovl_layers_prepare(const struct ovl_layers *l, bool userxattr, ovl_error_t *err);
 
+/* Copies the workspace root's mode, owner, times and (non-overlay) xattrs onto an upper root,
+ * so the merged root looks like the workspace's. */
+int ovl_layers_copy_root_meta(int lower_fd, int upper_fd, ovl_error_t *err);
+
+/* Creates the work dir if missing and records userxattr in it, for an upper dir that came from
+ * elsewhere (ovlbox run --upper-size copies one in). */
+int ovl_layers_record_mode(const struct ovl_layers *l, bool userxattr, ovl_error_t *err);
+
 /* Open O_PATH directory fds of the three layers (for mounting after entering another mount
  * namespace, where the host paths may not be visible). */
 struct ovl_layer_fds {

@@ -1,6 +1,7 @@
 /* Workspace layers: paths, lock, state, preparation and the overlay mount. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -395,4 +396,62 @@ int ovl_layers_discard(const struct ovl_layers *l, ovl_error_t *err)
 	if (remove_path(l->upper, err) < 0 || remove_path(l->work, err) < 0)
 		return -1;
 	return 0;
+}
+
+static int check_owners_at(int dfd, char *path, size_t len, size_t cap, uid_t uid, gid_t gid,
+			   ovl_error_t *err)
+{
+	int d2 = dup(dfd);
+	cleanup_dir DIR *d = d2 >= 0 ? fdopendir(d2) : NULL;
+	if (d == NULL)
+		return ovl_error(err, errno, "open workspace dir %s", ovl_qp(path));
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		size_t n = strlen(de->d_name);
+		if (len + n + 2 > cap)
+			return ovl_error(err, ENAMETOOLONG, "workspace path %s/%s", ovl_qp(path),
+					 ovl_qp(de->d_name));
+		snprintf(path + len, cap - len, "%s%s", len ? "/" : "", de->d_name);
+		size_t sub = len + n + (len ? 1 : 0);
+		struct stat st;
+		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			return ovl_error(err, errno, "stat workspace entry %s", ovl_qp(path));
+		if (st.st_uid != uid || st.st_gid != gid)
+			return ovl_error(err, 0,
+					 "workspace entry %s is owned by %u:%u; a non-root run maps only "
+					 "%u:%u into its user namespace, so the action could not change "
+					 "it (chown the workspace, or run as root)",
+					 ovl_qp(path), (unsigned)st.st_uid, (unsigned)st.st_gid,
+					 (unsigned)uid, (unsigned)gid);
+		if (S_ISDIR(st.st_mode)) {
+			cleanup_close int c = openat(dfd, de->d_name,
+						     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (c < 0)
+				return ovl_error(err, errno, "open workspace dir %s", ovl_qp(path));
+			if (check_owners_at(c, path, sub, cap, uid, gid, err) < 0)
+				return -1;
+		}
+		path[len] = '\0';
+	}
+	return 0;
+}
+
+int ovl_layers_check_owners(const struct ovl_layers *l, uid_t uid, gid_t gid, ovl_error_t *err)
+{
+	cleanup_close int fd = open(l->lower, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return ovl_error(err, errno, "workspace %s", ovl_qp(l->lower));
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return ovl_error(err, errno, "workspace %s", ovl_qp(l->lower));
+	if (st.st_uid != uid || st.st_gid != gid)
+		return ovl_error(err, 0,
+				 "workspace %s is owned by %u:%u; a non-root run maps only %u:%u into "
+				 "its user namespace (chown the workspace, or run as root)",
+				 ovl_qp(l->lower), (unsigned)st.st_uid, (unsigned)st.st_gid,
+				 (unsigned)uid, (unsigned)gid);
+	char path[PATH_MAX * 4] = "";
+	return check_owners_at(fd, path, 0, sizeof(path), uid, gid, err);
 }

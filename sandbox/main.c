@@ -273,7 +273,8 @@ static int cmd_diff(int argc, char **argv)
 	cleanup_error ovl_error_t err = NULL;
 	struct ovl_layers l;
 	struct ovl_diff d = {0};
-	if (init_layers(&a, &l, &err) < 0 || ovl_diff(&l, &d, &err) < 0) {
+	if (init_layers(&a, &l, &err) < 0 || enter_rootless_userns(&err) < 0 ||
+	    ovl_diff(&l, &d, &err) < 0) {
 		report(&err);
 		if (l.lower)
 			ovl_layers_free(&l);

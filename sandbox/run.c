@@ -570,7 +570,8 @@ int cmd_run(int argc, char **argv)
 	    ovl_seccomp_from_arg(o.seccomp, &o.caps, &filter, &err) < 0)
 		goto out;
 	lock = ovl_layers_lock(&l, &err);
-	if (lock < 0 || ready_layers(&l, rootless, o.upper_size != NULL, &err) < 0)
+	if (lock < 0 || (rootless && ovl_layers_check_owners(&l, geteuid(), getegid(), &err) < 0) ||
+	    ready_layers(&l, rootless, o.upper_size != NULL, &err) < 0)
 		goto out;
 	if (run_sandbox(&o, &l, filter, rootless, &res, &tmpfs_fd, &err) < 0) {
 		/* Nothing ran: leave no upper/work behind. */

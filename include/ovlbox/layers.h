@@ -8,6 +8,7 @@
 #define OVLBOX_LAYERS_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "error.h"
 
@@ -69,6 +70,11 @@ void ovl_layer_fds_close(struct ovl_layer_fds *fds);
  * names the option the kernel refused. */
 int ovl_layers_mount(const struct ovl_layer_fds *fds, int target_fd, bool userxattr,
 		     ovl_error_t *err);
+
+/* For a run in a user namespace that maps only uid and gid: finds the first workspace entry
+ * owned by another uid or gid (overlayfs cannot copy those up there: EOVERFLOW inside the
+ * action) and fails naming it. Walks the whole workspace without following symlinks. */
+int ovl_layers_check_owners(const struct ovl_layers *l, uid_t uid, gid_t gid, ovl_error_t *err);
 
 /* Removes upper and work entirely (discard). Requires the lock. */
 int ovl_layers_discard(const struct ovl_layers *l, ovl_error_t *err);

@@ -1,10 +1,12 @@
 /* Which workspace a container asks for, from its annotations and mounts. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hook.h"
 #include "ovlbox/cleanup.h"
+#include "ovlbox/log.h"
 
 static int parse_on_exit(const char *v, enum on_exit *out, ovl_error_t *err)
 {
@@ -32,13 +34,35 @@ static int layer_annotation(struct hook_ctx *ctx, const char *key, const char **
 	return 0;
 }
 
-int hook_ctx_load(struct hook_ctx *ctx, int state_fd, ovl_error_t *err)
+static enum hook_stage infer_stage(const struct ovl_oci_state *s)
+{
+	if (s->status && strcmp(s->status, "stopped") == 0)
+		return STAGE_POSTSTOP;
+	if (s->pid <= 1)
+		/* Inside the container already: its pid as seen from there (runc), or none (crun).
+		 */
+		return STAGE_CREATE_CONTAINER;
+	return STAGE_CREATE_RUNTIME;
+}
+
+int hook_ctx_load(struct hook_ctx *ctx, int state_fd, enum hook_stage *stage, ovl_error_t *err)
 {
 	memset(ctx, 0, sizeof(*ctx));
 	if (ovl_oci_state_read(state_fd, &ctx->state, err) < 0)
 		return -1;
-	if (ovl_oci_config_load(ctx->state.bundle, &ctx->config, err) < 0)
+	if (*stage == STAGE_INFER)
+		*stage = infer_stage(&ctx->state);
+	if (ovl_oci_config_load(ctx->state.bundle, &ctx->config, err) < 0) {
+		if (*stage == STAGE_POSTSTOP && ovl_error_errno(*err) == ENOENT) {
+			/* podman may run poststop again after removing the container: whatever
+			 * the first run left (an upper to apply) stays for `ovlbox apply`. */
+			ovl_info("bundle %s: config.json is gone: nothing to do",
+				 ovl_qp(ctx->state.bundle));
+			ovl_error_free(err);
+			return 0;
+		}
 		return -1;
+	}
 
 	int r =
 	    ovl_oci_annotation(&ctx->config, &ctx->state, ANN_WORKSPACE, &ctx->destination, err);

@@ -39,9 +39,10 @@ struct hook_ctx {
 };
 
 /* Reads the state from fd and the bundle's config.json and validates every annotation and the
- * workspace mount. Returns 1 when the container asks for a workspace, 0 when it has no
- * org.ovlbox.workspace annotation (nothing to do), -1 on error. Touches nothing on disk. */
-int hook_ctx_load(struct hook_ctx *ctx, int state_fd, ovl_error_t *err);
+ * workspace mount. *stage STAGE_INFER is replaced by the stage the state implies. Returns 1 when
+ * the container asks for a workspace, 0 when there is nothing to do (no org.ovlbox.workspace
+ * annotation, or a poststop after the bundle was removed), -1 on error. Touches nothing on disk. */
+int hook_ctx_load(struct hook_ctx *ctx, int state_fd, enum hook_stage *stage, ovl_error_t *err);
 void hook_ctx_free(struct hook_ctx *ctx);
 
 /* The command that finishes what the hook leaves behind ("ovlbox apply [--upper U] ... DIR");

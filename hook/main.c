@@ -37,19 +37,10 @@ static void usage(FILE *f)
 static int run(enum hook_stage stage, ovl_error_t *err)
 {
 	struct hook_ctx ctx;
-	int r = hook_ctx_load(&ctx, STDIN_FILENO, err);
+	int r = hook_ctx_load(&ctx, STDIN_FILENO, &stage, err);
 	if (r <= 0) {
 		hook_ctx_free(&ctx);
 		return r;
-	}
-	if (stage == STAGE_INFER) {
-		if (ctx.state.status && strcmp(ctx.state.status, "stopped") == 0)
-			stage = STAGE_POSTSTOP;
-		else if (ctx.state.pid <= 1)
-			/* Inside the container already: its pid as seen from there, or none. */
-			stage = STAGE_CREATE_CONTAINER;
-		else
-			stage = STAGE_CREATE_RUNTIME;
 	}
 	switch (stage) {
 	case STAGE_POSTSTOP:

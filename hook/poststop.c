@@ -61,6 +61,8 @@ int hook_poststop(struct hook_ctx *ctx, ovl_error_t *err)
 			return ovl_error_wrap(err, "remove the layers of %s", ovl_qp(l->lower));
 		if (st != OVL_STATE_CLEAN)
 			ovl_info("discarded the changes to %s", ovl_qp(l->lower));
+		else
+			ovl_info("no changes to %s", ovl_qp(l->lower));
 		return 0;
 	}
 	if (ctx->on_exit == ON_EXIT_KEEP)

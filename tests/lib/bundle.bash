@@ -163,7 +163,7 @@ ovl_action_cmd() {
 
 # ovl_suite_setup: the rootfs and spec template, once per file, in bats' per-file tmpdir.
 ovl_suite_setup() {
-	: "${OVLBOX_HOOK:?set OVLBOX_HOOK (tests/run.sh does)}"
+	: "${OVLBOX_HOOK:?set OVLBOX_HOOK (tests/run.sh does)}" "${OVLBOX_SRC:?set OVLBOX_SRC (tests/run.sh does)}"
 	export TZ=UTC
 	OVL_T=$BATS_FILE_TMPDIR
 	ovl_rootfs "$OVL_T/rootfs"

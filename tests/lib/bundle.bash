@@ -85,7 +85,7 @@ OVL_PODMAN_RUN_FLAGS=(--ulimit nofile=20000:20000 --ulimit nproc=32768:32768 --n
 OVL_SNAPSHOT_SH='cd "$1" || exit 1
 find . | LC_ALL=C sort | while IFS= read -r p; do
 	if [ -L "$p" ]; then
-		printf "%s|%s\n" "$(stat -c "%n|%F|%u|%g|-|-|%y" "$p")" "$(readlink "$p")"
+		printf "%s|%s\n" "$(stat -c "%n|%F|-|%u|%g|-|-|%y" "$p")" "$(readlink "$p")"
 	elif [ -d "$p" ]; then
 		stat -c "%n|%F|%a|%u|%g|-|-|%y" "$p"
 	else
@@ -251,7 +251,7 @@ ovl_assert_action_seen() {
 	grep -qF './mod.txt|regular file|644|0|0|1|9|' "$OUT/inside.txt"
 	grep -qF './chmod.txt|regular file|600|' "$OUT/inside.txt"
 	grep -qF './new/hardlink|regular file|644|0|0|2|8|' "$OUT/inside.txt"
-	grep -qF './newlink|symbolic link|0|0|-|-|' "$OUT/inside.txt"
+	grep -qF './newlink|symbolic link|-|0|0|-|-|' "$OUT/inside.txt"
 }
 
 # ovl_assert_cache_intact: cache entries keep mode, owner, size, mtime, inode and bytes.

@@ -102,15 +102,9 @@ podman_run() {
 		-v "$WS:/workspace" -v "$OUT:/out" -e SNAP="$OVL_SNAPSHOT_SH" "$@"
 }
 
-# The container's view, with container root shown as the user's ids on the host.
-inside_as_host() {
-	awk -F'|' -v OFS='|' -v u="$RUID" -v g="$RGID" '$4 == 0 { $4 = u } $5 == 0 { $5 = g } 1' \
-		"$OUT/inside.txt"
-}
-
 assert_rootless_applied() {
 	ovl_assert_action_seen
-	diff -u <(inside_as_host) <(ovl_snapshot "$WS")
+	diff -u <(ovl_inside_as_host "$RUID" "$RGID") <(ovl_snapshot "$WS")
 	ovl_assert_cache_intact
 	ovl_assert_no_layers
 }

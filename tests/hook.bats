@@ -21,6 +21,9 @@ setup() {
 
 teardown() {
 	ovl_runc delete -f "$ID" >/dev/null 2>&1 || true
+	if [[ -n ${USERNS_SCRATCH:-} ]]; then
+		rm -rf "$USERNS_SCRATCH"
+	fi
 }
 
 run_runc() {
@@ -139,6 +142,38 @@ run_runc() {
 	run_runc
 	[[ $status -eq 0 ]] || fail "runc: $output"
 	ovl_assert_applied
+}
+
+@test "runc with a user namespace: the hook enters it, mounts with userxattr as its root" {
+	# Container ids 0-65535 are host ids 100000-165535; the workspace belongs to container root.
+	# runc mounts as container root: everything must be reachable for it (bats' dirs are 0700).
+	USERNS_SCRATCH=$(mktemp -d /tmp/ovlbox-hook-userns.XXXXXX)
+	chmod 0755 "$USERNS_SCRATCH"
+	C=$USERNS_SCRATCH WS=$USERNS_SCRATCH/ws CACHE=$USERNS_SCRATCH/cache OUT=$USERNS_SCRATCH/out
+	LOG=$USERNS_SCRATCH/hook.log B=$USERNS_SCRATCH/bundle
+	mkdir -p "$OUT"
+	ovl_workspace "$WS" "$CACHE"
+	cp -a "$OVL_T/rootfs" "$C/rootfs"
+	chown -R -h 100000:100000 "$C"
+	ovl_snapshot "$WS" >"$C/before.txt"
+	ovl_cache_snapshot "$CACHE" >"$C/cache-before.txt"
+	local action
+	action=$(ovl_action_cmd | jq -c '.[2] += "\ngrep \" /workspace \" /proc/self/mountinfo >/out/mountinfo"')
+	ovl_make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/workspace)" "$action" "$C/rootfs"
+	jq '.linux.namespaces += [{"type": "user"}]
+		| .linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+		| .linux.gidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+		| .mounts |= map(select(.destination != "/sys/fs/cgroup"))
+		| .mounts |= map(if .destination == "/sys" then {"destination": "/sys", "type": "none",
+			"source": "/sys", "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]} else . end)' \
+		"$B/config.json" >"$B/config.new" && mv "$B/config.new" "$B/config.json"
+	run_runc
+	[[ $status -eq 0 ]] || fail "runc: $output"
+	grep -q ' overlay .*userxattr' "$OUT/mountinfo" || fail "$(cat "$OUT/mountinfo")"
+	ovl_assert_action_seen
+	diff -u <(ovl_inside_as_host 100000 100000) <(ovl_snapshot "$WS")
+	ovl_assert_cache_intact
+	ovl_assert_no_layers
 }
 
 # ---------------------------------------------------------------------------------------------

@@ -273,6 +273,13 @@ ovl_assert_applied() {
 	ovl_assert_no_layers
 }
 
+# ovl_inside_as_host UID GID: the container's snapshot with its root shown as host ids UID:GID
+# (for containers in a user namespace).
+ovl_inside_as_host() {
+	awk -F'|' -v OFS='|' -v u="$1" -v g="$2" '$4 == 0 { $4 = u } $5 == 0 { $5 = g } 1' \
+		"$OUT/inside.txt"
+}
+
 # ovl_assert_untouched: the workspace and cache are as before the run.
 ovl_assert_untouched() {
 	diff -u "$C/before.txt" <(ovl_snapshot "$WS")

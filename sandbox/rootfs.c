@@ -107,11 +107,47 @@ static int setup_dev(int root, ovl_error_t *err)
 	return 0;
 }
 
+/* mkdir -p of path beneath root without following symlinks (the last component a file if
+ * `file`); possible only where the view is writable: the private /tmp, the workspace. */
+static int make_mount_point(int root, const char *path, bool file, ovl_error_t *err)
+{
+	cleanup_free char *copy = strdup(path);
+	if (copy == NULL)
+		abort();
+	cleanup_close int cur = dup(root);
+	for (char *save = NULL, *c = strtok_r(copy, "/", &save); c;
+	     c = strtok_r(NULL, "/", &save)) {
+		bool last = save == NULL || *save == '\0';
+		if (last && file) {
+			int fd = openat(cur, c, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+			if (fd < 0)
+				return ovl_error(err, errno, "create mount point %s", ovl_qp(path));
+			close(fd);
+			return 0;
+		}
+		if (mkdirat(cur, c, 0755) < 0 && errno != EEXIST)
+			return ovl_error(err, errno, "create mount point %s", ovl_qp(path));
+		int next = openat(cur, c, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0)
+			return ovl_error(err, errno, "open mount point %s", ovl_qp(path));
+		close(cur);
+		cur = next;
+	}
+	return 0;
+}
+
 static int setup_user_mounts(int root, const struct rootfs_config *cfg, ovl_error_t *err)
 {
 	for (size_t i = 0; i < cfg->nmounts; i++) {
 		const struct user_mount *m = &cfg->mounts[i];
 		int r;
+		/* A missing mount point can be made only where the view is writable (the private
+		 * /tmp, the workspace); elsewhere open_target() says it must exist. */
+		struct stat st;
+		bool file = m->src && stat(m->src, &st) == 0 && !S_ISDIR(st.st_mode);
+		ovl_error_t ignored = NULL;
+		if (make_mount_point(root, m->dst, file, &ignored) < 0)
+			ovl_error_free(&ignored);
 		switch (m->kind) {
 		case MNT_TMPFS:
 			r = mount_new(root, m->dst, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755",
@@ -130,27 +166,6 @@ static int setup_user_mounts(int root, const struct rootfs_config *cfg, ovl_erro
 	return 0;
 }
 
-/* mkdir -p of path beneath root, without following symlinks; needed when the workspace lies
- * under a fresh tmpfs (/tmp) of the new root. */
-static int make_mount_point(int root, const char *path, ovl_error_t *err)
-{
-	cleanup_free char *copy = strdup(path);
-	if (copy == NULL)
-		abort();
-	cleanup_close int cur = dup(root);
-	for (char *save = NULL, *c = strtok_r(copy, "/", &save); c;
-	     c = strtok_r(NULL, "/", &save)) {
-		if (mkdirat(cur, c, 0755) < 0 && errno != EEXIST)
-			return ovl_error(err, errno, "create mount point %s", ovl_qp(path));
-		int next = openat(cur, c, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (next < 0)
-			return ovl_error(err, errno, "open mount point %s", ovl_qp(path));
-		close(cur);
-		cur = next;
-	}
-	return 0;
-}
-
 int rootfs_enter(const struct rootfs_config *cfg, ovl_error_t *err)
 {
 	/* The workspace overlay, detached, to attach last: the private /tmp or a user mount
@@ -159,6 +174,14 @@ int rootfs_enter(const struct rootfs_config *cfg, ovl_error_t *err)
 	    open_tree(AT_FDCWD, cfg->workspace, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
 	if (ws_mnt < 0)
 		return ovl_error(err, errno, "clone the workspace mount");
+	/* An action given CAP_MKNOD must not be able to use a device node it made there. */
+	struct mount_attr ws_attr = {.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV};
+	if (mount_setattr(ws_mnt, "", AT_EMPTY_PATH, &ws_attr, sizeof(ws_attr)) < 0)
+		return ovl_error(err, errno, "make the workspace nosuid,nodev");
+	/* The clone is all we need: without this the read-only tree below would hold a second,
+	 * read-only copy of the overlay under the writable one. */
+	if (umount2(cfg->workspace, 0) < 0)
+		return ovl_error(err, errno, "unmount the workspace's first mount");
 	/* A private copy of the whole tree, read-only, no setuid, no device nodes. */
 	cleanup_close int tree =
 	    open_tree(AT_FDCWD, "/", OPEN_TREE_CLONE | AT_RECURSIVE | OPEN_TREE_CLOEXEC);
@@ -184,7 +207,7 @@ int rootfs_enter(const struct rootfs_config *cfg, ovl_error_t *err)
 	    mount_new(root, "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL,
 		      err) < 0)
 		return -1;
-	if (make_mount_point(root, cfg->workspace, err) < 0)
+	if (make_mount_point(root, cfg->workspace, false, err) < 0)
 		return ovl_error_wrap(err, "workspace");
 	cleanup_close int ws = open_target(root, cfg->workspace, err);
 	if (ws < 0 ||

@@ -163,7 +163,7 @@ static int parse_rlimit(const char *spec, struct run_rlimit *r)
 	return 0;
 }
 
-static int add_mount(struct run_opts *o, enum mount_kind kind, const char *arg)
+static int add_mount(struct run_opts *o, enum mount_kind kind, const char *flag, const char *arg)
 {
 	struct user_mount m = {.kind = kind};
 	char *src = NULL, *dst = NULL;
@@ -179,7 +179,7 @@ static int add_mount(struct run_opts *o, enum mount_kind kind, const char *arg)
 		abort();
 	if (src[0] != '/' || dst[0] != '/' || strstr(dst, "/../") || !strcmp(dst, "/") ||
 	    (strlen(dst) >= 3 && !strcmp(dst + strlen(dst) - 3, "/.."))) {
-		ovl_errorf("run: mount %s: paths must be absolute, without \"..\", and not /",
+		ovl_errorf("run: %s %s: paths must be absolute, without \"..\", and not /", flag,
 			   ovl_qp(arg));
 		free(src);
 		free(dst);
@@ -296,13 +296,13 @@ static int parse_one(struct run_opts *o, int c, const char *arg, char **argv, si
 		o->net_host = !strcmp(arg, "host");
 		return 0;
 	case O_BIND:
-		return add_mount(o, MNT_BIND, arg);
+		return add_mount(o, MNT_BIND, "--bind", arg);
 	case O_ROBIND:
-		return add_mount(o, MNT_RO_BIND, arg);
+		return add_mount(o, MNT_RO_BIND, "--ro-bind", arg);
 	case O_TMPFS:
-		return add_mount(o, MNT_TMPFS, arg);
+		return add_mount(o, MNT_TMPFS, "--tmpfs", arg);
 	case O_WRITABLE:
-		return add_mount(o, MNT_WRITABLE, arg);
+		return add_mount(o, MNT_WRITABLE, "--writable", arg);
 	case O_CAP:
 		if (ovl_capset_add(&o->caps, arg, &err) < 0) {
 			ovl_errorf("run: --cap-add: %s", err->msg);

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Start-up cost: wall time of running `true` bare, under unshare, `ovlbox run` (defaults: overlay,
+# every namespace, no caps, seccomp default), bwrap, runc, crun and podman, each runtime with and
+# without ovlbox-hook; all interleaved in one bench/timeit run. Then the peak RSS of `ovlbox run`
+# (from the same run) and of ovlbox-hook (wrapped in `timeit --rss-exec` under runc).
+#
+# The whole timeit run happens inside one private mount namespace where an empty file hides
+# /sys/fs/cgroup/unified/cgroup.controllers: crun 1.8.1 refuses hybrid cgroups otherwise
+# (DESIGN §5). runc and podman do not read that file on this host; nothing on the host changes.
+#
+# Env: OVLBOX_BUILD (build dir), ROUNDS (default 30), WARMUP (default 3), OUT (results dir:
+# appends to $OUT/summary.tsv), SKIP_PODMAN=1 to leave podman out.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+src=$PWD
+build=${OVLBOX_BUILD:-$src/build/rel}
+rounds=${ROUNDS:-30}
+warmup=${WARMUP:-3}
+out=${OUT:-}
+timeit=$build/bench/timeit
+ovlbox=$build/bin/ovlbox
+hook=$build/bin/ovlbox-hook
+export OVLBOX_HOOK=$hook
+
+# shellcheck source=tests/lib/bundle.bash
+source tests/lib/bundle.bash
+OVL_T=$(mktemp -d /var/tmp/ovlbox-bench-startup.XXXXXX)
+# podman refuses a runroot path longer than 50 characters.
+OVL_PODMAN_DIR=$(mktemp -d /tmp/obp.XXXXXX)
+cleanup() {
+	for id in sa sb ca cb rss; do
+		runc --root "$OVL_T/runc-state" delete -f "bench-$id" >/dev/null 2>&1 || true
+	done
+	if [[ -d $OVL_PODMAN_DIR/root ]]; then
+		ovl_podman rm -af >/dev/null 2>&1 || true
+	fi
+	rm -rf "$OVL_T" "$OVL_PODMAN_DIR"
+}
+trap cleanup EXIT
+
+missing=()
+have() { command -v "$1" >/dev/null 2>&1 || { missing+=("$1"); return 1; }; }
+
+# Workspace: a few files, as in bench/hook.sh. One for each runner so that none trips over
+# another's lock or layers.
+WS=$OVL_T/ws
+mkdir -p "$WS" "$OVL_T/ws-ovlbox" "$OVL_T/out"
+for i in $(seq 1 100); do
+	echo "$i" >"$WS/f$i"
+	echo "$i" >"$OVL_T/ws-ovlbox/f$i"
+done
+OUT=$OVL_T/out
+
+cases=(true true)
+cases+=("unshare -m --fork" "unshare -m --fork true")
+cases+=("unshare -mpinu --fork" "unshare -mpinu --fork true")
+cases+=("ovlbox run" "$ovlbox run --workspace $OVL_T/ws-ovlbox -- true")
+if have bwrap; then
+	cases+=("bwrap" "bwrap --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp --unshare-all --die-with-parent true")
+fi
+
+cmd='["true"]'
+ann=$(ovl_ann org.ovlbox.workspace=/workspace)
+if have runc || have crun; then
+	ovl_rootfs "$OVL_T/rootfs"
+	ovl_spec_template "$OVL_T/spec.json"
+	B=$OVL_T/plain LOG=/dev/null ovl_make_bundle none '{}' "$cmd"
+	B=$OVL_T/hook LOG=/dev/null ovl_make_bundle createRuntime "$ann" "$cmd"
+	# The hook as installed: no --log.
+	jq '.hooks[][].args |= [.[0], .[1]]' "$OVL_T/hook/config.json" >"$OVL_T/hook/c.json"
+	mv "$OVL_T/hook/c.json" "$OVL_T/hook/config.json"
+fi
+if have runc; then
+	cases+=("runc run" "runc --root $OVL_T/runc-state run -b $OVL_T/plain bench-sa")
+	cases+=("runc run + hook" "runc --root $OVL_T/runc-state run -b $OVL_T/hook bench-sb")
+fi
+if have crun; then
+	cases+=("crun run" "crun --root $OVL_T/crun-state run -b $OVL_T/plain bench-ca")
+	cases+=("crun run + hook" "crun --root $OVL_T/crun-state run -b $OVL_T/hook bench-cb")
+fi
+if [[ ${SKIP_PODMAN:-} != 1 ]] && have podman; then
+	mkdir -p "$OVL_PODMAN_DIR/tmp" "$OVL_T/hooks.d"
+	ovl_podman_import "$OVL_T/rootfs" localhost/ovlbox-bench
+	sed "s|@BINDIR@|$build/bin|g" examples/hooks.d/ovlbox.json >"$OVL_T/hooks.d/ovlbox.json"
+	p="podman --root $OVL_PODMAN_DIR/root --runroot $OVL_PODMAN_DIR/runroot --storage-driver vfs"
+	p+=" --cgroup-manager cgroupfs --events-backend file --tmpdir $OVL_PODMAN_DIR/tmp"
+	r="run --rm ${OVL_PODMAN_RUN_FLAGS[*]} -v $WS:/workspace"
+	cases+=("podman run --rm" "$p $r localhost/ovlbox-bench true")
+	cases+=("podman run --rm + hook" "$p --hooks-dir $OVL_T/hooks.d $r --annotation org.ovlbox.workspace=/workspace localhost/ovlbox-bench true")
+fi
+
+: >"$OVL_T/empty"
+# shellcheck disable=SC2016 # $0 and $@ expand in the inner sh
+unshare -m --propagation private sh -c \
+	'mount --bind "$0" /sys/fs/cgroup/unified/cgroup.controllers && shift && exec "$@"' \
+	"$OVL_T/empty" -- "$timeit" -r "$rounds" -w "$warmup" -u ms \
+	-t "Start-up: wall time of \`true\`" ${out:+-o "$out/summary.tsv"} "${cases[@]}"
+
+# The hook really mounted and cleaned up, and ovlbox run left nothing.
+for d in "$WS" "$OVL_T/ws-ovlbox"; do
+	[[ ! -e $d.upper && ! -e $d.work ]] || {
+		echo "bench/startup.sh: layers left behind next to $d" >&2
+		exit 1
+	}
+done
+
+# Peak RSS of ovlbox-hook: its createRuntime and poststop runs under runc, wrapped.
+if have runc >/dev/null; then
+	jq --arg t "$timeit" --arg h "$hook" --arg f "$OVL_T/rss" '
+		.hooks |= with_entries(.key as $k | .value |= map(.path = $t |
+			.args = ["timeit", "--rss-exec", ($f + "." + $k), "--", $h, $k]))' \
+		"$OVL_T/hook/config.json" >"$OVL_T/hook/c.json"
+	mkdir -p "$OVL_T/hookrss"
+	mv "$OVL_T/hook/c.json" "$OVL_T/hookrss/config.json"
+	for _ in 1 2 3 4 5; do
+		runc --root "$OVL_T/runc-state" run -b "$OVL_T/hookrss" bench-rss </dev/null >/dev/null
+	done
+	echo
+	echo "Peak RSS of ovlbox-hook (5 runs under runc; KiB, max of the runs):"
+	echo
+	echo "| stage | peak RSS KiB |"
+	echo "|---|---:|"
+	for f in "$OVL_T"/rss.*; do
+		stage=${f##*.}
+		kb=$(sort -n "$f" | tail -1)
+		echo "| $stage | $kb |"
+		[[ -z $out ]] || printf 'hook RSS\t%s\t%s\t%s\t%s\t1\t%s\n' "$stage" "$kb" "$kb" "$kb" "$kb" \
+			>>"$out/summary.tsv"
+	done
+fi
+
+if [[ ${#missing[@]} -gt 0 ]]; then
+	echo
+	echo "Not run (not installed): ${missing[*]}"
+fi

@@ -100,14 +100,13 @@ int main(int argc, char **argv)
 		}
 	}
 	int log_fd = -1;
-	if (log_path) {
+	if (log_path)
 		log_fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
-		if (log_fd < 0) {
-			ovl_errorf("open log %s: %s", ovl_qp(log_path), strerror(errno));
-			return 1;
-		}
-	}
 	ovl_log_init(PROG, log_fd, verbose);
+	if (log_path && log_fd < 0)
+		/* A log that cannot be written must not keep a workspace from being applied. */
+		ovl_warn("open log %s: %s; logging to stderr only", ovl_qp(log_path),
+			 strerror(errno));
 
 	cleanup_error ovl_error_t err = NULL;
 	if (run(stage, &err) < 0) {

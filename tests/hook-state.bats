@@ -308,3 +308,11 @@ keep_run() {
 	[[ $(grep -c 'ovlbox-hook: annotation org.ovlbox.on-exit: bogus is not one of apply, discard, keep' "$C/l.log") -eq 2 ]]
 	grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z ovlbox-hook: ' "$C/l.log"
 }
+
+@test "--log that cannot be opened: a warning, and the hook still does its job" {
+	keep_run
+	hook_with_state "$(state stopped)" poststop --log "$C/no/such/dir/hook.log"
+	[[ $status -eq 0 ]] || fail "$output"
+	[[ $output == "ovlbox-hook: warning: open log $C/no/such/dir/hook.log: No such file or directory; logging to stderr only" ]]
+	ovl_assert_applied
+}

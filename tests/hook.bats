@@ -226,6 +226,18 @@ run_runc() {
 	ovl_assert_refused "ovlbox-hook: workspace $WS and work dir $C overlap: they must be separate trees"
 }
 
+@test "refused: upper dir on another filesystem; the dirs the hook created are removed again" {
+	local up=/dev/shm/ovlbox-hook-test-$$-$BATS_SUITE_TEST_NUMBER
+	ovl_make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/workspace org.ovlbox.upperdir="$up")" \
+		"$OVL_STARTED_CMD"
+	run_runc
+	[[ ! -e $up ]] || {
+		rm -rf "$up"
+		fail "$up left behind"
+	}
+	ovl_assert_refused "must be on one filesystem"
+}
+
 @test "refused: an unknown on-exit value" {
 	ovl_make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/workspace org.ovlbox.on-exit=later)" \
 		"$OVL_STARTED_CMD"

@@ -22,9 +22,8 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -fstack-protector-strong \
-            -D_FORTIFY_SOURCE=2 $(SANFLAGS)
+            -D_FORTIFY_SOURCE=2
 CPPFLAGS += -D_GNU_SOURCE -DOVLBOX_VERSION='"$(VERSION)"' -Iinclude $(PKG_CFLAGS) -MMD -MP
-LDFLAGS  += $(SANFLAGS)
 LDLIBS   += $(PKG_LIBS)
 
 LIB_SRC     := $(wildcard lib/*.c)
@@ -39,7 +38,9 @@ BENCH_SRC   := $(wildcard bench/*.c)
 OVLBOX   := $(B)/bin/ovlbox
 HOOK     := $(B)/bin/ovlbox-hook
 UNITS    := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%)
-HELPERS  := $(HELPER_SRC:tests/helpers/%.c=$(B)/tests/helpers/%)
+# Test helpers are tools that run inside sandboxes (where seccomp denies the ptrace that
+# LeakSanitizer needs): always built without sanitizers, against the plain library.
+HELPERS  := $(HELPER_SRC:tests/helpers/%.c=build/rel/tests/helpers/%)
 BENCHES  := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
 BINS := $(OVLBOX) $(if $(HOOK_SRC),$(HOOK))
@@ -48,33 +49,43 @@ BINS := $(OVLBOX) $(if $(HOOK_SRC),$(HOOK))
 
 all: $(BINS)
 
-$(B)/%.o: %.c
+build/rel/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+build/san/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) -c -o $@ $<
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
+ifneq ($(B),build/rel)
+build/rel/libovlbox.a: $(LIB_SRC:%.c=build/rel/%.o)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+endif
+
 $(OVLBOX): $(SANDBOX_SRC:%.c=$(B)/%.o) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
 $(HOOK): $(HOOK_SRC:%.c=$(B)/%.o) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/tests/helpers/%: $(B)/tests/helpers/%.o $(LIB)
+build/rel/tests/helpers/%: build/rel/tests/helpers/%.o build/rel/libovlbox.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/tests/unit/%: $(B)/tests/unit/%.o $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/bench/%: $(B)/bench/%.o $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
 deps:
 	@tests/install-deps.sh build
@@ -82,7 +93,7 @@ deps:
 check:
 	@tests/install-deps.sh check
 	@$(MAKE) --no-print-directory all tests
-	@OVLBOX_BUILD=$(CURDIR)/$(B) tests/run.sh
+	@OVLBOX_BUILD=$(CURDIR)/$(B) OVLBOX_HELPERS=$(CURDIR)/build/rel/tests/helpers tests/run.sh
 
 .PHONY: tests
 tests: $(BINS) $(UNITS) $(HELPERS)
@@ -95,7 +106,7 @@ demo:
 bench:
 	@tests/install-deps.sh bench
 	@$(MAKE) --no-print-directory all $(BENCHES) $(HELPERS)
-	@OVLBOX_BUILD=$(CURDIR)/$(B) bench/run.sh
+	@OVLBOX_BUILD=$(CURDIR)/$(B) OVLBOX_HELPERS=$(CURDIR)/build/rel/tests/helpers bench/run.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin

@@ -308,7 +308,8 @@ int ovl_diff(const struct ovl_layers *l, struct ovl_diff *out, ovl_error_t *err)
 		ovl_diff_free(out);
 		return -1;
 	}
-	qsort(out->entries, out->n, sizeof(*out->entries), cmp_entry);
+	if (out->n > 1)
+		qsort(out->entries, out->n, sizeof(*out->entries), cmp_entry);
 	return 0;
 }
 

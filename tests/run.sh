@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.." || exit 1
 : "${OVLBOX_BUILD:?set OVLBOX_BUILD}"
 export OVLBOX="$OVLBOX_BUILD/bin/ovlbox"
 export OVLBOX_HOOK="$OVLBOX_BUILD/bin/ovlbox-hook"
-export OVLBOX_HELPERS="$OVLBOX_BUILD/tests/helpers"
+export OVLBOX_HELPERS="${OVLBOX_HELPERS:-$OVLBOX_BUILD/tests/helpers}"
 export OVLBOX_SRC="$PWD"
 
 passed=0 failed=0 skipped=0

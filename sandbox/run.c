@@ -535,7 +535,7 @@ static int finish_layers(const struct run_opts *o, const struct ovl_layers *l,
 		return -1;
 	struct ovl_change_counts *counts = o->stats ? &res->changes : NULL;
 	if (o->on_exit == ON_EXIT_APPLY) {
-		if (apply_locked(l, false, false, counts, err) < 0)
+		if (apply_locked(l, o->keep_setuid, o->allow_devices, counts, err) < 0)
 			return -1;
 		res->applied = true;
 		return 0;

@@ -46,7 +46,10 @@ static const char run_usage[] =
     "  --rlimit NAME=SOFT[:HARD]  set a resource limit (e.g. nofile=1024, as=unlimited)\n"
     "  --stats FILE             write a JSON object of exit status, times, memory, changes\n"
     "  --upper-size SIZE        keep the upper layer on a tmpfs of SIZE (e.g. 512m, 2g);\n"
-    "                           writes beyond it fail with ENOSPC\n";
+    "                           writes beyond it fail with ENOSPC\n"
+    "Apply (as ovlbox apply):\n"
+    "  --keep-setuid            keep setuid/setgid bits the action set (default: dropped)\n"
+    "  --allow-devices          apply device nodes the action made (default: refused)\n";
 
 static void *xrealloc(void *p, size_t n)
 {
@@ -226,6 +229,8 @@ enum {
 	O_RLIMIT,
 	O_STATS,
 	O_UPPER_SIZE,
+	O_KEEP_SETUID,
+	O_ALLOW_DEVICES,
 	O_HELP,
 };
 
@@ -250,6 +255,8 @@ static const struct option run_options[] = {
     {"rlimit", required_argument, NULL, O_RLIMIT},
     {"stats", required_argument, NULL, O_STATS},
     {"upper-size", required_argument, NULL, O_UPPER_SIZE},
+    {"keep-setuid", no_argument, NULL, O_KEEP_SETUID},
+    {"allow-devices", no_argument, NULL, O_ALLOW_DEVICES},
     {"help", no_argument, NULL, O_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -339,6 +346,12 @@ static int parse_one(struct run_opts *o, int c, const char *arg, char **argv, si
 		return 0;
 	case O_UPPER_SIZE:
 		return parse_size(arg, &o->upper_size);
+	case O_KEEP_SETUID:
+		o->keep_setuid = true;
+		return 0;
+	case O_ALLOW_DEVICES:
+		o->allow_devices = true;
+		return 0;
 	case O_HELP:
 		fputs(run_usage, stdout);
 		return 1;

@@ -36,6 +36,7 @@ struct run_opts {
 	size_t nrlimits;
 	const char *stats;
 	const char *upper_size; /* tmpfs size= value, or NULL */
+	bool keep_setuid, allow_devices; /* passed to the apply */
 	char **argv; /* the action */
 };
 

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "hook.h"
 #include "ovlbox/cleanup.h"
@@ -126,4 +127,18 @@ char *hook_ovlbox_cmd(const struct hook_ctx *ctx, const char *verb)
 		     ovl_qp(ctx->layers.lower)) < 0)
 		abort();
 	return s;
+}
+
+int hook_lock(const struct hook_ctx *ctx, ovl_error_t *err)
+{
+	/* Another ovlbox (a poststop podman runs twice at once, an `ovlbox apply`) may hold the
+	 * lock for a moment: wait a little before giving up. Other errors fail at once. */
+	for (int waited_ms = 0;; waited_ms += 50) {
+		int fd = ovl_layers_lock(&ctx->layers, err);
+		if (fd >= 0 || ovl_error_errno(*err) != 0 || waited_ms >= HOOK_LOCK_WAIT_MS)
+			return fd;
+		ovl_error_free(err);
+		struct timespec ts = {.tv_sec = 0, .tv_nsec = 50 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
 }

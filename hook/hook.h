@@ -49,6 +49,10 @@ void hook_ctx_free(struct hook_ctx *ctx);
  * malloc'ed. */
 char *hook_ovlbox_cmd(const struct hook_ctx *ctx, const char *verb);
 
+/* Takes the workspace lock, waiting up to HOOK_LOCK_WAIT_MS while another ovlbox holds it. */
+#define HOOK_LOCK_WAIT_MS 2000
+int hook_lock(const struct hook_ctx *ctx, ovl_error_t *err);
+
 /* Mount stages. in_place: the hook already runs in the container's namespaces (createContainer);
  * otherwise the state's pid names the container process whose namespaces to enter. */
 int hook_mount(struct hook_ctx *ctx, bool in_place, ovl_error_t *err);

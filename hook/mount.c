@@ -145,7 +145,7 @@ static void remove_created(const char *path, bool existed)
 int hook_mount(struct hook_ctx *ctx, bool in_place, ovl_error_t *err)
 {
 	const struct ovl_layers *l = &ctx->layers;
-	cleanup_close int lock = ovl_layers_lock(l, err);
+	cleanup_close int lock = hook_lock(ctx, err);
 	if (lock < 0)
 		return -1;
 

@@ -38,7 +38,7 @@ static int keep(struct hook_ctx *ctx)
 int hook_poststop(struct hook_ctx *ctx, ovl_error_t *err)
 {
 	const struct ovl_layers *l = &ctx->layers;
-	cleanup_close int lock = ovl_layers_lock(l, err);
+	cleanup_close int lock = hook_lock(ctx, err);
 	if (lock < 0) {
 		cleanup_free char *cmd = hook_ovlbox_cmd(ctx, "apply");
 		return ovl_error_wrap(err, "poststop (nothing was changed; run `%s` later)", cmd);

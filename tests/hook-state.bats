@@ -301,6 +301,17 @@ keep_run() {
 	ovl_assert_untouched
 }
 
+@test "poststop: a lock held for a moment (a concurrent second poststop) is waited for" {
+	keep_run
+	flock "$WS" sleep 0.5 &
+	local holder=$!
+	sleep 0.1
+	hook_with_state "$(state stopped)" poststop
+	wait "$holder"
+	[[ $status -eq 0 && -z $output ]] || fail "$output"
+	ovl_assert_applied
+}
+
 @test "--log appends every run's messages with a timestamp" {
 	config '.annotations["org.ovlbox.on-exit"] = "bogus"'
 	hook_with_state "$(state creating 5)" createRuntime --log "$C/l.log"

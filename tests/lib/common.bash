@@ -80,12 +80,21 @@ require_rootless() {
 # Creates $T, a world-traversable scratch dir per test (bats' own tmpdirs are 0700 and so
 # unreachable for the unprivileged user). On the filesystem of /tmp (upper, work and lower must
 # share one filesystem; they do, all are in $T).
+#
+# $IO ($T/io) is the one scratch dir the actions see: the sandbox of `ovlbox run` has a private
+# /tmp and a read-only host root, so RUN_FLAGS bind $IO writable (and the helpers read-only, in
+# case the build dir is under /tmp) and keep every capability: these suites test the
+# copy-on-write core (chown, trusted.* xattrs, mknod and writes to read-only files need
+# capabilities the sandbox drops by default; tests/sandbox.bats covers the isolation).
 common_setup() {
 	T=$(mktemp -d "${TMPDIR:-/tmp}/ovlbox-test.XXXXXX")
 	chmod 0755 "$T"
+	IO=$T/io
+	mkdir "$IO"
 	MODE=root
 	WS=
 	CACHE=
+	RUN_FLAGS=(--cap-add ALL --ro-bind "$OVLBOX_HELPERS" --bind "$IO")
 }
 
 common_teardown() {
@@ -104,6 +113,7 @@ use_mode() {
 	MODE=$1
 	if [[ $MODE == user ]]; then
 		require_rootless
+		chown "$TEST_UID:$TEST_GID" "$IO"
 	fi
 }
 
@@ -255,16 +265,16 @@ assert_no_layers() {
 # ---------------------------------------------------------------------------------------------
 # running actions
 
-# ovlbox_as_mode ARGS...: runs ovlbox as the mode's user.
-ovlbox_mode() {
-	as_mode "$OVLBOX" "$@"
+# orun ARGS...: `ovlbox run --workspace $WS RUN_FLAGS ARGS...` as the mode's user.
+orun() {
+	as_mode "$OVLBOX" run --workspace "$WS" "${RUN_FLAGS[@]}" "$@"
 }
 
 # run_action [RUN-OPTION...] SCRIPT: runs SCRIPT (sh, `set -e`, cwd = the workspace) with
 # `ovlbox run --workspace $WS`, then takes a snapshot of the merged view from inside the action
-# into $T/snap.in (outside the workspace). Sets status/output (bats run). With the default
-# on-exit (apply) it then asserts: exit 0, the workspace after apply equals the view inside
-# ($T/snap.out), upper and work are gone, and the cache is intact.
+# into $T/snap.in (via $IO, outside the workspace). Sets status/output (bats run). With the
+# default on-exit (apply) it then asserts: exit 0, the workspace after apply equals the view
+# inside ($T/snap.out), upper and work are gone, and the cache is intact.
 run_action() {
 	local opts=()
 	while [[ $# -gt 1 ]]; do
@@ -273,13 +283,17 @@ run_action() {
 	done
 	local script=$1
 	local snapin=$T/snap.in
-	: >"$snapin"
-	[[ $MODE == user ]] && chown "$TEST_UID:$TEST_GID" "$snapin"
+	rm -f "$IO/snap.in" "$snapin"
 	local full
 	full="set -e
 $script
-$(shq "$TREESNAP") . > $(shq "$snapin")"
-	run ovlbox_mode run --workspace "$WS" "${opts[@]}" -- sh -c "$full"
+$(shq "$TREESNAP") . > $(shq "$IO/snap.in")"
+	run orun "${opts[@]}" -- sh -c "$full"
+	if [[ -e $IO/snap.in ]]; then
+		mv "$IO/snap.in" "$snapin"
+	else
+		: >"$snapin"
+	fi
 	local keep=0 o
 	for o in "${opts[@]}"; do
 		[[ $o == keep || $o == discard || $o == --on-exit=keep || $o == --on-exit=discard ]] &&

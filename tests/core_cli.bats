@@ -94,13 +94,6 @@ T_JSON='[
  {"path":"t/rep/f","change":"A","type":"file","size":3}
 ]'
 
-# run_keep SCRIPT: the action with --on-exit keep; must exit 0 and leave upper/work.
-run_keep() {
-	run_action --on-exit keep "$1"
-	[[ $status -eq 0 ]] || fail_output "ovlbox run --on-exit keep failed"
-	[[ -d $WS.upper && -d $WS.work ]] || fail "--on-exit keep left no upper/work"
-}
-
 # one line on stderr, nothing on stdout
 assert_one_line_error() {
 	local out=$1 err=$2

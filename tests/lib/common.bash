@@ -318,6 +318,13 @@ $(shq "$TREESNAP") . > $(shq "$IO/snap.in")"
 	assert_cache_intact
 }
 
+# run_keep SCRIPT: the action with --on-exit keep; must exit 0 and leave upper/work.
+run_keep() {
+	run_action --on-exit keep "$1"
+	[[ $status -eq 0 ]] || fail_output "ovlbox run --on-exit keep failed"
+	[[ -d $WS.upper && -d $WS.work ]] || fail "--on-exit keep left no upper/work"
+}
+
 # The workspace differs from before the action (the action's change happened).
 assert_ws_changed() {
 	if cmp -s "$T/ws.before" "$T/snap.out"; then

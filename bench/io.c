@@ -7,6 +7,7 @@
  *       ovlbox   an overlay over BASE/lower mounted by libovlbox exactly as `ovlbox run` does
  *                (ovl_layers_prepare + ovl_layers_mount: redirect_dir=nofollow, index=off, ...)
  *       default  an overlay over BASE/lower with only lowerdir/upperdir/workdir (kernel defaults)
+ *       volatile ovlbox's options plus `volatile` (no fsync of copied-up files; an experiment)
  * OP    read     open, read the whole file, close (after one untimed pass over the same files)
  *       write    create a new file, write SIZE bytes, close
  *       copyup   first write to an existing lower file: open O_WRONLY, write its first byte
@@ -108,11 +109,14 @@ static void mount_overlay(const char *mode, const char *lower, const char *layer
 		ovl_layer_fds_close(&fds);
 		ovl_layers_free(&l);
 	} else {
-		char opts[3 * 4096 + 64];
+		char opts[3 * 4096 + 128];
 		if (mkdir(upper, 0755) < 0 || mkdir(work, 0755) < 0)
 			die("mkdir upper/work");
-		snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=%s,workdir=%s", lower, upper,
-			 work);
+		snprintf(
+		    opts, sizeof(opts), "lowerdir=%s,upperdir=%s,workdir=%s%s", lower, upper, work,
+		    strcmp(mode, "volatile") == 0 ? ",redirect_dir=nofollow,index=off,metacopy=off,"
+						    "xino=off,uuid=null,volatile"
+						  : "");
 		if (mount("overlay", lower, "overlay", 0, opts) < 0)
 			die("mount overlay");
 	}
@@ -123,7 +127,8 @@ int main(int argc, char **argv)
 	if (argc == 4 && strcmp(argv[1], "setup") == 0)
 		return setup(argv[2], atol(argv[3]));
 	if (argc != 6) {
-		fputs("usage: io setup BASE NFILES | io bare|ovlbox|default read|write|copyup SIZE "
+		fputs("usage: io setup BASE NFILES | io bare|ovlbox|default|volatile "
+		      "read|write|copyup SIZE "
 		      "NFILES BASE\n",
 		      stderr);
 		return 2;

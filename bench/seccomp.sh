@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Per-system-call cost of the seccomp filters `ovlbox run` can install: ns per getppid() with no
 # filter, with the built-in default profile and with containers-common's seccomp.json.
-# Runs are interleaved (one run of each filter per round) so that machine drift hits every
-# filter alike; prints a markdown table of the median, min and max over the rounds.
+# Runs are interleaved (one run of each filter per round, after a warm-up round) by the shared
+# helper bench/timeit, so that machine drift hits every filter alike; prints a markdown table of
+# the median, min and max over the rounds.
 #
-# Env: OVLBOX_BUILD  build dir with tests/helpers/{seccomp_exec,syscall_probe} (default build/rel)
+# Env: OVLBOX_BUILD  build dir with tests/helpers/{seccomp_exec,syscall_probe} and bench/timeit
+#                    (default build/rel)
+#      OUT           if set, the medians are appended to $OUT/summary.tsv
 #      ROUNDS        rounds, at least 5 (default 9)
 #      ITERS         getppid() calls per run (default 1000000)
 #      CC_PROFILE    containers-common profile (default /usr/share/containers/seccomp.json)
@@ -38,29 +41,28 @@ else
 	echo "bench/seccomp.sh: $cc_profile not readable, skipping it" >&2
 fi
 
+timeit=$build/bench/timeit
+[[ -x $timeit ]] || {
+	echo "bench/seccomp.sh: $timeit missing (make ${timeit#"$PWD"/})" >&2
+	exit 1
+}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-for ((r = 1; r <= rounds; r++)); do
-	for i in "${!filters[@]}"; do
-		"$exec_helper" "${filters[i]}" -- "$probe" --bench "$iters" >>"$tmp/$i"
-	done
+# One bench/timeit run: the filters interleaved, one warm-up round; the probe prints ns/call.
+cases=()
+for i in "${!filters[@]}"; do
+	cases+=("${labels[i]}" "$exec_helper ${filters[i]} -- $probe --bench $iters")
 done
+"$timeit" -m stdout -u ns -r "$rounds" -w 1 -t seccomp -o "$tmp/summary.tsv" "${cases[@]}" >/dev/null
 
-# stats FILE: "median min max" of the numbers in FILE.
-stats() {
-	sort -g "$1" | awk '{ v[NR] = $1 }
-		END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-		      printf "%.1f %.1f %.1f\n", m, v[1], v[NR] }'
-}
-
-echo "ns per getppid() ($rounds interleaved rounds of $iters calls; $(uname -r), $(nproc) CPUs)"
+echo "ns per getppid() ($rounds interleaved rounds of $iters calls after 1 warm-up; $(uname -r), $(nproc) CPUs)"
 echo
 echo "| filter | BPF instructions | median ns | min ns | max ns | median overhead |"
 echo "|---|---:|---:|---:|---:|---:|"
 base=
-for i in "${!filters[@]}"; do
-	read -r med min max < <(stats "$tmp/$i")
+i=0
+while IFS=$'\t' read -r _ _ med min max _ _; do
 	if [[ ${filters[i]} == none ]]; then
 		insns=0
 		base=$med
@@ -69,4 +71,6 @@ for i in "${!filters[@]}"; do
 	fi
 	over=$(awk -v m="$med" -v b="$base" 'BEGIN { printf "%+.1f ns", m - b }')
 	echo "| ${labels[i]} | $insns | $med | $min | $max | $over |"
-done
+	i=$((i + 1))
+done <"$tmp/summary.tsv"
+[[ -z ${OUT:-} ]] || cat "$tmp/summary.tsv" >>"$OUT/summary.tsv"

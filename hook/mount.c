@@ -188,15 +188,17 @@ int hook_mount(struct hook_ctx *ctx, bool in_place, ovl_error_t *err)
 	bool had_upper = exists(l->upper), had_work = exists(l->work);
 	if (ovl_layers_prepare(l, userxattr, err) < 0)
 		goto fail_created;
-	if (t.user_fd >= 0 && chown(l->work, t.root_uid, t.root_gid) < 0) {
-		/* The overlay, mounted by the container's root, creates its work entries there. */
-		ovl_error(err, errno, "chown %s to the container's root (%u:%u)", ovl_qp(l->work),
-			  (unsigned)t.root_uid, (unsigned)t.root_gid);
-		goto fail_created;
-	}
 	struct ovl_layer_fds fds;
 	if (ovl_layers_open(l, &fds, err) < 0)
 		goto fail_created;
+	if (t.user_fd >= 0 && fchownat(fds.work, "", t.root_uid, t.root_gid,
+				       AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+		/* The overlay, mounted by the container's root, creates its work entries there. */
+		ovl_error(err, errno, "chown %s to the container's root (%u:%u)", ovl_qp(l->work),
+			  (unsigned)t.root_uid, (unsigned)t.root_gid);
+		ovl_layer_fds_close(&fds);
+		goto fail_created;
+	}
 	int r = mount_via_child(ctx, &t, &fds, userxattr, err);
 	ovl_layer_fds_close(&fds);
 	if (r < 0)

@@ -176,6 +176,11 @@ EOF
 	ovl_assert_refused "annotation org.ovlbox.workspace: no mount in config.json has destination /nowhere"
 }
 
+@test "podman refused: a relative workspace annotation still triggers the hook (fail closed)" {
+	podman_run --rm --annotation org.ovlbox.workspace=workspace $IMAGE touch /out/started
+	ovl_assert_refused "ovlbox-hook: annotation org.ovlbox.workspace: workspace: not an absolute path"
+}
+
 @test "podman refused: the image's /workspace is a symlink out of the rootfs (-> /usr)" {
 	podman_run --rm --annotation org.ovlbox.workspace=/workspace $IMAGE-evil touch /out/started
 	ovl_assert_refused "workspace destination /workspace: container path /workspace is a symlink in the rootfs (not followed"

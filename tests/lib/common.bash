@@ -162,11 +162,13 @@ link_in() {
 #   rodir/ (0555) rodir/file (0444)   link -> in/a.txt   dangling -> ../nowhere   plain.txt
 #
 # Then snapshots the cache (snapshot_cache) and the workspace ($T/ws.before).
+#
+# FX_NAME and WS_NAME (default fx, ws) name the fixture dir in $T and the workspace in it.
 make_fixture() {
-	FX=$T/fx
+	FX=$T/${FX_NAME:-fx}
 	mkdir -p "$FX"
 	CACHE=$FX/cache
-	WS=$FX/ws
+	WS=$FX/${WS_NAME:-ws}
 	mkdir -p "$CACHE" "$WS"
 	local tx=() c
 	[[ $MODE == root ]] && tx=(trusted.cache=t1)
@@ -285,8 +287,11 @@ run_action() {
 	local snapin=$T/snap.in
 	rm -f "$IO/snap.in" "$snapin"
 	local full
+	# (the script runs in a subshell so that a cd in it does not move the snapshot)
 	full="set -e
+(
 $script
+)
 $(shq "$TREESNAP") . > $(shq "$IO/snap.in")"
 	run orun "${opts[@]}" -- sh -c "$full"
 	if [[ -e $IO/snap.in ]]; then

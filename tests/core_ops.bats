@@ -385,13 +385,33 @@ op_readonly() {
 		chmod 0555 dir src
 		chmod 0444 in/a.txt plain.txt
 		mkdir -p gone/inner && echo q > gone/inner/f
-		chmod 0555 gone/inner gone'
+		chmod 0555 gone/inner gone
+		mkdir -p locked/in && echo s > locked/in/secret && : > locked/empty
+		chmod 0000 locked/in/secret locked/empty locked/in locked
+		chmod 0000 in/b.sh'
 	assert_ws_changed
 	assert_snap_line out '^out dir 0555 '
 	assert_snap_line out/ro/deeper/f '^out/ro/deeper/f file 0444 '
 	assert_snap_line rodir/new '^rodir/new file 0444 '
 	assert_snap_line dir '^dir dir 0555 '
+	assert_snap_line locked/in/secret '^locked/in/secret file 0000 0:0 size=2 '
+	assert_snap_line locked '^locked dir 0000 '
 	[[ $(wsc rodir/new) == new ]]
+}
+
+# the workspace root itself read-only (0555), written by the action
+op_rorootws() {
+	chmod 0555 "$WS"
+	touch -d '2021-12-12 12:12:12.121212121' "$WS"
+	snap "$WS" >"$T/ws.before"
+	run_action '
+		echo top > top.txt
+		rm plain.txt
+		mkdir newdir
+		rm -rf empty'
+	assert_ws_changed
+	assert_snap_line . '^\. dir 0555 '
+	[[ $(wsc top.txt) == top && ! -e $WS/plain.txt && ! -e $WS/empty ]]
 }
 
 # all of the above in one action
@@ -475,6 +495,8 @@ op_everything() {
 @test "utime of dirs (user)" { do_op utimedir user; }
 @test "read-only dirs and files left by the action (root)" { do_op readonly root; }
 @test "read-only dirs and files left by the action (user)" { do_op readonly user; }
+@test "a read-only (0555) workspace root written by the action (root)" { do_op rorootws root; }
+@test "a read-only (0555) workspace root written by the action (user)" { do_op rorootws user; }
 @test "every operation in one action (root)" { do_op everything root; }
 @test "every operation in one action (user)" { do_op everything user; }
 

@@ -314,6 +314,50 @@ crafted_xattr() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# crafted entry kinds (DESIGN §3's table)
+
+@test "crafted entry kinds: xattr whiteouts, opaque=x (merge), opaque=y (replace), dir over a file" {
+	make_fixture
+	run_keep 'echo a > aaa.txt'
+	local up=$WS.upper
+	# dir with opaque=x: NOT opaque, merged; a zero-size file with overlay.whiteout deletes
+	mkdir "$up/dir"
+	setfattr -n trusted.overlay.opaque -v x "$up/dir"
+	: >"$up/dir/f1"
+	setfattr -n trusted.overlay.whiteout -v y "$up/dir/f1"
+	printf 'added\n' >"$up/dir/added"
+	touch -d @1111111111 "$up/dir"
+	# dir with opaque=y: replaces the lower dir
+	mkdir "$up/src"
+	setfattr -n trusted.overlay.opaque -v y "$up/src"
+	printf 'only\n' >"$up/src/only"
+	# a plain (non-opaque) dir over a lower regular file and over a lower symlink
+	mkdir "$up/plain.txt" "$up/link"
+	printf 'p\n' >"$up/plain.txt/p"
+	printf 'l\n' >"$up/link/l"
+	# an xattr whiteout at the top
+	: >"$up/dangling"
+	setfattr -n trusted.overlay.whiteout -v y "$up/dangling"
+	run "$OVLBOX" diff "$WS"
+	[[ $status -eq 0 ]] || fail_output "diff failed"
+	[[ $output == *"D dir/f1"* && $output != *"D dir/sub"* && $output == *"D src/x"* ]] ||
+		fail_output "diff does not match the entry kinds"
+	run "$OVLBOX" apply "$WS"
+	[[ $status -eq 0 ]] || fail_output "apply failed"
+	[[ ! -e $WS/dir/f1 && -f $WS/dir/sub/f2 && $(cat "$WS/dir/added") == added ]] ||
+		fail "opaque=x dir was not merged: $(ls -A "$WS/dir")"
+	[[ $(stat -c %Y "$WS/dir") == 1111111111 ]]
+	[[ $(ls -A "$WS/src") == only ]] || fail "opaque=y dir was not a replacement: $(ls -A "$WS/src")"
+	[[ $(cat "$WS/plain.txt/p") == p && $(cat "$WS/link/l") == l && ! -L $WS/link ]]
+	[[ ! -e $WS/dangling && ! -L $WS/dangling ]]
+	# no overlay xattr is left on anything
+	if getfattr -R -h -d -m '^trusted\.overlay\.' "$WS" 2>/dev/null | grep -q overlay; then
+		fail "overlay xattrs left: $(getfattr -R -h -d -m '^trusted\.overlay\.' "$WS")"
+	fi
+	assert_cache_intact
+}
+
+# ---------------------------------------------------------------------------------------------
 # immutable targets
 
 @test "an immutable lower target is refused before anything changes" {

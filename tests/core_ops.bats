@@ -168,12 +168,14 @@ op_setxattr() {
 		setfattr -n user.empty plain.txt
 		setfattr -n user.dirx -v 1 dir/sub
 		setfattr -n user.root -v changed .
+		setfattr -n user.big -v \"\$(printf '%03000d' 7)\" in/b.sh
 		$t"
 	assert_ws_changed
 	assert_snap_line in/a.txt ' x:user.new=76616c7565( |$)'
 	assert_snap_line in/a.txt ' x:user.origin=6368616e676564( |$)'
 	assert_snap_line plain.txt ' x:user.bin=00ff10 x:user.empty=( |$)'
 	assert_snap_line dir/sub ' x:user.dirx=31( |$)'
+	[[ $(getfattr --only-values -n user.big "$WS/in/b.sh") == "$(printf '%03000d' 7)" ]]
 	assert_snap_line . ' x:user.root=6368616e676564( |$)'
 	if [[ $MODE == root ]]; then
 		assert_snap_line plain.txt ' x:trusted.new=7476616c'
@@ -309,7 +311,8 @@ op_hardlink() {
 		mkdir newdir
 		ln new newdir/new3
 		ln in/dup1 in/dup3
-		ln plain.txt dir/plain.hard'
+		ln plain.txt dir/plain.hard
+		rm -rf src/x && mkdir src/x && echo h > src/x/h && ln src/x/h src/sub/h2 && ln src/x/h top.h'
 	assert_ws_changed
 	[[ $(ino "$WS/new") == $(ino "$WS/new2") && $(ino "$WS/new") == $(ino "$WS/newdir/new3") ]]
 	[[ $(ino "$WS/in/a.txt") == $(ino "$WS/in/a.hard") ]]
@@ -321,6 +324,7 @@ op_hardlink() {
 		'in/a.hard in/a.txt'
 		'in/dup1 in/dup3'
 		'new new2 newdir/new3'
+		'src/sub/h2 src/x/h top.h'
 	)
 	[[ $output == "$(printf '%s\n' "${want[@]}")" ]] || fail_output "wrong hardlink groups"
 	[[ $(ino "$WS/in/dup2") != $(ino "$WS/in/dup1") ]]

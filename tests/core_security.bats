@@ -236,6 +236,34 @@ SUID_ACTION='cp /bin/true suid && chmod 4755 suid
 	[[ $(stat -c '%a %u' "$WS/suid") == "755 $TEST_UID" ]] || fail "$(stat -c '%a %u' "$WS/suid")"
 }
 
+# A file capability (security.capability, here cap_net_raw+ep, VFS_CAP_REVISION_2) makes a binary
+# as privileged as a setuid one: the same policy must apply (DESIGN §7: an action must not plant
+# a privileged binary in a host directory).
+FCAP=0x0100000200200000000000000000000000000000
+
+@test "a file capability (security.capability) is dropped like setuid by default" {
+	make_fixture
+	run orun --on-exit keep -- sh -c "cp /bin/true fcap && setfattr -n security.capability -v $FCAP fcap"
+	[[ $status -eq 0 ]] || fail_output "run failed"
+	run "$OVLBOX" apply "$WS"
+	[[ $status -eq 0 ]] || fail_output "apply failed"
+	[[ -f $WS/fcap ]]
+	if getfattr -n security.capability "$WS/fcap" >/dev/null 2>&1; then
+		fail "security.capability was applied: $(getfattr --absolute-names -d -m - -e hex "$WS/fcap")"
+	fi
+}
+
+@test "a file capability is kept with apply --keep-setuid" {
+	make_fixture
+	run orun --on-exit keep -- sh -c "cp /bin/true fcap && setfattr -n security.capability -v $FCAP fcap"
+	[[ $status -eq 0 ]] || fail_output "run failed"
+	run "$OVLBOX" apply --keep-setuid "$WS"
+	[[ $status -eq 0 ]] || fail_output "apply failed"
+	[[ $(getfattr --absolute-names -e hex -n security.capability "$WS/fcap" 2>/dev/null |
+		sed -n 's/^security.capability=//p') == "$FCAP" ]] ||
+		fail "security.capability lost: $(getfattr --absolute-names -d -m - -e hex "$WS/fcap")"
+}
+
 # ---------------------------------------------------------------------------------------------
 # overlay xattrs of features ovlbox never enables
 

@@ -147,13 +147,17 @@ assert_apply_refused() {
 	mknod "$WS.upper/zz-null" c 1 3
 	mknod "$WS.upper/in/zz-loop" b 7 0
 	touch -r "$WS/in" "$WS.upper/in"
+	mkdir -p "$WS.upper/zz-new/deeper"
+	mknod "$WS.upper/zz-new/deeper/zz-zero" c 1 5
 	assert_apply_refused
 	[[ $output == *device* ]] || fail_output "the message should say 'device'"
-	[[ $output == *zz-null* || $output == *zz-loop* ]] || fail_output "the message should name it"
+	[[ $output == *zz-null* || $output == *zz-loop* || $output == *zz-zero* ]] ||
+		fail_output "the message should name it"
 	run "$OVLBOX" apply --allow-devices "$WS"
 	[[ $status -eq 0 ]] || fail_output "apply --allow-devices failed"
 	[[ -c $WS/zz-null && $(stat -c '%t:%T' "$WS/zz-null") == 1:3 ]]
 	[[ -b $WS/in/zz-loop && $(stat -c '%t:%T' "$WS/in/zz-loop") == 7:0 ]]
+	[[ -c $WS/zz-new/deeper/zz-zero ]]
 	[[ $(cat "$WS/aaa.txt") == a ]]
 	assert_no_layers "$WS"
 	assert_cache_intact
@@ -404,7 +408,19 @@ crafted_xattr() {
 	assert_apply_refused
 	[[ $output == *immutable* || $output == *deep.h* ]] || fail_output "the message should say why"
 	chattr -i "$WS/src/sub/deep.h"
+	# an immutable lower dir whose entries change, an append-only one that loses an entry
+	printf 'gone\n' >"$WS.upper/src/sub/deep.c"
+	rm "$WS.upper/src/sub/deep.c"
+	mknod "$WS.upper/src/sub/deep.c" c 0 0
+	touch -r "$WS/src/sub" "$WS.upper/src/sub"
+	chattr +i "$WS/src/sub"
+	assert_apply_refused
+	chattr -i "$WS/src/sub"
+	chattr +a "$WS/src/sub"
+	assert_apply_refused
+	chattr -a "$WS/src/sub"
 	run "$OVLBOX" apply "$WS"
 	[[ $status -eq 0 ]] || fail_output "apply after chattr -i failed"
 	[[ $(cat "$WS/src/sub/deep.h") == x && $(cat "$WS/plain.txt") == replaced ]]
+	[[ ! -e $WS/src/sub/deep.c ]]
 }

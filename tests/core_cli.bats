@@ -22,6 +22,10 @@ teardown() {
 		sleep 0.5
 		kill -KILL "$HOLD_PID" 2>/dev/null || true
 	fi
+	if [[ -n ${BG_PID:-} ]] && kill -0 "$BG_PID" 2>/dev/null; then
+		kill -KILL "$BG_PID" 2>/dev/null || true
+		sleep 0.5
+	fi
 	common_teardown
 }
 
@@ -449,6 +453,7 @@ release_lock() {
 	"$OVLBOX" run --workspace "$WS" "${RUN_FLAGS[@]}" -- sh -c \
 		"echo t > term.txt; echo > $(shq "$IO/ready"); exec sleep 30" >"$T/out" 2>&1 3>&- &
 	local pid=$!
+	BG_PID=$pid
 	# (a timeout, so that a run that never starts the action fails instead of hanging)
 	timeout 20 cat "$IO/ready" >/dev/null || fail "the action did not start: $(cat "$T/out")"
 	sleep 0.2

@@ -465,5 +465,12 @@ int main(int argc, char **argv)
 	}
 	if (fflush(stdout) != 0 || ferror(stdout))
 		die("write: %s", strerror(errno));
+	free(out.s);
+	for (size_t i = 0; i < n_entries; i++) {
+		free(entries[i].path);
+		free(entries[i].line);
+	}
+	free(entries);
+	free(excludes);
 	return 0;
 }

@@ -225,8 +225,11 @@ static int step_dir(struct exec *x, const struct ovl_step *s, ovl_error_t *err)
 	cleanup_close int lfd = ovl_open_beneath(x->lower_fd, s->path, O_PATH | O_DIRECTORY, err);
 	if (lfd < 0)
 		return ovl_error_wrap(err, "workspace dir");
-	struct stat want = {.st_mode = S_IFDIR | s->mode, .st_uid = s->uid, .st_gid = s->gid,
-			    .st_atim = s->atime, .st_mtim = s->mtime};
+	struct stat want = {.st_mode = S_IFDIR | s->mode,
+			    .st_uid = s->uid,
+			    .st_gid = s->gid,
+			    .st_atim = s->atime,
+			    .st_mtim = s->mtime};
 	if (ovl_copy_xattrs(ufd, lfd, keep_user_xattr, (void *)ovl_overlay_prefix(x->userxattr),
 			    err) < 0 ||
 	    ovl_set_owner_mode_times(lfd, &want, err) < 0)
@@ -249,7 +252,7 @@ static int step_end(struct exec *x, ovl_error_t *err)
 static int step_protect(struct exec *x, const struct ovl_step *s, ovl_error_t *err)
 {
 	cleanup_close int fd =
-		ovl_open_beneath(x->lower_fd, s->path, O_RDONLY | O_NONBLOCK | O_NOCTTY, err);
+	    ovl_open_beneath(x->lower_fd, s->path, O_RDONLY | O_NONBLOCK | O_NOCTTY, err);
 	if (fd < 0)
 		return ovl_error_wrap(err, "chattr in workspace");
 	int flags = 0;
@@ -323,7 +326,8 @@ int ovl_apply(const struct ovl_layers *l, const struct ovl_apply_opts *opts,
 	cleanup_close int work_fd = open(l->work, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (work_fd < 0 && errno != ENOENT)
 		return ovl_error(err, errno, "work dir %s", ovl_qp(l->work));
-	cleanup_close int upper_fd = open(l->upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	cleanup_close int upper_fd =
+	    open(l->upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (upper_fd < 0 && errno != ENOENT)
 		return ovl_error(err, errno, "upper dir %s", ovl_qp(l->upper));
 
@@ -347,25 +351,30 @@ int ovl_apply(const struct ovl_layers *l, const struct ovl_apply_opts *opts,
 				return ovl_error(err, errno, "work dir %s", ovl_qp(l->work));
 		}
 		int userxattr = ovl_layers_userxattr(l);
-		if (counts) {
-			struct ovl_diff d;
-			if (ovl_diff(l, &d, err) < 0)
-				return -1;
-			ovl_diff_count(&d, counts);
-			ovl_diff_free(&d);
-		}
+		if (counts && ovl_diff_counts(l, counts, err) < 0)
+			return -1;
 		if (ovl_plan_build(lower_fd, upper_fd, userxattr, opts, &plan, err) < 0)
 			return ovl_error_wrap(err, "apply %s", ovl_qp(l->lower));
 		/* An empty upper plans only the root's metadata and the end: both are safe to
 		 * repeat without a journal (upper stays until the end), so skip the fsyncs. */
 		journaled = plan.n > 2;
+		/* The action's data must be on disk before any of it is renamed into the
+		 * workspace (the overlay is mounted volatile: nothing synced it). */
+		if (journaled && syncfs(upper_fd) < 0) {
+			ovl_plan_free(&plan);
+			return ovl_error(err, errno, "sync upper dir %s", ovl_qp(l->upper));
+		}
 		if (journaled && ovl_journal_write(work_fd, &plan, err) < 0) {
 			ovl_plan_free(&plan);
 			return ovl_error_wrap(err, "work dir %s", ovl_qp(l->work));
 		}
 	}
-	struct exec x = {.lower_fd = lower_fd, .upper_fd = upper_fd, .upper_path = l->upper,
-			 .userxattr = plan.userxattr, .lower = {NULL, -1}, .upper = {NULL, -1}};
+	struct exec x = {.lower_fd = lower_fd,
+			 .upper_fd = upper_fd,
+			 .upper_path = l->upper,
+			 .userxattr = plan.userxattr,
+			 .lower = {NULL, -1},
+			 .upper = {NULL, -1}};
 	int r = upper_fd >= 0 ? run_plan(&x, &plan, err) : 0;
 	if (r == 0 && upper_fd < 0) {
 		/* The upper root is gone: only the chattr steps after END may be left. */
@@ -377,8 +386,9 @@ int ovl_apply(const struct ovl_layers *l, const struct ovl_apply_opts *opts,
 	cache_drop(&x.upper);
 	ovl_plan_free(&plan);
 	if (r < 0)
-		return ovl_error_wrap(err, "apply %s (the journal is kept: run `ovlbox apply` to finish)",
-				      ovl_qp(l->lower));
+		return ovl_error_wrap(
+		    err, "apply %s (the journal is kept: run `ovlbox apply` to finish)",
+		    ovl_qp(l->lower));
 	if (journaled && syncfs(lower_fd) < 0)
 		return ovl_error(err, errno, "sync workspace %s", ovl_qp(l->lower));
 	return remove_work(l->work, work_fd, journaled, err);

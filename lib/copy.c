@@ -143,8 +143,7 @@ static char *join(const char *a, const char *b)
 
 static int copy_entries(struct copy *c, int src_fd, int dst_fd, const char *path, ovl_error_t *err)
 {
-	int d2 = dup(src_fd);
-	cleanup_dir DIR *d = d2 >= 0 ? fdopendir(d2) : NULL;
+	cleanup_dir DIR *d = ovl_opendir_dup(src_fd);
 	if (d == NULL)
 		return ovl_error(err, errno, "opendir %s", ovl_qp(path));
 	struct dirent *de;

@@ -91,8 +91,7 @@ static int each_entry(struct dctx *c, int dirfd, const char *name, const char *p
 	cleanup_close int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return ovl_error(err, errno, "open %s", ovl_qp(path));
-	int d2 = dup(fd);
-	cleanup_dir DIR *d = d2 >= 0 ? fdopendir(d2) : NULL;
+	cleanup_dir DIR *d = ovl_opendir_dup(fd);
 	if (d == NULL)
 		return ovl_error(err, errno, "opendir %s", ovl_qp(path));
 	struct dirent *de;
@@ -168,8 +167,7 @@ static int diff_replaced_dir(struct dctx *c, int ud, int ld, const char *name, c
 	if (cu < 0 || cl < 0)
 		return ovl_error(err, errno, "open %s", ovl_qp(path));
 	/* names in upper (skipping stray whiteouts): added or modified */
-	int d2 = dup(cu);
-	cleanup_dir DIR *d = d2 >= 0 ? fdopendir(d2) : NULL;
+	cleanup_dir DIR *d = ovl_opendir_dup(cu);
 	if (d == NULL)
 		return ovl_error(err, errno, "opendir %s", ovl_qp(path));
 	struct dirent *de;
@@ -186,8 +184,7 @@ static int diff_replaced_dir(struct dctx *c, int ud, int ld, const char *name, c
 			return -1;
 	}
 	/* names only in lower: deleted */
-	int d3 = dup(cl);
-	cleanup_dir DIR *dl = d3 >= 0 ? fdopendir(d3) : NULL;
+	cleanup_dir DIR *dl = ovl_opendir_dup(cl);
 	if (dl == NULL)
 		return ovl_error(err, errno, "opendir %s", ovl_qp(path));
 	while ((de = readdir(dl)) != NULL) {
@@ -234,6 +231,45 @@ static bool xattrs_differ(int a, int b, const char *prefix)
 
 static int diff_merge_dir(struct dctx *c, int ud, int ld, const char *path, ovl_error_t *err);
 
+/* A merged directory is listed when apply changes it in a way its listed children do not
+ * explain: its mode, owner or xattrs, or its mtime when no direct child is listed (adding or
+ * removing a child changes the mtime anyway: no need to list the dir for that). */
+static bool dir_meta_differs(const struct stat *u, const struct stat *l, int ufd, int lfd,
+			     int userxattr)
+{
+	return u->st_mode != l->st_mode || u->st_uid != l->st_uid || u->st_gid != l->st_gid ||
+	       xattrs_differ(ufd, lfd, ovl_overlay_prefix(userxattr));
+}
+
+static bool has_direct_child(const struct dctx *c, size_t from, const char *path)
+{
+	size_t plen = strlen(path);
+	for (size_t i = from; i < c->out->n; i++) {
+		const char *p = c->out->entries[i].path;
+		const char *rest = plen ? p + plen + 1 : p;
+		if ((plen == 0 || (strncmp(p, path, plen) == 0 && p[plen] == '/')) &&
+		    strchr(rest, '/') == NULL)
+			return true;
+	}
+	return false;
+}
+
+/* Diffs a merged dir's children, then decides whether the dir itself is listed. */
+static int diff_merged(struct dctx *c, int ud, int ld, const struct stat *us, const struct stat *ls,
+		       const char *path, ovl_error_t *err)
+{
+	size_t before = c->out->n;
+	if (diff_merge_dir(c, ud, ld, path, err) < 0)
+		return -1;
+	bool mtime =
+	    us->st_mtim.tv_sec != ls->st_mtim.tv_sec || us->st_mtim.tv_nsec != ls->st_mtim.tv_nsec;
+	if (dir_meta_differs(us, ls, ud, ld, c->userxattr) ||
+	    (mtime && !has_direct_child(c, before, path)))
+		emit(c, path[0] ? path : ".", 'M', us);
+	return 0;
+}
+
+
 static int diff_entry(struct dctx *c, int ud, int ld, const char *name, const char *path,
 		      ovl_error_t *err)
 {
@@ -251,17 +287,12 @@ static int diff_entry(struct dctx *c, int ud, int ld, const char *name, const ch
 		return diff_replaced(c, ud, ld, name, path, err);
 	case OVL_ENTRY_MERGE: {
 		cleanup_close int cu =
-			openat(ud, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		    openat(ud, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		cleanup_close int cl =
-			openat(ld, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		    openat(ld, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (cu < 0 || cl < 0)
 			return ovl_error(err, errno, "open %s", ovl_qp(path));
-		if (st.st_mode != lst.st_mode || st.st_uid != lst.st_uid || st.st_gid != lst.st_gid ||
-		    st.st_mtim.tv_sec != lst.st_mtim.tv_sec ||
-		    st.st_mtim.tv_nsec != lst.st_mtim.tv_nsec ||
-		    xattrs_differ(cu, cl, ovl_overlay_prefix(c->userxattr)))
-			emit(c, path, 'M', &st);
-		return diff_merge_dir(c, cu, cl, path, err);
+		return diff_merged(c, cu, cl, &st, &lst, path, err);
 	}
 	}
 	return 0;
@@ -269,8 +300,7 @@ static int diff_entry(struct dctx *c, int ud, int ld, const char *name, const ch
 
 static int diff_merge_dir(struct dctx *c, int ud, int ld, const char *path, ovl_error_t *err)
 {
-	int d2 = dup(ud);
-	cleanup_dir DIR *d = d2 >= 0 ? fdopendir(d2) : NULL;
+	cleanup_dir DIR *d = ovl_opendir_dup(ud);
 	if (d == NULL)
 		return ovl_error(err, errno, "opendir %s", ovl_qp(path));
 	rewinddir(d);
@@ -304,7 +334,10 @@ int ovl_diff(const struct ovl_layers *l, struct ovl_diff *out, ovl_error_t *err)
 	cleanup_close int ld = open(l->lower, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (ld < 0)
 		return ovl_error(err, errno, "workspace %s", ovl_qp(l->lower));
-	if (diff_merge_dir(&c, ud, ld, "", err) < 0) {
+	struct stat us, ls;
+	if (fstat(ud, &us) < 0 || fstat(ld, &ls) < 0)
+		return ovl_error(err, errno, "stat layer roots");
+	if (diff_merged(&c, ud, ld, &us, &ls, "", err) < 0) {
 		ovl_diff_free(out);
 		return -1;
 	}
@@ -335,4 +368,14 @@ void ovl_diff_count(const struct ovl_diff *d, struct ovl_change_counts *c)
 		if (e->change != 'D')
 			c->bytes += e->size;
 	}
+}
+
+int ovl_diff_counts(const struct ovl_layers *l, struct ovl_change_counts *c, ovl_error_t *err)
+{
+	struct ovl_diff d;
+	if (ovl_diff(l, &d, err) < 0)
+		return -1;
+	ovl_diff_count(&d, c);
+	ovl_diff_free(&d);
+	return 0;
 }

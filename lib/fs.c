@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/fs.h>
 #include <linux/openat2.h>
 #include <stdio.h>
@@ -61,7 +62,8 @@ static int open_walk(int dirfd, const char *relpath, int flags)
 	return openat(cur >= 0 ? cur : dirfd, p, flags | O_NOFOLLOW | O_CLOEXEC, 0600);
 }
 
-int ovl_open_beneath(int dirfd, const char *relpath, int flags, ovl_error_t *err)
+/* One resolution of a path shorter than PATH_MAX. */
+static int open_beneath_once(int dirfd, const char *relpath, int flags, ovl_error_t *err)
 {
 	if (relpath[0] == '\0' || strcmp(relpath, ".") == 0) {
 		int fd = openat(dirfd, ".", (flags & ~O_NOFOLLOW) | O_CLOEXEC);
@@ -74,9 +76,9 @@ int ovl_open_beneath(int dirfd, const char *relpath, int flags, ovl_error_t *err
 	int fd = -1;
 	if (openat2_supported != 0) {
 		struct open_how how = {
-			.flags = (unsigned long long)(flags | O_NOFOLLOW | O_CLOEXEC),
-			.mode = (flags & O_CREAT) ? 0600 : 0,
-			.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+		    .flags = (unsigned long long)(flags | O_NOFOLLOW | O_CLOEXEC),
+		    .mode = (flags & O_CREAT) ? 0600 : 0,
+		    .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
 		};
 		fd = (int)syscall(SYS_openat2, dirfd, relpath, &how, sizeof(how));
 		if (fd < 0 && errno == ENOSYS)
@@ -90,6 +92,40 @@ int ovl_open_beneath(int dirfd, const char *relpath, int flags, ovl_error_t *err
 		return ovl_error(err, errno == ELOOP || errno == EXDEV ? ELOOP : errno, "open %s",
 				 ovl_qp(relpath));
 	return fd;
+}
+
+/* Paths may be longer than PATH_MAX (a deep tree): resolve them a chunk at a time, each chunk
+ * beneath the directory the previous one reached. */
+int ovl_open_beneath(int dirfd, const char *relpath, int flags, ovl_error_t *err)
+{
+	const size_t chunk = PATH_MAX / 2;
+	size_t len = strlen(relpath);
+	if (len < chunk)
+		return open_beneath_once(dirfd, relpath, flags, err);
+	if (!ovl_path_is_clean_relative(relpath))
+		return ovl_error(err, EINVAL, "path %s", ovl_qp(relpath));
+	cleanup_close int cur = -1;
+	const char *p = relpath;
+	while (strlen(p) >= chunk) {
+		/* cut at the last '/' within the chunk */
+		const char *cut = p + chunk;
+		while (cut > p && *cut != '/')
+			cut--;
+		if (cut == p)
+			return ovl_error(err, ENAMETOOLONG, "path %s", ovl_qp(relpath));
+		cleanup_free char *part = strndup(p, (size_t)(cut - p));
+		if (part == NULL)
+			abort();
+		int next =
+		    open_beneath_once(cur >= 0 ? cur : dirfd, part, O_PATH | O_DIRECTORY, err);
+		if (next < 0)
+			return -1;
+		if (cur >= 0)
+			close(cur);
+		cur = next;
+		p = cut + 1;
+	}
+	return open_beneath_once(cur >= 0 ? cur : dirfd, p, flags, err);
 }
 
 int ovl_open_parent_beneath(int dirfd, const char *relpath, const char **base, ovl_error_t *err)
@@ -113,8 +149,7 @@ int ovl_lstat_at(int dirfd, const char *name, struct stat *st, bool *protected_a
 {
 	struct statx stx;
 	int flags = AT_SYMLINK_NOFOLLOW | AT_STATX_SYNC_AS_STAT | (name[0] ? 0 : AT_EMPTY_PATH);
-	if (statx(dirfd, name, flags,
-		  STATX_BASIC_STATS, &stx) < 0)
+	if (statx(dirfd, name, flags, STATX_BASIC_STATS, &stx) < 0)
 		return -1;
 	memset(st, 0, sizeof(*st));
 	st->st_mode = stx.stx_mode;
@@ -138,16 +173,27 @@ int ovl_lstat_at(int dirfd, const char *name, struct stat *st, bool *protected_a
 	return 0;
 }
 
+DIR *ovl_opendir_dup(int fd)
+{
+	int d = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (d < 0)
+		return NULL;
+	DIR *dir = fdopendir(d);
+	if (dir == NULL) {
+		int e = errno;
+		close(d);
+		errno = e;
+		return NULL;
+	}
+	rewinddir(dir); /* a dup shares the offset: start at the beginning */
+	return dir;
+}
+
 static int remove_dir_contents(int dfd, const char *what, ovl_error_t *err)
 {
-	int dupfd = dup(dfd);
-	if (dupfd < 0)
-		return ovl_error(err, errno, "dup");
-	cleanup_dir DIR *d = fdopendir(dupfd);
-	if (d == NULL) {
-		close(dupfd);
+	cleanup_dir DIR *d = ovl_opendir_dup(dfd);
+	if (d == NULL)
 		return ovl_error(err, errno, "opendir %s", ovl_qp(what));
-	}
 	struct dirent *de;
 	for (;;) {
 		errno = 0;
@@ -170,7 +216,8 @@ int ovl_remove_tree_at(int dirfd, const char *name, ovl_error_t *err)
 		return 0;
 	if (errno != EISDIR && errno != EPERM)
 		return ovl_error(err, errno, "unlink %s", ovl_qp(name));
-	cleanup_close int dfd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	cleanup_close int dfd =
+	    openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0) {
 		if (errno == ENOENT)
 			return 0;
@@ -313,7 +360,8 @@ int ovl_set_owner_mode_times(int fd, const struct stat *st, ovl_error_t *err)
 		char p[32];
 		proc_fd_path(p, fd);
 		if (chmod(p, st->st_mode & 07777) < 0)
-			return ovl_error(err, errno, "chmod to %04o", (unsigned)(st->st_mode & 07777));
+			return ovl_error(err, errno, "chmod to %04o",
+					 (unsigned)(st->st_mode & 07777));
 	}
 	struct timespec ts[2] = {st->st_atim, st->st_mtim};
 	if (utimensat(fd, "", ts, AT_EMPTY_PATH) < 0) {

@@ -94,13 +94,13 @@ static void format_step(struct buf *b, const struct ovl_step *s)
 		buf_printf(b, " %o", s->mode);
 		break;
 	case OVL_STEP_TIMES:
-		buf_printf(b, " %lld.%09ld %lld.%09ld", (long long)s->atime.tv_sec, s->atime.tv_nsec,
-			   (long long)s->mtime.tv_sec, s->mtime.tv_nsec);
+		buf_printf(b, " %lld.%09ld %lld.%09ld", (long long)s->atime.tv_sec,
+			   s->atime.tv_nsec, (long long)s->mtime.tv_sec, s->mtime.tv_nsec);
 		break;
 	case OVL_STEP_DIR:
 		buf_printf(b, " %o %u %u %lld.%09ld %lld.%09ld", s->mode, s->uid, s->gid,
-			   (long long)s->atime.tv_sec, s->atime.tv_nsec,
-			   (long long)s->mtime.tv_sec, s->mtime.tv_nsec);
+			   (long long)s->atime.tv_sec, s->atime.tv_nsec, (long long)s->mtime.tv_sec,
+			   s->mtime.tv_nsec);
 		break;
 	case OVL_STEP_REPLACE:
 		buf_printf(b, " %d", s->is_dir);
@@ -124,7 +124,7 @@ int ovl_journal_write(int work_fd, const struct ovl_plan *p, ovl_error_t *err)
 	cleanup_free char *text = b.s;
 	const char *tmp = OVL_JOURNAL_NAME ".tmp";
 	cleanup_close int fd =
-		openat(work_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	    openat(work_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0 || ovl_write_all(fd, text, b.len) < 0 || fsync(fd) < 0)
 		return ovl_error(err, errno, "write journal %s", tmp);
 	if (renameat(work_fd, tmp, work_fd, OVL_JOURNAL_NAME) < 0)
@@ -191,17 +191,17 @@ static int parse_line(char *line, struct ovl_step *s)
 		return nf == 3 && sscanf(fields[2], "%o", &s->mode) == 1 ? 0 : -1;
 	case OVL_STEP_TIMES:
 		return nf == 4 && parse_time(fields[2], &s->atime) == 0 &&
-				       parse_time(fields[3], &s->mtime) == 0
-			       ? 0
-			       : -1;
+			       parse_time(fields[3], &s->mtime) == 0
+			   ? 0
+			   : -1;
 	case OVL_STEP_DIR:
 		return nf == 7 && sscanf(fields[2], "%o", &s->mode) == 1 &&
-				       sscanf(fields[3], "%u", &s->uid) == 1 &&
-				       sscanf(fields[4], "%u", &s->gid) == 1 &&
-				       parse_time(fields[5], &s->atime) == 0 &&
-				       parse_time(fields[6], &s->mtime) == 0
-			       ? 0
-			       : -1;
+			       sscanf(fields[3], "%u", &s->uid) == 1 &&
+			       sscanf(fields[4], "%u", &s->gid) == 1 &&
+			       parse_time(fields[5], &s->atime) == 0 &&
+			       parse_time(fields[6], &s->mtime) == 0
+			   ? 0
+			   : -1;
 	case OVL_STEP_REPLACE:
 		return nf == 3 && sscanf(fields[2], "%d", &s->is_dir) == 1 ? 0 : -1;
 	case OVL_STEP_PROTECT:

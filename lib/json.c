@@ -142,14 +142,17 @@ const char *ovl_json_key_at(const ovl_json *v, size_t i)
 	return V(v)->u.object.keys[i];
 }
 
+static const char *article(enum ovl_json_type t)
+{
+	return t == OVL_JSON_ARRAY || t == OVL_JSON_OBJECT ? "an" : "a";
+}
+
 static int type_error(const ovl_json *v, const char *field, enum ovl_json_type want,
 		      ovl_error_t *err)
 {
-	return ovl_error(err, 0, "%s: expected a %s, got a%s %s", field, ovl_json_type_name(want),
-			 ovl_json_type(v) == OVL_JSON_ARRAY || ovl_json_type(v) == OVL_JSON_OBJECT
-				 ? "n"
-				 : "",
-			 ovl_json_type_name(ovl_json_type(v)));
+	enum ovl_json_type got = ovl_json_type(v);
+	return ovl_error(err, 0, "%s: expected %s %s, got %s %s", field, article(want),
+			 ovl_json_type_name(want), article(got), ovl_json_type_name(got));
 }
 
 int ovl_json_string(const ovl_json *v, const char *field, const char **out, ovl_error_t *err)
@@ -228,8 +231,7 @@ int ovl_json_get_object(const ovl_json *obj, const char *key, const ovl_json **o
 	return get_typed(obj, key, OVL_JSON_OBJECT, out, err);
 }
 
-int ovl_json_get_array(const ovl_json *obj, const char *key, const ovl_json **out,
-		       ovl_error_t *err)
+int ovl_json_get_array(const ovl_json *obj, const char *key, const ovl_json **out, ovl_error_t *err)
 {
 	return get_typed(obj, key, OVL_JSON_ARRAY, out, err);
 }
@@ -279,7 +281,10 @@ static size_t utf8_seq_len(const unsigned char *p)
 {
 	if (p[0] < 0x80)
 		return 1;
-	size_t n = (p[0] & 0xe0) == 0xc0 ? 2 : (p[0] & 0xf0) == 0xe0 ? 3 : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
+	size_t n = (p[0] & 0xe0) == 0xc0   ? 2
+		   : (p[0] & 0xf0) == 0xe0 ? 3
+		   : (p[0] & 0xf8) == 0xf0 ? 4
+					   : 0;
 	if (n == 0 || (n == 2 && p[0] < 0xc2) || (n == 4 && p[0] > 0xf4))
 		return 0;
 	for (size_t i = 1; i < n; i++)

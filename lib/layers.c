@@ -15,6 +15,7 @@
 #include "ovlbox/journal.h"
 #include "ovlbox/layers.h"
 #include "ovlbox/log.h"
+#include "ovlbox/ns.h"
 
 #define MODE_FILE "ovlbox-mode"
 
@@ -125,14 +126,9 @@ int ovl_layers_lock(const struct ovl_layers *l, ovl_error_t *err)
 
 static bool dir_is_empty(int dfd)
 {
-	int d = dup(dfd);
-	if (d < 0)
+	cleanup_dir DIR *dir = ovl_opendir_dup(dfd);
+	if (dir == NULL)
 		return false;
-	DIR *dir = fdopendir(d);
-	if (dir == NULL) {
-		close(d);
-		return false;
-	}
 	struct dirent *de;
 	bool empty = true;
 	while ((de = readdir(dir)) != NULL)
@@ -140,7 +136,6 @@ static bool dir_is_empty(int dfd)
 			empty = false;
 			break;
 		}
-	closedir(dir);
 	return empty;
 }
 
@@ -181,7 +176,13 @@ bool ovl_layers_userxattr(const struct ovl_layers *l)
 		if (fd >= 0 && read(fd, buf, sizeof(buf) - 1) > 0)
 			return strncmp(buf, "userxattr", 9) == 0;
 	}
-	return geteuid() != 0;
+	/* No mode file (an upper ovlbox did not prepare): the overlay that wrote it was
+	 * mounted like one we would mount here, with userxattr inside a user namespace. */
+	bool in_userns = geteuid() != 0;
+	ovl_error_t e = NULL;
+	if (ovl_ns_in_child_userns(&in_userns, &e) < 0)
+		ovl_error_free(&e);
+	return in_userns;
 }
 
 /* Overlay-private attributes on the upper root would be interpreted by overlayfs. */
@@ -208,6 +209,19 @@ static int write_mode_file(const char *work, bool userxattr, ovl_error_t *err)
 	return 0;
 }
 
+/* overlayfs' own scratch dirs in the work dir, left by an earlier mount (a `volatile` mount
+ * leaves work/incompat/volatile, which makes the next mount fail). Only called in the clean
+ * state, when nothing in them matters. */
+static int clear_overlay_work(const char *work, ovl_error_t *err)
+{
+	cleanup_close int wfd = open(work, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (wfd < 0)
+		return ovl_error(err, errno, "work dir %s", ovl_qp(work));
+	if (ovl_remove_tree_at(wfd, "work", err) < 0 || ovl_remove_tree_at(wfd, "index", err) < 0)
+		return ovl_error_wrap(err, "clean work dir %s", ovl_qp(work));
+	return 0;
+}
+
 int ovl_layers_prepare(const struct ovl_layers *l, bool userxattr, ovl_error_t *err)
 {
 	if (ovl_mkdir_if_missing(l->upper, 0755, err) < 0 ||
@@ -225,7 +239,7 @@ int ovl_layers_prepare(const struct ovl_layers *l, bool userxattr, ovl_error_t *
 		    err, EXDEV,
 		    "workspace %s, upper dir %s and work dir %s must be on one filesystem",
 		    ovl_qp(l->lower), ovl_qp(l->upper), ovl_qp(l->work));
-	if (write_mode_file(l->work, userxattr, err) < 0)
+	if (write_mode_file(l->work, userxattr, err) < 0 || clear_overlay_work(l->work, err) < 0)
 		return -1;
 	if (ovl_layers_copy_root_meta(lfd, ufd, err) < 0)
 		return ovl_error_wrap(err, "copy metadata of %s onto %s", ovl_qp(l->lower),
@@ -295,6 +309,11 @@ static int build_opts(const struct ovl_layer_fds *fds, bool userxattr, char path
 	opts[n++] = (struct mount_opt){"metacopy", "off", false};
 	opts[n++] = (struct mount_opt){"xino", "off", true};
 	opts[n++] = (struct mount_opt){"uuid", "null", true};
+	/* No sync of the whole upper filesystem at unmount (it made every container exit wait
+	 * for unrelated writeback): apply syncs the upper itself before its journal, which is
+	 * the point where durability matters. An upper left by a crash during the action is
+	 * whatever reached the disk; `ovlbox apply` or `discard` decides. */
+	opts[n++] = (struct mount_opt){"volatile", NULL, true};
 	if (userxattr)
 		opts[n++] = (struct mount_opt){"userxattr", NULL, false};
 	return n;
@@ -313,9 +332,10 @@ static int mount_fsconfig(const struct mount_opt *opts, int n, int target_fd, ov
 		if (r == 0)
 			continue;
 		if (opts[i].optional && errno == EINVAL) {
-			ovl_info("overlay option %s=%s not supported by this kernel; mounting "
+			ovl_info("overlay option %s%s%s not supported by this kernel; mounting "
 				 "without it",
-				 opts[i].key, opts[i].value);
+				 opts[i].key, opts[i].value ? "=" : "",
+				 opts[i].value ? opts[i].value : "");
 			continue;
 		}
 		return ovl_error(err, errno, "overlay mount: the kernel refused option %s%s%s",
@@ -398,42 +418,50 @@ int ovl_layers_discard(const struct ovl_layers *l, ovl_error_t *err)
 	return 0;
 }
 
-static int check_owners_at(int dfd, char *path, size_t len, size_t cap, uid_t uid, gid_t gid,
-			   ovl_error_t *err)
+struct owner_walk {
+	char *path; /* the entry being looked at, for the message */
+	size_t cap;
+	uid_t uid;
+	gid_t gid;
+};
+
+static int check_owners_at(int dfd, struct owner_walk *w, size_t len, ovl_error_t *err)
 {
-	int d2 = dup(dfd);
-	cleanup_dir DIR *d = d2 >= 0 ? fdopendir(d2) : NULL;
+	cleanup_dir DIR *d = ovl_opendir_dup(dfd);
 	if (d == NULL)
-		return ovl_error(err, errno, "open workspace dir %s", ovl_qp(path));
+		return ovl_error(err, errno, "open workspace dir %s", ovl_qp(w->path));
 	struct dirent *de;
 	while ((de = readdir(d)) != NULL) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		size_t n = strlen(de->d_name);
-		if (len + n + 2 > cap)
-			return ovl_error(err, ENAMETOOLONG, "workspace path %s/%s", ovl_qp(path),
-					 ovl_qp(de->d_name));
-		snprintf(path + len, cap - len, "%s%s", len ? "/" : "", de->d_name);
-		size_t sub = len + n + (len ? 1 : 0);
+		size_t n = strlen(de->d_name), sub = len + n + (len ? 1 : 0);
+		if (sub + 1 > w->cap) {
+			w->cap = (sub + 1) * 2;
+			if ((w->path = realloc(w->path, w->cap)) == NULL)
+				abort();
+		}
+		snprintf(w->path + len, w->cap - len, "%s%s", len ? "/" : "", de->d_name);
 		struct stat st;
 		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			return ovl_error(err, errno, "stat workspace entry %s", ovl_qp(path));
-		if (st.st_uid != uid || st.st_gid != gid)
-			return ovl_error(err, 0,
-					 "workspace entry %s is owned by %u:%u; a non-root run maps only "
-					 "%u:%u into its user namespace, so the action could not change "
-					 "it (chown the workspace, or run as root)",
-					 ovl_qp(path), (unsigned)st.st_uid, (unsigned)st.st_gid,
-					 (unsigned)uid, (unsigned)gid);
+			return ovl_error(err, errno, "stat workspace entry %s", ovl_qp(w->path));
+		if (st.st_uid != w->uid || st.st_gid != w->gid)
+			return ovl_error(
+			    err, 0,
+			    "workspace entry %s is owned by %u:%u; a non-root run maps only "
+			    "%u:%u into its user namespace, so the action could not change "
+			    "it (chown the workspace, or run as root)",
+			    ovl_qp(w->path), (unsigned)st.st_uid, (unsigned)st.st_gid,
+			    (unsigned)w->uid, (unsigned)w->gid);
 		if (S_ISDIR(st.st_mode)) {
-			cleanup_close int c = openat(dfd, de->d_name,
-						     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			cleanup_close int c = openat(
+			    dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (c < 0)
-				return ovl_error(err, errno, "open workspace dir %s", ovl_qp(path));
-			if (check_owners_at(c, path, sub, cap, uid, gid, err) < 0)
+				return ovl_error(err, errno, "open workspace dir %s",
+						 ovl_qp(w->path));
+			if (check_owners_at(c, w, sub, err) < 0)
 				return -1;
 		}
-		path[len] = '\0';
+		w->path[len] = '\0';
 	}
 	return 0;
 }
@@ -447,11 +475,16 @@ int ovl_layers_check_owners(const struct ovl_layers *l, uid_t uid, gid_t gid, ov
 	if (fstat(fd, &st) < 0)
 		return ovl_error(err, errno, "workspace %s", ovl_qp(l->lower));
 	if (st.st_uid != uid || st.st_gid != gid)
-		return ovl_error(err, 0,
-				 "workspace %s is owned by %u:%u; a non-root run maps only %u:%u into "
-				 "its user namespace (chown the workspace, or run as root)",
-				 ovl_qp(l->lower), (unsigned)st.st_uid, (unsigned)st.st_gid,
-				 (unsigned)uid, (unsigned)gid);
-	char path[PATH_MAX * 4] = "";
-	return check_owners_at(fd, path, 0, sizeof(path), uid, gid, err);
+		return ovl_error(
+		    err, 0,
+		    "workspace %s is owned by %u:%u; a non-root run maps only %u:%u into "
+		    "its user namespace (chown the workspace, or run as root)",
+		    ovl_qp(l->lower), (unsigned)st.st_uid, (unsigned)st.st_gid, (unsigned)uid,
+		    (unsigned)gid);
+	struct owner_walk w = {.path = calloc(1, 256), .cap = 256, .uid = uid, .gid = gid};
+	if (w.path == NULL)
+		abort();
+	int r = check_owners_at(fd, &w, 0, err);
+	free(w.path);
+	return r;
 }

@@ -24,11 +24,11 @@ const char *ovl_overlay_prefix(int userxattr)
 
 /* What an upper entry's overlay xattrs say. */
 struct xinfo {
-	bool opaque;       /* opaque=y: replace the lower entry, do not merge */
-	bool whiteout;     /* overlay.whiteout on a zero-size file */
-	uint32_t protect;  /* FS_IMMUTABLE_FL / FS_APPEND_FL from protattr */
-	char *forbidden;   /* first attribute made by options ovlbox never uses */
-	char **strip;      /* overlay-private names to remove before the entry moves */
+	bool opaque;	  /* opaque=y: replace the lower entry, do not merge */
+	bool whiteout;	  /* overlay.whiteout on a zero-size file */
+	uint32_t protect; /* FS_IMMUTABLE_FL / FS_APPEND_FL from protattr */
+	char *forbidden;  /* first attribute made by options ovlbox never uses */
+	char **strip;	  /* overlay-private names to remove before the entry moves */
 	size_t nstrip;
 };
 
@@ -47,8 +47,7 @@ static void entry_path(char buf[static PATH_MAX + 32], int dirfd, const char *na
 }
 
 /* Reads dirfd/name's overlay xattrs (without following it). */
-static int read_xinfo(int dirfd, const char *name, int userxattr, struct xinfo *x,
-		      ovl_error_t *err)
+static int read_xinfo(int dirfd, const char *name, int userxattr, struct xinfo *x, ovl_error_t *err)
 {
 	memset(x, 0, sizeof(*x));
 	char path[PATH_MAX + 32];
@@ -99,7 +98,9 @@ static int read_xinfo(int dirfd, const char *name, int userxattr, struct xinfo *
 			x->whiteout = true;
 		if (!strcmp(key, "protattr"))
 			for (const char *c = val; *c; c++)
-				x->protect |= *c == 'i' ? FS_IMMUTABLE_FL : *c == 'a' ? FS_APPEND_FL : 0;
+				x->protect |= *c == 'i'	  ? FS_IMMUTABLE_FL
+					      : *c == 'a' ? FS_APPEND_FL
+							  : 0;
 		x->strip = realloc(x->strip, (x->nstrip + 1) * sizeof(char *));
 		if (x->strip == NULL || (x->strip[x->nstrip++] = strdup(a)) == NULL)
 			abort();
@@ -158,14 +159,19 @@ static char *dupstr(const char *s)
 
 static void add_step(struct scan *sc, char op, const char *name)
 {
-	struct ovl_step s = {.op = op, .path = dupstr(sc->path.s), .name = name ? dupstr(name) : NULL};
+	struct ovl_step s = {
+	    .op = op, .path = dupstr(sc->path.s), .name = name ? dupstr(name) : NULL};
 	ovl_plan_add(sc->plan, &s);
 }
 
 static void add_times(struct scan *sc, char op, const struct stat *st)
 {
-	struct ovl_step s = {.op = op, .path = dupstr(sc->path.s), .mode = st->st_mode & 07777,
-			     .uid = st->st_uid, .gid = st->st_gid, .atime = st->st_atim,
+	struct ovl_step s = {.op = op,
+			     .path = dupstr(sc->path.s),
+			     .mode = st->st_mode & 07777,
+			     .uid = st->st_uid,
+			     .gid = st->st_gid,
+			     .atime = st->st_atim,
 			     .mtime = st->st_mtim};
 	ovl_plan_add(sc->plan, &s);
 }
@@ -181,17 +187,17 @@ static int check_lower_removable(struct scan *sc, int lower_dirfd, const char *n
 				 const struct stat *lst, bool prot, ovl_error_t *err)
 {
 	if (prot)
-		return refuse(sc, "the workspace entry is immutable or append-only (chattr +i/+a); "
-				  "it cannot be replaced",
+		return refuse(sc,
+			      "the workspace entry is immutable or append-only (chattr +i/+a); "
+			      "it cannot be replaced",
 			      err);
 	if (!S_ISDIR(lst->st_mode))
 		return 0;
-	cleanup_close int dfd = openat(lower_dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-							  O_CLOEXEC);
+	cleanup_close int dfd =
+	    openat(lower_dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
 		return ovl_error(err, errno, "open workspace dir %s", ovl_qp(sc->path.s));
-	int d2 = dup(dfd);
-	cleanup_dir DIR *d = d2 >= 0 ? fdopendir(d2) : NULL;
+	cleanup_dir DIR *d = ovl_opendir_dup(dfd);
 	if (d == NULL)
 		return ovl_error(err, errno, "opendir workspace dir %s", ovl_qp(sc->path.s));
 	struct dirent *de;
@@ -201,8 +207,8 @@ static int check_lower_removable(struct scan *sc, int lower_dirfd, const char *n
 		struct stat st;
 		bool p = false;
 		if (ovl_lstat_at(dfd, de->d_name, &st, &p) < 0)
-			return ovl_error(err, errno, "stat workspace entry %s/%s", ovl_qp(sc->path.s),
-					 ovl_qp(de->d_name));
+			return ovl_error(err, errno, "stat workspace entry %s/%s",
+					 ovl_qp(sc->path.s), ovl_qp(de->d_name));
 		size_t old = path_push(&sc->path, de->d_name);
 		int r = check_lower_removable(sc, dfd, de->d_name, &st, p, err);
 		path_pop(&sc->path, old);
@@ -218,23 +224,26 @@ static int sanitize_entry(struct scan *sc, const struct stat *st, const struct x
 			  ovl_error_t *err)
 {
 	if (x->forbidden)
-		return ovl_error(err, 0,
-				 "%s: has xattr %s, made by overlay options ovlbox never uses; refusing "
-				 "to apply this upper dir",
-				 ovl_qp(sc->path.s), x->forbidden);
+		return ovl_error(
+		    err, 0,
+		    "%s: has xattr %s, made by overlay options ovlbox never uses; refusing "
+		    "to apply this upper dir",
+		    ovl_qp(sc->path.s), x->forbidden);
 	if ((S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) && !sc->opts->allow_devices)
-		return refuse(sc, "is a device node; refusing to apply it (use --allow-devices)", err);
+		return refuse(sc, "is a device node; refusing to apply it (use --allow-devices)",
+			      err);
 	for (size_t i = 0; i < x->nstrip; i++)
 		add_step(sc, OVL_STEP_XATTR_STRIP, x->strip[i]);
 	mode_t drop = S_ISDIR(st->st_mode) ? S_ISUID : (S_ISUID | S_ISGID);
 	if (!sc->opts->keep_setuid && !S_ISLNK(st->st_mode) && (st->st_mode & drop)) {
-		struct ovl_step s = {.op = OVL_STEP_CHMOD, .path = dupstr(sc->path.s),
+		struct ovl_step s = {.op = OVL_STEP_CHMOD,
+				     .path = dupstr(sc->path.s),
 				     .mode = (uint32_t)(st->st_mode & 07777 & ~drop)};
 		ovl_plan_add(sc->plan, &s);
 	}
 	if (x->protect) {
-		struct ovl_step s = {.op = OVL_STEP_PROTECT, .path = dupstr(sc->path.s),
-				     .flags = x->protect};
+		struct ovl_step s = {
+		    .op = OVL_STEP_PROTECT, .path = dupstr(sc->path.s), .flags = x->protect};
 		ovl_plan_add(&sc->protect, &s);
 	}
 	return 0;
@@ -245,12 +254,9 @@ static int open_dir_stream(int dirfd, const char *name, int *fd_out, DIR **d_out
 	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return ovl_error(err, errno, "open upper dir");
-	int d2 = dup(fd);
-	DIR *d = d2 >= 0 ? fdopendir(d2) : NULL;
+	DIR *d = ovl_opendir_dup(fd);
 	if (d == NULL) {
 		int e = errno;
-		if (d2 >= 0)
-			close(d2);
 		close(fd);
 		return ovl_error(err, e, "opendir upper dir");
 	}
@@ -331,22 +337,23 @@ static int scan_entry(struct scan *sc, int ufd, int lfd, const char *name, ovl_e
 		if (x.forbidden)
 			return sanitize_entry(sc, &st, &x, err);
 		if (lprot)
-			return refuse(sc, "the workspace dir is immutable or append-only (chattr "
-					  "+i/+a); its contents cannot change",
+			return refuse(sc,
+				      "the workspace dir is immutable or append-only (chattr "
+				      "+i/+a); its contents cannot change",
 				      err);
 		cleanup_close int cufd = -1;
 		cleanup_dir DIR *cd = NULL;
 		if (open_dir_stream(ufd, name, &cufd, &cd, err) < 0)
 			return ovl_error_wrap(err, "%s", ovl_qp(sc->path.s));
 		cleanup_close int clfd =
-			openat(lfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		    openat(lfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (clfd < 0)
 			return ovl_error(err, errno, "open workspace dir %s", ovl_qp(sc->path.s));
 		if (scan_merge_dir(sc, cufd, cd, clfd, err) < 0)
 			return -1;
 		if (x.protect) {
-			struct ovl_step s = {.op = OVL_STEP_PROTECT, .path = dupstr(sc->path.s),
-					     .flags = x.protect};
+			struct ovl_step s = {
+			    .op = OVL_STEP_PROTECT, .path = dupstr(sc->path.s), .flags = x.protect};
 			ovl_plan_add(&sc->protect, &s);
 		}
 		st.st_mode &= ~(mode_t)(sc->opts->keep_setuid ? 0 : S_ISUID);
@@ -360,8 +367,8 @@ static int scan_entry(struct scan *sc, int ufd, int lfd, const char *name, ovl_e
 		return -1;
 	if (S_ISDIR(st.st_mode) && scan_new_subtree(sc, ufd, name, &st, err) < 0)
 		return -1;
-	struct ovl_step s = {.op = OVL_STEP_REPLACE, .path = dupstr(sc->path.s),
-			     .is_dir = S_ISDIR(st.st_mode)};
+	struct ovl_step s = {
+	    .op = OVL_STEP_REPLACE, .path = dupstr(sc->path.s), .is_dir = S_ISDIR(st.st_mode)};
 	ovl_plan_add(sc->plan, &s);
 	return 0;
 }
@@ -415,8 +422,7 @@ int ovl_plan_build(int lower_fd, int upper_fd, int userxattr, const struct ovl_a
 		ovl_error(err, errno, "stat layer roots");
 		goto out;
 	}
-	int d2 = dup(upper_fd);
-	d = d2 >= 0 ? fdopendir(d2) : NULL;
+	d = ovl_opendir_dup(upper_fd);
 	if (d == NULL) {
 		ovl_error(err, errno, "opendir upper root");
 		goto out;

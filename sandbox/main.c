@@ -141,8 +141,7 @@ static int parse_layer_args(const char *cmd, const char *synopsis, int argc, cha
 	return 0;
 }
 
-/* Absolute form of a command-line path (relative to the cwd); no symlink resolution. */
-static char *absolute(const char *p)
+char *cli_absolute(const char *p)
 {
 	if (p == NULL || p[0] == '/')
 		return p ? strdup(p) : NULL;
@@ -155,9 +154,9 @@ static char *absolute(const char *p)
 
 static int init_layers(const struct layer_args *a, struct ovl_layers *l, ovl_error_t *err)
 {
-	cleanup_free char *dir = absolute(a->dir);
-	cleanup_free char *upper = absolute(a->upper);
-	cleanup_free char *work = absolute(a->work);
+	cleanup_free char *dir = cli_absolute(a->dir);
+	cleanup_free char *upper = cli_absolute(a->upper);
+	cleanup_free char *work = cli_absolute(a->work);
 	return ovl_layers_init(l, dir, upper, work, err);
 }
 

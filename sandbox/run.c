@@ -540,13 +540,8 @@ static int finish_layers(const struct run_opts *o, const struct ovl_layers *l,
 		res->applied = true;
 		return 0;
 	}
-	if (counts) {
-		struct ovl_diff d;
-		if (ovl_diff(l, &d, err) < 0)
-			return -1;
-		ovl_diff_count(&d, counts);
-		ovl_diff_free(&d);
-	}
+	if (counts && ovl_diff_counts(l, counts, err) < 0)
+		return -1;
 	if (o->on_exit == ON_EXIT_DISCARD)
 		return ovl_layers_discard(l, err);
 	return 0;

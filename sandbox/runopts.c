@@ -59,19 +59,6 @@ static void *xrealloc(void *p, size_t n)
 	return p;
 }
 
-static char *absolute(const char *p)
-{
-	if (p == NULL)
-		return NULL;
-	char *s = NULL;
-	if (p[0] == '/')
-		return strdup(p);
-	cleanup_free char *cwd = getcwd(NULL, 0);
-	if (cwd == NULL || asprintf(&s, "%s/%s", cwd, p) < 0)
-		return NULL;
-	return s;
-}
-
 static int parse_seconds(const char *flag, const char *v, double *out)
 {
 	char *end = NULL;
@@ -267,13 +254,13 @@ static int parse_one(struct run_opts *o, int c, const char *arg, char **argv, si
 	ovl_error_t err = NULL;
 	switch (c) {
 	case O_WS:
-		o->workspace_abs = absolute(arg);
+		o->workspace_abs = cli_absolute(arg);
 		return 0;
 	case O_UP:
-		o->upper_abs = absolute(arg);
+		o->upper_abs = cli_absolute(arg);
 		return 0;
 	case O_WK:
-		o->work_abs = absolute(arg);
+		o->work_abs = cli_absolute(arg);
 		return 0;
 	case O_EXIT:
 		if (!strcmp(arg, "apply"))

@@ -75,7 +75,7 @@ EOF
 	[[ $status -eq 0 ]] || fail "podman: $output"
 	ovl_assert_applied
 	grep -q 'mounted the overlay of .* on /workspace' "$LOG"
-	grep -q 'applied .* 9 added, 6 modified, 8 deleted' "$LOG"
+	grep -q 'applied .* 9 added, 5 modified, 8 deleted' "$LOG"
 }
 
 @test "podman (crun): the workspace ends as the container saw it" {

@@ -26,7 +26,9 @@ for t in "$OVLBOX_BUILD"/tests/unit/*; do
 done
 
 if [[ -n ${TESTS:-} ]]; then
-	read -r -a suites <<<"$TESTS"
+	# word-split and glob-expand, so TESTS="tests/hook*.bats" works
+	# shellcheck disable=SC2206
+	suites=($TESTS)
 else
 	suites=(tests/*.bats)
 fi

@@ -10,10 +10,10 @@
 #include "layers.h"
 
 struct ovl_diff_entry {
-	char *path;       /* relative to the workspace, bytes */
-	char change;      /* 'A' added, 'M' modified, 'D' deleted */
+	char *path;	  /* relative to the workspace, bytes */
+	char change;	  /* 'A' added, 'M' modified, 'D' deleted */
 	const char *type; /* "file" "dir" "symlink" "fifo" "socket" "char" "block" */
-	uint64_t size;    /* regular files: the new size (A/M) or the removed size (D); else 0 */
+	uint64_t size;	  /* regular files: the new size (A/M) or the removed size (D); else 0 */
 };
 
 struct ovl_diff {
@@ -27,5 +27,7 @@ struct ovl_diff {
 int ovl_diff(const struct ovl_layers *l, struct ovl_diff *out, ovl_error_t *err);
 void ovl_diff_free(struct ovl_diff *d);
 void ovl_diff_count(const struct ovl_diff *d, struct ovl_change_counts *c);
+/* ovl_diff + ovl_diff_count. */
+int ovl_diff_counts(const struct ovl_layers *l, struct ovl_change_counts *c, ovl_error_t *err);
 
 #endif

@@ -3,6 +3,7 @@
 #ifndef OVLBOX_FS_H
 #define OVLBOX_FS_H
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/stat.h>
@@ -25,6 +26,10 @@ int ovl_open_parent_beneath(int dirfd, const char *relpath, const char **base, o
 /* Removes dirfd/name: unlinks a non-directory, or removes a directory tree bottom-up. A missing
  * name is success. Symlinks are removed, never followed. */
 int ovl_remove_tree_at(int dirfd, const char *name, ovl_error_t *err);
+
+/* A directory stream on a duplicate of fd (fd stays open and usable), read from the start.
+ * NULL with errno set on failure. */
+DIR *ovl_opendir_dup(int fd);
 
 /* statx(AT_SYMLINK_NOFOLLOW) of dirfd/name ("" = dirfd itself) into a struct stat; also reports
  * whether the inode is immutable or append-only. Returns 0, or -1 with errno set (no error object:

@@ -55,8 +55,10 @@ int ovl_layers_copy_root_meta(int lower_fd, int upper_fd, ovl_error_t *err);
  * elsewhere (ovlbox run --upper-size copies one in). */
 int ovl_layers_record_mode(const struct ovl_layers *l, bool userxattr, ovl_error_t *err);
 
-/* Open O_PATH directory fds of the three layers (for mounting after entering another mount
- * namespace, where the host paths may not be visible). */
+/* Open O_PATH directory fds of the three layers. Open them in the mount namespace the overlay
+ * is made in: the kernel refuses layers reached through fds of another mount namespace
+ * ("failed to clone upperpath"); ovlbox-hook reopens them by path after setns and checks that
+ * they are the same inodes. Detached mounts (fsmount) are fine. */
 struct ovl_layer_fds {
 	int lower, upper, work;
 };

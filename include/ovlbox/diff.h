@@ -23,7 +23,8 @@ struct ovl_diff {
 
 /* Lists every changed path: new and replaced entries (and everything inside a directory that
  * comes in whole), removed entries (and everything inside a removed directory), and merged
- * directories whose mode, owner, xattrs or mtime change. */
+ * directories (the root as ".") whose mode, owner or xattrs change, or whose mtime changes
+ * while none of their direct entries is listed. */
 int ovl_diff(const struct ovl_layers *l, struct ovl_diff *out, ovl_error_t *err);
 void ovl_diff_free(struct ovl_diff *d);
 void ovl_diff_count(const struct ovl_diff *d, struct ovl_change_counts *c);

@@ -261,8 +261,7 @@ deep_path() {
 	make_fixture
 	"$MKFILES" "$WS" 100 1000
 	touch -d '2021-12-12 12:12:12.121212121' "$WS"
-	snap "$WS" >"$T/ws.before"
-	[[ $(wc -l <"$T/ws.before") -gt 100100 ]]
+	[[ $(find "$WS" -type f | wc -l) -ge 100000 ]]
 	run_keep '
 		echo more >> d0050/f00500
 		rm d0001/f00001
@@ -275,18 +274,19 @@ deep_path() {
 	[[ $status -eq 0 ]] || fail_output "diff failed"
 	local want
 	want=$(
-		printf '%s\n' 'M d0001' 'D d0001/f00001' 'M d0002/f00002' 'M d0003' 'D d0003/f00003' \
+		printf '%s\n' 'D d0001/f00001' 'M d0002/f00002' 'D d0003/f00003' \
 			'A d0003/renamed' 'M d0050/f00500' 'D d0098'
 		printf 'D d0098/f%05d\n' $(seq 0 999)
-		printf '%s\n' 'M d0099' 'A d0099/new' 'A d0100' 'A d0100/x'
+		printf '%s\n' 'A d0099/new' 'A d0100' 'A d0100/x'
 	)
-	# (whether the workspace root's own change is listed is checked in core_cli.bats)
+	# (merged dirs whose only change is the mtime their listed children explain are not listed;
+	# whether the workspace root's own change is listed is checked in core_cli.bats)
 	[[ $(printf '%s\n' "$output" | grep -vE '^M \.?$') == "$want" ]] ||
 		fail "unexpected diff: $(diff <(printf '%s\n' "$want") <(printf '%s\n' "$output") | head)"
 	local t0=$SECONDS
 	run "$OVLBOX" apply "$WS"
 	[[ $status -eq 0 ]] || fail_output "apply failed"
-	echo "# apply of 1,011 changes in a 100,000-file workspace: $((SECONDS - t0)) s" >&3
+	echo "# apply of 1,008 changes in a 100,000-file workspace: $((SECONDS - t0)) s" >&3
 	snap "$WS" >"$T/snap.out"
 	assert_same_snap "$T/snap.in" "$T/snap.out"
 	assert_no_layers "$WS"

@@ -205,6 +205,22 @@ release_lock() {
 	assert_snap_line . '^\. dir 0700 0:0 mtime=1000000000.000000000' <(snap "$WS")
 }
 
+@test "diff lists a merged dir for its own changes, not for the mtime its listed children explain" {
+	make_fixture
+	run_keep 'touch -d @5 src
+		setfattr -n user.x -v 1 dir/sub
+		chmod 0700 empty && touch empty/x
+		echo y > src/x/y/new'
+	run "$OVLBOX" diff "$WS"
+	[[ $status -eq 0 ]] || fail_output "diff failed"
+	local want='M dir/sub
+M empty
+A empty/x
+M src
+A src/x/y/new'
+	[[ $output == "$want" ]] || fail_output "expected:" "$want"
+}
+
 @test "diff escapes newlines and backslashes in names; JSON stays valid with non-UTF-8" {
 	make_fixture
 	run_keep 'touch "$(printf "a\nb")" "c\\d" "$(printf "e\377f")" "sp ace"'

@@ -424,3 +424,24 @@ crafted_xattr() {
 	[[ $(cat "$WS/src/sub/deep.h") == x && $(cat "$WS/plain.txt") == replaced ]]
 	[[ ! -e $WS/src/sub/deep.c ]]
 }
+
+@test "chattr +i/+a made by the action (overlay protattr) become real flags, applied last" {
+	make_fixture
+	if ! chattr +i "$WS/plain.txt" 2>/dev/null; then
+		skip "the filesystem of $T does not support chattr +i"
+	fi
+	chattr -i "$WS/plain.txt"
+	run orun -- sh -c 'echo x > new && chattr +i new
+		mkdir newdir && echo y > newdir/f && chattr +i newdir
+		chattr +a plain.txt'
+	[[ $status -eq 0 ]] || fail_output "run failed"
+	[[ $(lsattr -d "$WS/new" | cut -c5) == i ]] || fail "new: $(lsattr -d "$WS/new")"
+	[[ $(lsattr -d "$WS/newdir" | cut -c5) == i ]] || fail "newdir: $(lsattr -d "$WS/newdir")"
+	[[ $(lsattr -d "$WS/plain.txt" | cut -c6) == a ]] || fail "plain.txt: $(lsattr -d "$WS/plain.txt")"
+	[[ $(cat "$WS/newdir/f") == y && $(cat "$WS/new") == x ]]
+	if getfattr -R -h -d -m '^trusted\.overlay\.' "$WS" 2>/dev/null | grep -q overlay; then
+		fail "overlay xattrs left: $(getfattr -R -h -d -m '^trusted\.overlay\.' "$WS")"
+	fi
+	assert_no_layers "$WS"
+	assert_cache_intact
+}

@@ -26,6 +26,7 @@ const char *ovl_overlay_prefix(int userxattr)
 struct xinfo {
 	bool opaque;	  /* opaque=y: replace the lower entry, do not merge */
 	bool whiteout;	  /* overlay.whiteout on a zero-size file */
+	bool fcaps;	  /* security.capability: file capabilities, a privilege like setuid */
 	uint32_t protect; /* FS_IMMUTABLE_FL / FS_APPEND_FL from protattr */
 	char *forbidden;  /* first attribute made by options ovlbox never uses */
 	char **strip;	  /* overlay-private names to remove before the entry moves */
@@ -74,6 +75,8 @@ static int read_xinfo(int dirfd, const char *name, int userxattr, struct xinfo *
 	const char *prefix = ovl_overlay_prefix(userxattr);
 	size_t plen = strlen(prefix);
 	for (const char *a = list; a < list + n; a += strlen(a) + 1) {
+		if (strcmp(a, "security.capability") == 0)
+			x->fcaps = true;
 		if (strncmp(a, prefix, plen) != 0)
 			continue;
 		const char *key = a + plen;
@@ -234,6 +237,8 @@ static int sanitize_entry(struct scan *sc, const struct stat *st, const struct x
 			      err);
 	for (size_t i = 0; i < x->nstrip; i++)
 		add_step(sc, OVL_STEP_XATTR_STRIP, x->strip[i]);
+	if (x->fcaps && !sc->opts->keep_setuid)
+		add_step(sc, OVL_STEP_XATTR_STRIP, "security.capability");
 	mode_t drop = S_ISDIR(st->st_mode) ? S_ISUID : (S_ISUID | S_ISGID);
 	if (!sc->opts->keep_setuid && !S_ISLNK(st->st_mode) && (st->st_mode & drop)) {
 		struct ovl_step s = {.op = OVL_STEP_CHMOD,

@@ -9,15 +9,17 @@
 # file it copies up unless mounted volatile, and that fsync is most of the copy-up cost here.
 #
 # Env: OVLBOX_BUILD, OUT (appends to $OUT/summary.tsv), ROUNDS (default 7), IO_FILES (files per
-# size for read and write, default 1000), IO_COPYUP_FILES (default 200: a copy-up costs ~1 ms
-# here), IO_SIZES (default "1 1024 4096 8192 51200 102400").
+# size for read, default 1000), IO_WRITE_FILES (default 200: creating a file costs up to 1 ms on
+# this shared disk), IO_COPYUP_FILES (default 50: a copy-up up to 2 ms), IO_SIZES (default
+# "1 1024 4096 8192 51200 102400").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${OVLBOX_BUILD:-$PWD/build/rel}
 out=${OUT:-}
 rounds=${ROUNDS:-7}
 n=${IO_FILES:-1000}
-ncu=${IO_COPYUP_FILES:-200}
+nw=${IO_WRITE_FILES:-200}
+ncu=${IO_COPYUP_FILES:-50}
 read -r -a sizes <<<"${IO_SIZES:-1 1024 4096 8192 51200 102400}"
 io=$build/bench/io
 timeit=$build/bench/timeit
@@ -31,6 +33,7 @@ sync
 for op in read write copyup; do
 	for s in "${sizes[@]}"; do
 		k=$n extra=()
+		[[ $op != write ]] || k=$nw
 		if [[ $op == copyup ]]; then
 			k=$ncu
 			extra=(volatile "$io volatile $op $s $k $base")
@@ -43,7 +46,7 @@ for op in read write copyup; do
 done
 
 # Seed ratios (overlay / bare, DESIGN §6; no copy-up figures there).
-echo "### I/O matrix: ns per op (median of $rounds interleaved rounds; $n files per run for read and write, $ncu for copy-up)"
+echo "### I/O matrix: ns per op (median of $rounds interleaved rounds; $n files per run for read, $nw for write, $ncu for copy-up)"
 echo
 echo "| op | size | bare | ovlbox overlay | default-options overlay | ovlbox / bare | default / bare | seed overlay / bare | ovlbox + volatile |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"

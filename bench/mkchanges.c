@@ -6,10 +6,12 @@
  *   20% deletions             an existing file, unlinked (in an overlay: a whiteout)
  *   10% new dirs              dNNNN/newdirNNNNNN, holding one 64-byte file
  *
- * Modified and deleted files are distinct and spread over the whole workspace (a stride
- * coprime with its size). Where the workspace is too small for that many (10,000 changes in
- * 1,000 files), modifications and deletions are capped at half the files and the rest become
- * new files; it prints the counts it made.
+ * The changes are concentrated in the first dirs, the way a build's outputs and edits land in a
+ * few packages: modified and deleted files are the first ones of dNNNN in order, new files and
+ * dirs go round-robin into the same dirs. So a change set touches the same paths (and the same
+ * number of dirs) whatever the workspace size. Where the workspace is too small for that many
+ * (10,000 changes in 1,000 files), modifications and deletions are capped at half the files and
+ * the rest become new files; it prints the counts it made.
  *
  *   mkchanges N NDIRS NFILES      (in the workspace: cwd)
  */
@@ -55,12 +57,13 @@ int main(int argc, char **argv)
 		ndel = total / 2 - nmod;
 	}
 	long nnew = n - nmod - ndel - ndir;
-	const long stride = 7919; /* prime: coprime with 10^k workspace sizes */
+	long touched = (nmod + ndel + nfiles - 1) / nfiles; /* dirs holding the edited inputs */
+	if (touched < 1)
+		touched = 1;
 	char path[64];
 
 	for (long i = 0; i < nmod + ndel; i++) {
-		long idx = (i * stride) % total;
-		snprintf(path, sizeof(path), "d%04ld/f%05ld", idx / nfiles, idx % nfiles);
+		snprintf(path, sizeof(path), "d%04ld/f%05ld", i / nfiles, i % nfiles);
 		if (i < nmod) {
 			int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
 			if (fd < 0)
@@ -73,16 +76,17 @@ int main(int argc, char **argv)
 		}
 	}
 	for (long i = 0; i < nnew; i++) {
-		snprintf(path, sizeof(path), "d%04ld/new%06ld", i % ndirs, i);
+		snprintf(path, sizeof(path), "d%04ld/new%06ld", i % touched, i);
 		create(path);
 	}
 	for (long i = 0; i < ndir; i++) {
-		snprintf(path, sizeof(path), "d%04ld/newdir%06ld", i % ndirs, i);
+		snprintf(path, sizeof(path), "d%04ld/newdir%06ld", i % touched, i);
 		if (mkdir(path, 0755) < 0)
 			die("mkdir", path);
-		snprintf(path, sizeof(path), "d%04ld/newdir%06ld/out", i % ndirs, i);
+		snprintf(path, sizeof(path), "d%04ld/newdir%06ld/out", i % touched, i);
 		create(path);
 	}
-	printf("%ld new files, %ld modified, %ld deleted, %ld new dirs\n", nnew, nmod, ndel, ndir);
+	printf("%ld new files, %ld modified, %ld deleted, %ld new dirs, in %ld dirs\n", nnew, nmod,
+	       ndel, ndir, touched);
 	return 0;
 }

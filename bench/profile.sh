@@ -4,9 +4,9 @@
 #      unshare and bwrap (bench/timeit, interleaved);
 #   2. `perf trace -s` over 10 `ovlbox run true`: kernel time per system call, all threads summed
 #      (read/wait4 are the parent and the sandbox init waiting for each other, not work);
-#   3. the build: system calls a compile makes (`strace -f -c`) and what the seccomp filter costs
-#      per call (bench/seccomp.sh numbers), next to `ovlbox run --seccomp none` and
-#      `--on-exit discard` on one compile (bench/timeit).
+#   3. one compile: the system calls it makes (`strace -f -c`), `ovlbox run` of it next to
+#      `--seccomp none` and `--on-exit discard` (bench/timeit), and the time the ovlbox process
+#      itself (the apply, after the action) spends in fsync/syncfs (`strace -T`, no -f).
 # perf's hardware counters do not work in this VM (`perf stat -e instructions` is "not
 # supported"); perf trace and software events do.
 #
@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${OVLBOX_BUILD:-$PWD/build/rel}
-rounds=${ROUNDS:-20}
+rounds=${ROUNDS:-15}
 timeit=$build/bench/timeit
 ovlbox=$build/bin/ovlbox
 cache=${BUILD_CACHE:-/var/tmp/ovlbox-bench-cache}
@@ -75,9 +75,25 @@ if [[ -n $src ]]; then
 	sed -n '1,2p;3,11p' "$base/strace.txt"
 	echo '```'
 	echo
-	"$timeit" -r 7 -w 1 -u ms -H -c "rm -f $base/z/lib/compress/huf_compress.o" \
+	"$timeit" -r 5 -w 1 -1 -u ms -H -c "rm -f $base/z/lib/compress/huf_compress.o" \
 		"bare cc -c" "sh -c 'cd $base/z && cc -O1 -c $f -o ${f%.c}.o'" \
 		"ovlbox run" "$ovlbox run --workspace $base/z -- cc -O1 -c $f -o ${f%.c}.o" \
 		"ovlbox run --seccomp none" "$ovlbox run --seccomp none --workspace $base/z -- cc -O1 -c $f -o ${f%.c}.o" \
 		"ovlbox run --on-exit discard" "$ovlbox run --on-exit discard --workspace $base/z -- cc -O1 -c $f -o ${f%.c}.o"
+	echo
+	echo "The ovlbox process itself (not the action; \`strace -T\` without -f) in one \`ovlbox run\` of that compile, 5 runs:"
+	echo
+	echo "| run | wall ms | fsync/fdatasync/syncfs calls | ms in them | renames | ms in them |"
+	echo "|---:|---:|---:|---:|---:|---:|"
+	for i in 1 2 3 4 5; do
+		rm -f "$base/z/${f%.c}.o"
+		t0=$(date +%s%N)
+		strace -T -e trace=fsync,fdatasync,syncfs,sync,rename,renameat,renameat2 -o "$base/st.$i" \
+			"$ovlbox" run --workspace "$base/z" -- cc -O1 -c "$f" -o "${f%.c}.o"
+		t1=$(date +%s%N)
+		awk -v i="$i" -v w="$(((t1 - t0) / 1000))" -F'<' '
+			/^(fsync|fdatasync|syncfs|sync)\(/ { n++; t += $NF + 0 }
+			/^rename/ { rn++; rt += $NF + 0 }
+			END { printf "| %d | %.1f | %d | %.1f | %d | %.2f |\n", i, w / 1000, n, t * 1000, rn, rt * 1000 }' "$base/st.$i"
+	done
 fi

@@ -5,12 +5,16 @@
  *
  * Runs the commands interleaved (round 1: A B C, round 2: A B C, ...) after WARMUP untimed
  * rounds, and prints one markdown table row per command: median, min and max over the rounds,
- * the ratio of the medians to the baseline command (the first unless -b), and the peak RSS.
+ * the ratio of the medians to the baseline command (the first unless -b), the median CPU time
+ * (user + sys of the command and the descendants it reaped: less sensitive than wall time to
+ * other load on the machine) and its ratio, and the peak RSS.
  * CMD is split into words like a shell would (quotes, no command substitution: wordexp) and
  * executed directly, without a shell; write `sh -c '...'` to get one.
  *
  *   -r ROUNDS   timed rounds (default 7, at least 1)
  *   -w WARMUP   untimed rounds first (default 1)
+ *   -1          warm-up rounds run the first command only (when the commands share what there is
+ *               to warm, e.g. the page cache of one source tree, and a run is expensive)
  *   -p SH       run `sh -c SH` before every run (warm-ups included), untimed; it sees
  *               TIMEIT_CASE=NAME and TIMEIT_ROUND=N (negative for warm-ups) in its environment
  *   -c SH       the same after every run
@@ -20,7 +24,8 @@
  *               label of the command's own unit
  *   -b NAME     the baseline for the ratio column (default the first command)
  *   -t TITLE    printed above the table; also the first column of -o lines
- *   -o FILE     append one tab-separated line per command: TITLE NAME MEDIAN MIN MAX RATIO RSS_KB
+ *   -o FILE     append one tab-separated line per command:
+ *               TITLE NAME MEDIAN MIN MAX RATIO RSS_KB CPU_S_MEDIAN CPU_RATIO
  *   -s FILE     append every timed sample: TITLE NAME ROUND VALUE
  *   -H          print the table header too
  *
@@ -48,7 +53,8 @@ extern char **environ;
 struct cmd {
 	const char *name;
 	wordexp_t argv;
-	double *v; /* one value per timed round */
+	double *v;   /* one value per timed round */
+	double *cpu; /* user + sys seconds of the command and its reaped descendants, per round */
 	long rss_kb;
 };
 
@@ -93,7 +99,7 @@ static void keep(char *last, const char *line)
 
 /* Runs one command; returns its wall time in ns, or with capture the last number it printed.
  * *rss_kb gets its peak RSS. */
-static double run_cmd(struct cmd *c, int capture, long *rss_kb)
+static double run_cmd(struct cmd *c, int capture, long *rss_kb, double *cpu_s)
 {
 	posix_spawn_file_actions_t fa;
 	int pfd[2] = {-1, -1};
@@ -152,6 +158,8 @@ static double run_cmd(struct cmd *c, int capture, long *rss_kb)
 		exit(1);
 	}
 	*rss_kb = ru.ru_maxrss;
+	*cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+		 (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 	return capture ? value : t1 - t0;
 }
 
@@ -192,7 +200,8 @@ static int rss_exec(int argc, char **argv)
 
 static int usage(void)
 {
-	fputs("usage: timeit [-r ROUNDS] [-w WARMUP] [-p SH] [-c SH] [-m wall|stdout] [-u UNIT]\n"
+	fputs("usage: timeit [-r ROUNDS] [-w WARMUP] [-1] [-p SH] [-c SH] [-m wall|stdout] [-u "
+	      "UNIT]\n"
 	      "              [-b NAME] [-t TITLE] [-o FILE] [-s FILE] [-H] NAME CMD [NAME CMD]...\n"
 	      "       timeit --rss-exec FILE -- CMD [ARG...]\n",
 	      stderr);
@@ -204,13 +213,16 @@ int main(int argc, char **argv)
 	if (argc > 1 && strcmp(argv[1], "--rss-exec") == 0)
 		return rss_exec(argc, argv);
 
-	int rounds = 7, warmup = 1, capture = 0, header = 0, opt;
+	int rounds = 7, warmup = 1, warm_first = 0, capture = 0, header = 0, opt;
 	const char *prepare = NULL, *cleanup = NULL, *unit = "ms", *base = NULL, *title = "",
 		   *out = NULL, *samples = NULL;
-	while ((opt = getopt(argc, argv, "+r:w:p:c:m:u:b:t:o:s:H")) != -1) {
+	while ((opt = getopt(argc, argv, "+r:w:1p:c:m:u:b:t:o:s:H")) != -1) {
 		switch (opt) {
 		case 'r':
 			rounds = atoi(optarg);
+			break;
+		case '1':
+			warm_first = 1;
 			break;
 		case 'w':
 			warmup = atoi(optarg);
@@ -270,19 +282,24 @@ int main(int argc, char **argv)
 		    c[i].argv.we_wordc == 0)
 			die("cannot split command", line);
 		c[i].v = calloc((size_t)rounds, sizeof(double));
+		c[i].cpu = calloc((size_t)rounds, sizeof(double));
 		if (base && strcmp(base, c[i].name) == 0)
 			b = i;
 	}
 
 	for (int r = -warmup; r < rounds; r++) {
 		for (int i = 0; i < n; i++) {
+			if (r < 0 && warm_first && i > 0)
+				break;
 			long rss;
+			double cpu;
 			run_hook(prepare, c[i].name, r);
-			double v = run_cmd(&c[i], capture, &rss);
+			double v = run_cmd(&c[i], capture, &rss, &cpu);
 			run_hook(cleanup, c[i].name, r);
 			if (r < 0)
 				continue;
 			c[i].v[r] = capture ? v : v / scale;
+			c[i].cpu[r] = cpu;
 			if (rss > c[i].rss_kb)
 				c[i].rss_kb = rss;
 			if (samples) {
@@ -296,24 +313,31 @@ int main(int argc, char **argv)
 		}
 	}
 
-	double *med = calloc((size_t)n, sizeof(double));
-	for (int i = 0; i < n; i++)
+	double *med = calloc((size_t)n, sizeof(double)), *cmed = calloc((size_t)n, sizeof(double));
+	for (int i = 0; i < n; i++) {
 		med[i] = median(c[i].v, rounds);
+		cmed[i] = median(c[i].cpu, rounds);
+	}
 	if (title[0])
-		printf("%s (%d rounds after %d warm-up, interleaved)\n\n", title, rounds, warmup);
+		printf("%s (%d rounds after %d warm-up%s, interleaved)\n\n", title, rounds, warmup,
+		       warm_first ? " of the first case" : "");
 	if (header || title[0]) {
-		printf("| case | median %s | min %s | max %s | ratio to %s | peak RSS KiB |\n",
+		printf("| case | median %s | min %s | max %s | ratio to %s | CPU s (median) | CPU "
+		       "ratio "
+		       "| peak RSS KiB |\n",
 		       unit, unit, unit, c[b].name);
-		printf("|---|---:|---:|---:|---:|---:|\n");
+		printf("|---|---:|---:|---:|---:|---:|---:|---:|\n");
 	}
 	FILE *o = out ? fopen(out, "a") : NULL;
 	for (int i = 0; i < n; i++) {
 		double ratio = med[b] > 0 ? med[i] / med[b] : 0;
-		printf("| %s | %.4g | %.4g | %.4g | %.3f | %ld |\n", c[i].name, med[i], c[i].v[0],
-		       c[i].v[rounds - 1], ratio, c[i].rss_kb);
+		double cratio = cmed[b] > 0 ? cmed[i] / cmed[b] : 0;
+		printf("| %s | %.4g | %.4g | %.4g | %.3f | %.4g | %.3f | %ld |\n", c[i].name,
+		       med[i], c[i].v[0], c[i].v[rounds - 1], ratio, cmed[i], cratio, c[i].rss_kb);
 		if (o)
-			fprintf(o, "%s\t%s\t%.6g\t%.6g\t%.6g\t%.4f\t%ld\n", title, c[i].name,
-				med[i], c[i].v[0], c[i].v[rounds - 1], ratio, c[i].rss_kb);
+			fprintf(o, "%s\t%s\t%.6g\t%.6g\t%.6g\t%.4f\t%ld\t%.6g\t%.4f\n", title,
+				c[i].name, med[i], c[i].v[0], c[i].v[rounds - 1], ratio,
+				c[i].rss_kb, cmed[i], cratio);
 	}
 	if (o)
 		fclose(o);
@@ -321,8 +345,10 @@ int main(int argc, char **argv)
 	for (int i = 0; i < n; i++) {
 		wordfree(&c[i].argv);
 		free(c[i].v);
+		free(c[i].cpu);
 	}
 	free(c);
 	free(med);
+	free(cmed);
 	return 0;
 }

@@ -5,9 +5,11 @@
  *
  * MODE  bare     BASE/lower as it is
  *       ovlbox   an overlay over BASE/lower mounted by libovlbox exactly as `ovlbox run` does
- *                (ovl_layers_prepare + ovl_layers_mount: redirect_dir=nofollow, index=off, ...)
+ *                (ovl_layers_prepare + ovl_layers_mount: redirect_dir=nofollow, index=off,
+ *                metacopy=off, xino=off, uuid=null, volatile)
  *       default  an overlay over BASE/lower with only lowerdir/upperdir/workdir (kernel defaults)
- *       volatile ovlbox's options plus `volatile` (no fsync of copied-up files; an experiment)
+ *       synced   ovlbox's options without `volatile`, hand-mounted: overlayfs then fsyncs every
+ *                file it copies up (what ovlbox did before it mounted volatile)
  * OP    read     open, read the whole file, close (after one untimed pass over the same files)
  *       write    create a new file, write SIZE bytes, close
  *       copyup   first write to an existing lower file: open O_WRONLY, write its first byte
@@ -112,11 +114,12 @@ static void mount_overlay(const char *mode, const char *lower, const char *layer
 		char opts[3 * 4096 + 128];
 		if (mkdir(upper, 0755) < 0 || mkdir(work, 0755) < 0)
 			die("mkdir upper/work");
-		snprintf(
-		    opts, sizeof(opts), "lowerdir=%s,upperdir=%s,workdir=%s%s", lower, upper, work,
-		    strcmp(mode, "volatile") == 0 ? ",redirect_dir=nofollow,index=off,metacopy=off,"
-						    "xino=off,uuid=null,volatile"
-						  : "");
+		const char *extra = strcmp(mode, "synced") == 0
+					? ",redirect_dir=nofollow,index=off,"
+					  "metacopy=off,xino=off,uuid=null"
+					: "";
+		snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=%s,workdir=%s%s", lower, upper,
+			 work, extra);
 		if (mount("overlay", lower, "overlay", 0, opts) < 0)
 			die("mount overlay");
 	}
@@ -127,10 +130,10 @@ int main(int argc, char **argv)
 	if (argc == 4 && strcmp(argv[1], "setup") == 0)
 		return setup(argv[2], atol(argv[3]));
 	if (argc != 6) {
-		fputs("usage: io setup BASE NFILES | io bare|ovlbox|default|volatile "
-		      "read|write|copyup SIZE "
-		      "NFILES BASE\n",
-		      stderr);
+		fputs(
+		    "usage: io setup BASE NFILES | io bare|ovlbox|default|synced read|write|copyup "
+		    "SIZE NFILES BASE\n",
+		    stderr);
 		return 2;
 	}
 	const char *mode = argv[1], *op = argv[2], *base = argv[5];

@@ -2,11 +2,12 @@
 # The seed's I/O matrix (DESIGN §6) with bench/io: read / write (new file) / copy-up (first
 # write to an existing lower file) × 1 B .. 100 KiB × bare dir, overlay as ovlbox mounts it,
 # overlay with kernel default options. Per cell one bench/timeit run (-m stdout: io measures
-# ns/op itself), the three mounts interleaved. Every io process mounts in a private mount
-# namespace of its own; nothing is mounted on the host.
+# ns/op itself), the three mounts interleaved, `sync` before each run (the previous run's
+# removals are then written out and discarded, not in the next run's way). Every io process
+# mounts in a private mount namespace of its own; nothing is mounted on the host.
 #
-# Copy-up also runs with a fourth mount, ovlbox's options plus `volatile`: overlayfs fsyncs every
-# file it copies up unless mounted volatile, and that fsync is most of the copy-up cost here.
+# Copy-up also runs with a fourth mount, ovlbox's options without `volatile` (hand-mounted):
+# overlayfs fsyncs every file it copies up unless mounted volatile.
 #
 # Env: OVLBOX_BUILD, OUT (appends to $OUT/summary.tsv), ROUNDS (default 7), IO_FILES (files per
 # size for read, default 1000), IO_WRITE_FILES (default 200: creating a file costs up to 1 ms on
@@ -36,9 +37,9 @@ for op in read write copyup; do
 		[[ $op != write ]] || k=$nw
 		if [[ $op == copyup ]]; then
 			k=$ncu
-			extra=(volatile "$io volatile $op $s $k $base")
+			extra=(synced "$io synced $op $s $k $base")
 		fi
-		"$timeit" -m stdout -u ns -r "$rounds" -w 1 -t "io $op $s" -o "$tsv" \
+		"$timeit" -m stdout -u ns -r "$rounds" -w 1 -p sync -t "io $op $s" -o "$tsv" \
 			bare "$io bare $op $s $k $base" \
 			ovlbox "$io ovlbox $op $s $k $base" \
 			default "$io default $op $s $k $base" "${extra[@]}" >/dev/null
@@ -48,7 +49,7 @@ done
 # Seed ratios (overlay / bare, DESIGN §6; no copy-up figures there).
 echo "### I/O matrix: ns per op (median of $rounds interleaved rounds; $n files per run for read, $nw for write, $ncu for copy-up)"
 echo
-echo "| op | size | bare | ovlbox overlay | default-options overlay | ovlbox / bare | default / bare | seed overlay / bare | ovlbox + volatile |"
+echo "| op | size | bare | ovlbox overlay | default-options overlay | ovlbox / bare | default / bare | seed overlay / bare | ovlbox without volatile |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 awk -F'\t' '
 	BEGIN {
@@ -66,7 +67,7 @@ awk -F'\t' '
 			split(key[i], k, SUBSEP); op = k[1]; s = k[2]
 			b = v[op, s, "bare"]
 			sr = ((op, s) in seed) ? sprintf("%.3f", seed[op, s]) : "–"
-			vol = ((op, s, "volatile") in v) ? sprintf("%.0f", v[op, s, "volatile"]) : "–"
+			vol = ((op, s, "synced") in v) ? sprintf("%.0f", v[op, s, "synced"]) : "–"
 			printf "| %s | %s | %.0f | %.0f | %.0f | %.3f | %.3f | %s | %s |\n", op, s, b,
 				v[op, s, "ovlbox"], v[op, s, "default"], v[op, s, "ovlbox"] / b,
 				v[op, s, "default"] / b, sr, vol
@@ -75,5 +76,5 @@ awk -F'\t' '
 echo
 echo "read: open, read the whole file, close (warm: one untimed pass first); write: create a new file, write, close;"
 echo "copyup: open an existing file O_WRONLY, write 1 byte at offset 0, close (bare: in place; overlay: copies the file up first)."
-echo "ovlbox + volatile: ovlbox's mount options plus \`volatile\`, hand-mounted: overlayfs then skips the fsync it does after every copy-up."
+echo "ovlbox overlay: mounted by libovlbox as \`ovlbox run\` does (since 8eae7a7 with \`volatile\`); without volatile: the same options minus \`volatile\`, hand-mounted: overlayfs then fsyncs every file it copies up."
 [[ -z $out ]] || cat "$tsv" >>"$out/summary.tsv"

@@ -4,14 +4,23 @@
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 : "${OVLBOX_BUILD:?set OVLBOX_BUILD}"
-export OVLBOX="$OVLBOX_BUILD/bin/ovlbox"
-export OVLBOX_HOOK="$OVLBOX_BUILD/bin/ovlbox-hook"
-export OVLBOX_HELPERS="${OVLBOX_HELPERS:-$OVLBOX_BUILD/tests/helpers}"
+helpers=${OVLBOX_HELPERS:-$OVLBOX_BUILD/tests/helpers}
 export OVLBOX_SRC="$PWD"
 
 passed=0 failed=0 skipped=0
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+# The binaries, copied where the tests' unprivileged users can reach them whatever the clone's
+# location (CI may clone under /root, mode 0700); /var/tmp, not /tmp, because sandboxes get a
+# private /tmp but see the host's /var/tmp (read-only).
+bin=$(mktemp -d /var/tmp/ovlbox-test-bin.XXXXXX)
+trap 'rm -rf "$log" "$bin"' EXIT
+mkdir "$bin/helpers"
+cp "$OVLBOX_BUILD"/bin/* "$bin/"
+for h in "$helpers"/*; do
+	[[ -f $h && -x $h ]] && cp "$h" "$bin/helpers/"
+done
+chmod -R a+rX "$bin"
+export OVLBOX="$bin/ovlbox" OVLBOX_HOOK="$bin/ovlbox-hook" OVLBOX_HELPERS="$bin/helpers"
 
 for t in "$OVLBOX_BUILD"/tests/unit/*; do
 	[[ -x $t ]] || continue

@@ -110,12 +110,13 @@ if command -v gnuplot >/dev/null; then
 	for op in read write copyup; do
 		awk -F'\t' -v op="$op" '{ split($1, t, " ") } t[1] == "io" && t[2] == op {
 			v[t[3], $2] = $3; if (!(t[3] in s)) { s[t[3]] = 1; k[++n] = t[3] } }
-			END { for (i = 1; i <= n; i++) print k[i], v[k[i], "bare"], v[k[i], "ovlbox"], v[k[i], "default"] }' \
+			END { for (i = 1; i <= n; i++) print k[i], v[k[i], "bare"], v[k[i], "ovlbox"], v[k[i], "default"],
+				((k[i], "synced") in v) ? v[k[i], "synced"] : "NaN" }' \
 			"$OUT/summary.tsv" >"$d/io-$op.dat"
 	done
-	awk -F'\t' '{ split($1, t, " ") } t[1] == "apply" && $2 == "ovlbox apply" { print t[3], t[4], $3, $4, $5 }' \
+	awk -F'\t' '{ split($1, t, " ") } t[1] == "apply" && $2 == "ovlbox apply" { print t[2], t[3], $3, $4, $5 }' \
 		"$OUT/summary.tsv" >"$d/apply.dat"
-	awk -F'\t' '{ split($1, t, " ") } t[1] == "apply" && $2 == "syscall floor" { print t[3], t[4], $3 }' \
+	awk -F'\t' '{ split($1, t, " ") } t[1] == "apply" && $2 == "syscall floor" { print t[2], t[3], $3 }' \
 		"$OUT/summary.tsv" >"$d/floor.dat"
 	awk -F'\t' '$1 ~ /^\((a|b)\)/ { printf "\"%s %s\" %s\n", substr($1, 1, 3), $2, $6 }' "$OUT/summary.tsv" >"$d/build.dat"
 	if [[ -s $d/startup.dat ]]; then
@@ -130,7 +131,7 @@ set boxwidth 0.6
 set xtics rotate by -30 left
 set grid ytics
 set bmargin 7
-plot "$d/startup.dat" using 0:2:3:4:xtic(1) with boxerrorbars notitle lc rgb "#4477aa"
+plot "$d/startup.dat" using 0:2:3:4:(0.6):xtic(1) with boxerrorbars notitle lc rgb "#4477aa"
 EOF
 	fi
 	if [[ -s $d/io-read.dat ]]; then
@@ -140,6 +141,8 @@ set output "bench/io.png"
 set multiplot layout 1,3 title "I/O matrix: ns per op (median)"
 set logscale x
 set logscale y
+set xrange [0.5:200000]
+set xtics ("1" 1, "1K" 1024, "4K" 4096, "50K" 51200, "100K" 102400)
 set xlabel "file size (bytes)"
 set grid
 set key top left
@@ -147,7 +150,8 @@ do for [op in "read write copyup"] {
 	set title op
 	plot "$d/io-".op.".dat" using 1:2 with linespoints title "bare", \
 	     "" using 1:3 with linespoints title "ovlbox overlay", \
-	     "" using 1:4 with linespoints title "default overlay"
+	     "" using 1:4 with linespoints title "default overlay", \
+	     "" using 1:5 with linespoints title "ovlbox without volatile"
 }
 unset multiplot
 EOF

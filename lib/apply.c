@@ -315,6 +315,17 @@ static int remove_work(const char *work, int work_fd, bool journaled, ovl_error_
 	return 0;
 }
 
+/* syncfs of the upper's filesystem, and of the work dir's when it is another one. */
+static int sync_layers(int upper_fd, int work_fd, ovl_error_t *err)
+{
+	struct stat us, ws;
+	if (fstat(upper_fd, &us) < 0 || fstat(work_fd, &ws) < 0)
+		return ovl_error(err, errno, "stat layers");
+	if (syncfs(upper_fd) < 0 || (us.st_dev != ws.st_dev && syncfs(work_fd) < 0))
+		return ovl_error(err, errno, "sync");
+	return 0;
+}
+
 int ovl_apply(const struct ovl_layers *l, const struct ovl_apply_opts *opts,
 	      struct ovl_change_counts *counts, ovl_error_t *err)
 {
@@ -358,15 +369,15 @@ int ovl_apply(const struct ovl_layers *l, const struct ovl_apply_opts *opts,
 		/* An empty upper plans only the root's metadata and the end: both are safe to
 		 * repeat without a journal (upper stays until the end), so skip the fsyncs. */
 		journaled = plan.n > 2;
-		/* The action's data must be on disk before any of it is renamed into the
-		 * workspace (the overlay is mounted volatile: nothing synced it). */
-		if (journaled && syncfs(upper_fd) < 0) {
-			ovl_plan_free(&plan);
-			return ovl_error(err, errno, "sync upper dir %s", ovl_qp(l->upper));
-		}
 		if (journaled && ovl_journal_write(work_fd, &plan, err) < 0) {
 			ovl_plan_free(&plan);
 			return ovl_error_wrap(err, "work dir %s", ovl_qp(l->work));
+		}
+		/* One sync for the journal and the action's data (the overlay is mounted
+		 * volatile: nothing synced it), before anything moves into the workspace. */
+		if (journaled && sync_layers(upper_fd, work_fd, err) < 0) {
+			ovl_plan_free(&plan);
+			return ovl_error_wrap(err, "upper dir %s", ovl_qp(l->upper));
 		}
 	}
 	struct exec x = {.lower_fd = lower_fd,

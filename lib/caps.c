@@ -151,7 +151,8 @@ static int set_pei(uint64_t kept, int last, ovl_error_t *err)
 /* Ambient caps must be in both permitted and inheritable, so this runs after set_pei(). */
 static int set_ambient(uint64_t kept, int last, ovl_error_t *err)
 {
-	if (cap_reset_ambient() < 0)
+	/* One prctl; libcap's cap_reset_ambient() probes every capability first. */
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
 		return ovl_error(err, errno, "clearing the ambient set");
 	for (int c = 0; c <= last; c++) {
 		if (!(kept & (UINT64_C(1) << c)))

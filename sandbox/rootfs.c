@@ -41,8 +41,9 @@ static int mount_new(int root, const char *dst, const char *fstype, unsigned lon
 	return 0;
 }
 
-/* Binds the host path src onto root/dst (a recursive clone of src's mounts). */
-static int bind_into(int root, const char *src, const char *dst, bool readonly, ovl_error_t *err)
+/* A detached, recursive clone of the host path src (made before anything covers it), read-only
+ * or writable. */
+static int clone_tree(const char *src, bool readonly, ovl_error_t *err)
 {
 	cleanup_close int tree =
 	    open_tree(AT_FDCWD, src, OPEN_TREE_CLONE | AT_RECURSIVE | OPEN_TREE_CLOEXEC);
@@ -56,11 +57,17 @@ static int bind_into(int root, const char *src, const char *dst, bool readonly, 
 	if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
 		return ovl_error(err, errno, "bind %s: make %s", ovl_qp(src),
 				 readonly ? "read-only" : "writable");
+	return ovl_steal_fd(&tree);
+}
+
+/* Attaches a detached mount at root/dst. */
+static int attach(int root, int mnt, const char *dst, ovl_error_t *err)
+{
 	cleanup_close int t = open_target(root, dst, err);
 	if (t < 0)
 		return -1;
-	if (move_mount(tree, "", t, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-		return ovl_error(err, errno, "bind %s on %s", ovl_qp(src), ovl_qp(dst));
+	if (move_mount(mnt, "", t, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		return ovl_error(err, errno, "mount on %s", ovl_qp(dst));
 	return 0;
 }
 
@@ -74,20 +81,21 @@ static int make_file(int dir, const char *name, mode_t mode, ovl_error_t *err)
 
 /* /dev: a tmpfs with the host's harmless character devices bound in, a private devpts and a
  * private /dev/shm. */
-static int setup_dev(int root, ovl_error_t *err)
+static const char *const dev_nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
+#define NDEV (sizeof(dev_nodes) / sizeof(dev_nodes[0]))
+
+static int setup_dev(int root, const int node_mnt[NDEV], ovl_error_t *err)
 {
 	if (mount_new(root, "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k", err) < 0)
 		return -1;
 	cleanup_close int dev = ovl_open_beneath(root, "dev", O_PATH | O_DIRECTORY, err);
 	if (dev < 0)
 		return -1;
-	static const char *const nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
-	for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
-		char src[32], dst[32];
-		snprintf(src, sizeof(src), "/dev/%s", nodes[i]);
-		snprintf(dst, sizeof(dst), "/dev/%s", nodes[i]);
-		if (make_file(dev, nodes[i], 0666, err) < 0 ||
-		    bind_into(root, src, dst, false, err) < 0)
+	for (size_t i = 0; i < NDEV; i++) {
+		char dst[32];
+		snprintf(dst, sizeof(dst), "/dev/%s", dev_nodes[i]);
+		if (make_file(dev, dev_nodes[i], 0666, err) < 0 ||
+		    attach(root, node_mnt[i], dst, err) < 0)
 			return -1;
 	}
 	if (mkdirat(dev, "shm", 01777) < 0 || mkdirat(dev, "pts", 0755) < 0)
@@ -136,7 +144,8 @@ static int make_mount_point(int root, const char *path, bool file, ovl_error_t *
 	return 0;
 }
 
-static int setup_user_mounts(int root, const struct rootfs_config *cfg, ovl_error_t *err)
+static int setup_user_mounts(int root, const struct rootfs_config *cfg, const int *trees,
+			     ovl_error_t *err)
 {
 	for (size_t i = 0; i < cfg->nmounts; i++) {
 		const struct user_mount *m = &cfg->mounts[i];
@@ -153,11 +162,8 @@ static int setup_user_mounts(int root, const struct rootfs_config *cfg, ovl_erro
 			r = mount_new(root, m->dst, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755",
 				      err);
 			break;
-		case MNT_RO_BIND:
-			r = bind_into(root, m->src, m->dst, true, err);
-			break;
 		default:
-			r = bind_into(root, m->src, m->dst, false, err);
+			r = attach(root, trees[i], m->dst, err);
 			break;
 		}
 		if (r < 0)
@@ -166,63 +172,91 @@ static int setup_user_mounts(int root, const struct rootfs_config *cfg, ovl_erro
 	return 0;
 }
 
-int rootfs_enter(const struct rootfs_config *cfg, ovl_error_t *err)
+static void close_all(int *fds, size_t n)
 {
-	/* The workspace overlay, detached, to attach last: the private /tmp or a user mount
-	 * must not hide it. */
-	cleanup_close int ws_mnt =
-	    open_tree(AT_FDCWD, cfg->workspace, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-	if (ws_mnt < 0)
+	for (size_t i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
+/* Everything that must be taken from the host's view before the view changes: the overlay
+ * (then unmounted, to be attached last), the device nodes, the bind sources. */
+static int take_sources(const struct rootfs_config *cfg, int *ws, int node[NDEV], int *trees,
+			ovl_error_t *err)
+{
+	*ws = open_tree(AT_FDCWD, cfg->workspace, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (*ws < 0)
 		return ovl_error(err, errno, "clone the workspace mount");
 	/* An action given CAP_MKNOD must not be able to use a device node it made there. */
 	struct mount_attr ws_attr = {.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV};
-	if (mount_setattr(ws_mnt, "", AT_EMPTY_PATH, &ws_attr, sizeof(ws_attr)) < 0)
+	if (mount_setattr(*ws, "", AT_EMPTY_PATH, &ws_attr, sizeof(ws_attr)) < 0)
 		return ovl_error(err, errno, "make the workspace nosuid,nodev");
-	/* The clone is all we need: without this the read-only tree below would hold a second,
-	 * read-only copy of the overlay under the writable one. */
 	if (umount2(cfg->workspace, 0) < 0)
 		return ovl_error(err, errno, "unmount the workspace's first mount");
-	/* A private copy of the whole tree, read-only, no setuid, no device nodes. */
-	cleanup_close int tree =
-	    open_tree(AT_FDCWD, "/", OPEN_TREE_CLONE | AT_RECURSIVE | OPEN_TREE_CLOEXEC);
-	if (tree < 0)
-		return ovl_error(err, errno, "clone the mount tree");
+	for (size_t i = 0; i < NDEV; i++) {
+		char src[32];
+		snprintf(src, sizeof(src), "/dev/%s", dev_nodes[i]);
+		if ((node[i] = clone_tree(src, false, err)) < 0)
+			return -1;
+	}
+	for (size_t i = 0; i < cfg->nmounts; i++) {
+		const struct user_mount *m = &cfg->mounts[i];
+		if (m->kind != MNT_TMPFS &&
+		    (trees[i] = clone_tree(m->src, m->kind == MNT_RO_BIND, err)) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The mount namespace is already a private copy of the host's mounts: make all of it read-only
+ * (nosuid, nodev) in place, put fresh /proc /dev /tmp (/sys) over it, then the workspace and the
+ * user's mounts. No pivot_root: nothing writable is left underneath, and the action can neither
+ * unmount (no capabilities, seccomp) nor reach the covered mounts. */
+int rootfs_enter(const struct rootfs_config *cfg, ovl_error_t *err)
+{
+	int ws = -1, node[NDEV], *trees = calloc(cfg->nmounts + 1, sizeof(int));
+	if (trees == NULL)
+		abort();
+	for (size_t i = 0; i < NDEV; i++)
+		node[i] = -1;
+	for (size_t i = 0; i < cfg->nmounts; i++)
+		trees[i] = -1;
+	int r = -1;
+	cleanup_close int root = -1;
+	if (take_sources(cfg, &ws, node, trees, err) < 0)
+		goto out;
 	struct mount_attr ro = {.attr_set =
 				    MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV};
-	if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &ro, sizeof(ro)) < 0)
-		return ovl_error(err, errno, "make the root read-only");
-
-	/* Attach it over the workspace path (a directory that surely exists) to work on it. */
-	if (move_mount(tree, "", AT_FDCWD, cfg->workspace, MOVE_MOUNT_F_EMPTY_PATH) < 0)
-		return ovl_error(err, errno, "attach the new root");
-	cleanup_close int root = open(cfg->workspace, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (root < 0)
-		return ovl_error(err, errno, "open the new root");
-
+	if (mount_setattr(AT_FDCWD, "/", AT_RECURSIVE, &ro, sizeof(ro)) < 0) {
+		ovl_error(err, errno, "make the root read-only");
+		goto out;
+	}
+	root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0) {
+		ovl_error(err, errno, "open /");
+		goto out;
+	}
 	if (mount_new(root, "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, err) < 0 ||
-	    setup_dev(root, err) < 0 ||
+	    setup_dev(root, node, err) < 0 ||
 	    mount_new(root, "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", err) < 0)
-		return -1;
+		goto out;
 	if (cfg->private_net &&
 	    mount_new(root, "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL,
 		      err) < 0)
-		return -1;
-	if (make_mount_point(root, cfg->workspace, false, err) < 0)
-		return ovl_error_wrap(err, "workspace");
-	cleanup_close int ws = open_target(root, cfg->workspace, err);
-	if (ws < 0 ||
-	    move_mount(ws_mnt, "", ws, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-		return ovl_error(err, errno, "mount the workspace in the sandbox");
-	if (setup_user_mounts(root, cfg, err) < 0)
-		return -1;
-
-	if (fchdir(root) < 0)
-		return ovl_error(err, errno, "chdir to the new root");
-	if (syscall(SYS_pivot_root, ".", ".") < 0)
-		return ovl_error(err, errno, "pivot_root");
-	if (umount2(".", MNT_DETACH) < 0)
-		return ovl_error(err, errno, "detach the old root");
-	if (chdir("/") < 0)
-		return ovl_error(err, errno, "chdir /");
-	return 0;
+		goto out;
+	if (make_mount_point(root, cfg->workspace, false, err) < 0 ||
+	    attach(root, ws, cfg->workspace, err) < 0) {
+		ovl_error_wrap(err, "workspace");
+		goto out;
+	}
+	if (setup_user_mounts(root, cfg, trees, err) < 0)
+		goto out;
+	r = 0;
+out:
+	close_all(node, NDEV);
+	close_all(trees, cfg->nmounts);
+	if (ws >= 0)
+		close(ws);
+	free(trees);
+	return r;
 }

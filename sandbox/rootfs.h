@@ -28,7 +28,7 @@ struct rootfs_config {
 	size_t nmounts;
 };
 
-/* Builds the view and pivots into it. Call in the sandbox's mount namespace after the overlay
+/* Builds the view in place. Call in the sandbox's mount namespace after the overlay
  * is mounted on cfg->workspace. Afterwards "/" is the new root. */
 int rootfs_enter(const struct rootfs_config *cfg, ovl_error_t *err);
 

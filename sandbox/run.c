@@ -16,6 +16,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -126,7 +127,10 @@ static void exec_action(const struct run_opts *o, const struct ovl_seccomp *filt
 	if (ovl_caps_restrict(&o->caps, &err) < 0 ||
 	    (filter && ovl_seccomp_install(filter, &err) < 0))
 		action_fail(exec_fd, 0, &err);
-	execvpe(o->argv[0], o->argv, o->envp);
+	if (o->exec_path)
+		execve(o->exec_path, o->argv, o->envp);
+	else
+		execvpe(o->argv[0], o->argv, o->envp);
 	int e = errno;
 	struct exec_failure f = {.errnum = e};
 	ovl_write_all(exec_fd, &f, sizeof(f));
@@ -476,6 +480,53 @@ static int action_exit_code(const struct run_result *res, const struct run_opts 
 	return WEXITSTATUS(res->wait_status);
 }
 
+/* True if path lies in a part of the view that differs from the host's. */
+static bool differs_in_sandbox(const struct run_opts *o, const char *path)
+{
+	static const char *const private[] = {"/tmp/", "/dev/", "/proc/", "/sys/"};
+	for (size_t i = 0; i < sizeof(private) / sizeof(private[0]); i++)
+		if (strncmp(path, private[i], strlen(private[i])) == 0)
+			return true;
+	for (size_t i = 0; i < o->nmounts; i++) {
+		size_t n = strlen(o->mounts[i].dst);
+		if (strncmp(path, o->mounts[i].dst, n) == 0 && path[n] == '/')
+			return true;
+	}
+	return false;
+}
+
+/* Looks a command without a slash up on the action's PATH now, so that the action's exec does
+ * not walk PATH with failing execve()s under its seccomp filter. Only where the sandbox sees the
+ * same file as the host (read-only); otherwise, or when not found, the action's execvpe() decides
+ * (and reports 126/127 itself). */
+static char *resolve_command(const struct run_opts *o)
+{
+	const char *cmd = o->argv[0];
+	if (strchr(cmd, '/') || o->cwd)
+		return NULL;
+	const char *path = "/bin:/usr/bin"; /* execvpe's default */
+	for (char **e = o->envp; *e; e++)
+		if (strncmp(*e, "PATH=", 5) == 0)
+			path = *e + 5;
+	cleanup_free char *dirs = strdup(path);
+	if (dirs == NULL)
+		abort();
+	for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d;
+	     d = strtok_r(NULL, ":", &save)) {
+		if (d[0] != '/')
+			return NULL; /* relative to the action's cwd: leave it to the action */
+		char *full = NULL;
+		if (asprintf(&full, "%s/%s", d, cmd) < 0)
+			abort();
+		struct stat st;
+		if (stat(full, &st) == 0 && S_ISREG(st.st_mode) && access(full, X_OK) == 0 &&
+		    !differs_in_sandbox(o, full))
+			return full;
+		free(full);
+	}
+	return NULL;
+}
+
 /* Brings the layers to a state where a run can start: finishes an interrupted apply, refuses
  * unapplied changes. */
 static int ready_layers(const struct ovl_layers *l, bool rootless, bool on_tmpfs, ovl_error_t *err)
@@ -564,6 +615,7 @@ int cmd_run(int argc, char **argv)
 	if (ovl_layers_init(&l, o.workspace_abs, o.upper_abs, o.work_abs, &err) < 0 ||
 	    ovl_seccomp_from_arg(o.seccomp, &o.caps, &filter, &err) < 0)
 		goto out;
+	o.exec_path = resolve_command(&o);
 	lock = ovl_layers_lock(&l, &err);
 	if (lock < 0 || (rootless && ovl_layers_check_owners(&l, geteuid(), getegid(), &err) < 0) ||
 	    ready_layers(&l, rootless, o.upper_size != NULL, &err) < 0)

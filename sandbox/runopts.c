@@ -393,6 +393,7 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o)
 
 void run_opts_free(struct run_opts *o)
 {
+	free(o->exec_path);
 	free(o->workspace_abs);
 	free(o->upper_abs);
 	free(o->work_abs);

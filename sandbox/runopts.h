@@ -38,6 +38,7 @@ struct run_opts {
 	const char *upper_size; /* tmpfs size= value, or NULL */
 	bool keep_setuid, allow_devices; /* passed to the apply */
 	char **argv; /* the action */
+	char *exec_path; /* argv[0] resolved on PATH before the sandbox starts, or NULL */
 };
 
 struct run_result {

@@ -46,7 +46,9 @@ struct ovl_plan {
 void ovl_plan_add(struct ovl_plan *p, const struct ovl_step *s); /* takes ownership of strings */
 void ovl_plan_free(struct ovl_plan *p);
 
-/* Writes the plan as OVL_JOURNAL_NAME in work_fd: temp file, fsync, rename, fsync dir. */
+/* Writes the plan as OVL_JOURNAL_NAME in work_fd (a temp file renamed into place). Not synced:
+ * the caller syncs the filesystem once, for the journal and the upper's data together, before
+ * the first step (a crash before that leaves no journal or a complete one, and nothing moved). */
 int ovl_journal_write(int work_fd, const struct ovl_plan *p, ovl_error_t *err);
 /* Reads and checks a complete journal. Returns 1 if read, 0 if there is none. */
 int ovl_journal_read(int work_fd, struct ovl_plan *p, ovl_error_t *err);

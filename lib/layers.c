@@ -320,7 +320,8 @@ static int build_opts(const struct ovl_layer_fds *fds, bool userxattr, char path
 }
 
 /* New mount API: each option is set on its own, so a refusal names the exact option. */
-static int mount_fsconfig(const struct mount_opt *opts, int n, int target_fd, ovl_error_t *err)
+static int overlay_fsmount(const struct mount_opt *opts, int n, unsigned int attrs,
+			   ovl_error_t *err)
 {
 	cleanup_close int fsfd = fsopen("overlay", FSOPEN_CLOEXEC);
 	if (fsfd < 0)
@@ -344,13 +345,10 @@ static int mount_fsconfig(const struct mount_opt *opts, int n, int target_fd, ov
 	}
 	if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
 		return ovl_error(err, errno, "overlay mount: create superblock");
-	cleanup_close int mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, 0);
+	int mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, attrs);
 	if (mfd < 0)
 		return ovl_error(err, errno, "overlay mount: fsmount");
-	if (move_mount(mfd, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) <
-	    0)
-		return ovl_error(err, errno, "overlay mount: attach to workspace");
-	return 0;
+	return mfd;
 }
 
 /* mount(2): one data string; on EINVAL retry without the optional options, one at a time. */
@@ -389,10 +387,40 @@ int ovl_layers_mount(const struct ovl_layer_fds *fds, int target_fd, bool userxa
 	char paths[3][32];
 	struct mount_opt opts[16];
 	int n = build_opts(fds, userxattr, paths, opts);
-	int r = mount_fsconfig(opts, n, target_fd, err);
-	if (r != -2)
-		return r;
-	return mount_legacy(opts, n, target_fd, err);
+	cleanup_close int mfd = overlay_fsmount(opts, n, 0, err);
+	if (mfd == -2) {
+		mfd = -1;
+		return mount_legacy(opts, n, target_fd, err);
+	}
+	if (mfd < 0)
+		return -1;
+	if (move_mount(mfd, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) <
+	    0)
+		return ovl_error(err, errno, "overlay mount: attach to workspace");
+	return 0;
+}
+
+int ovl_layers_mount_detached(const struct ovl_layer_fds *fds, bool userxattr, unsigned int attrs,
+			      int fallback_target, ovl_error_t *err)
+{
+	char paths[3][32];
+	struct mount_opt opts[16];
+	int n = build_opts(fds, userxattr, paths, opts);
+	int mfd = overlay_fsmount(opts, n, attrs, err);
+	if (mfd != -2)
+		return mfd;
+	/* No new mount API: mount in place, take a clone, unmount the original. */
+	if (mount_legacy(opts, n, fallback_target, err) < 0)
+		return -1;
+	char p[32];
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", fallback_target);
+	cleanup_close int clone = open_tree(AT_FDCWD, p, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (clone < 0 || umount2(p, 0) < 0)
+		return ovl_error(err, errno, "overlay mount: detach");
+	struct mount_attr a = {.attr_set = attrs};
+	if (attrs && mount_setattr(clone, "", AT_EMPTY_PATH, &a, sizeof(a)) < 0)
+		return ovl_error(err, errno, "overlay mount: set mount flags");
+	return ovl_steal_fd(&clone);
 }
 
 static int remove_path(const char *path, ovl_error_t *err)

@@ -10,9 +10,9 @@
 
 /* Exit codes of ovlbox itself (run also passes the action's status through). */
 enum {
-	EXIT_USAGE = 2,		/* apply/diff/discard: bad command line */
-	EXIT_FAILED = 125,	/* apply/diff/discard: the operation failed (as run's own failures) */
-	EXIT_OVLBOX = 125,	/* run: ovlbox failed (set-up, lock, apply) or bad command line */
+	EXIT_USAGE = 2,	   /* apply/diff/discard: bad command line */
+	EXIT_FAILED = 125, /* apply/diff/discard: the operation failed (as run's own failures) */
+	EXIT_OVLBOX = 125, /* run: ovlbox failed (set-up, lock, apply) or bad command line */
 	EXIT_CANNOT_EXEC = 126, /* run: command not executable */
 	EXIT_NOT_FOUND = 127,	/* run: command not found */
 };

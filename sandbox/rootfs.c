@@ -179,20 +179,11 @@ static void close_all(int *fds, size_t n)
 			close(fds[i]);
 }
 
-/* Everything that must be taken from the host's view before the view changes: the overlay
- * (then unmounted, to be attached last), the device nodes, the bind sources. */
-static int take_sources(const struct rootfs_config *cfg, int *ws, int node[NDEV], int *trees,
+/* Everything that must be taken from the host's view before the view changes: the device
+ * nodes, the bind sources. */
+static int take_sources(const struct rootfs_config *cfg, int node[NDEV], int *trees,
 			ovl_error_t *err)
 {
-	*ws = open_tree(AT_FDCWD, cfg->workspace, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-	if (*ws < 0)
-		return ovl_error(err, errno, "clone the workspace mount");
-	/* An action given CAP_MKNOD must not be able to use a device node it made there. */
-	struct mount_attr ws_attr = {.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV};
-	if (mount_setattr(*ws, "", AT_EMPTY_PATH, &ws_attr, sizeof(ws_attr)) < 0)
-		return ovl_error(err, errno, "make the workspace nosuid,nodev");
-	if (umount2(cfg->workspace, 0) < 0)
-		return ovl_error(err, errno, "unmount the workspace's first mount");
 	for (size_t i = 0; i < NDEV; i++) {
 		char src[32];
 		snprintf(src, sizeof(src), "/dev/%s", dev_nodes[i]);
@@ -214,7 +205,7 @@ static int take_sources(const struct rootfs_config *cfg, int *ws, int node[NDEV]
  * unmount (no capabilities, seccomp) nor reach the covered mounts. */
 int rootfs_enter(const struct rootfs_config *cfg, ovl_error_t *err)
 {
-	int ws = -1, node[NDEV], *trees = calloc(cfg->nmounts + 1, sizeof(int));
+	int node[NDEV], *trees = calloc(cfg->nmounts + 1, sizeof(int));
 	if (trees == NULL)
 		abort();
 	for (size_t i = 0; i < NDEV; i++)
@@ -223,7 +214,7 @@ int rootfs_enter(const struct rootfs_config *cfg, ovl_error_t *err)
 		trees[i] = -1;
 	int r = -1;
 	cleanup_close int root = -1;
-	if (take_sources(cfg, &ws, node, trees, err) < 0)
+	if (take_sources(cfg, node, trees, err) < 0)
 		goto out;
 	struct mount_attr ro = {.attr_set =
 				    MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV};
@@ -245,7 +236,7 @@ int rootfs_enter(const struct rootfs_config *cfg, ovl_error_t *err)
 		      err) < 0)
 		goto out;
 	if (make_mount_point(root, cfg->workspace, false, err) < 0 ||
-	    attach(root, ws, cfg->workspace, err) < 0) {
+	    attach(root, cfg->workspace_mnt, cfg->workspace, err) < 0) {
 		ovl_error_wrap(err, "workspace");
 		goto out;
 	}
@@ -255,8 +246,6 @@ int rootfs_enter(const struct rootfs_config *cfg, ovl_error_t *err)
 out:
 	close_all(node, NDEV);
 	close_all(trees, cfg->nmounts);
-	if (ws >= 0)
-		close(ws);
 	free(trees);
 	return r;
 }

@@ -22,14 +22,15 @@ struct user_mount {
 };
 
 struct rootfs_config {
-	const char *workspace; /* absolute; the overlay is already mounted there */
+	const char *workspace; /* absolute path, where the overlay goes */
+	int workspace_mnt;     /* the overlay, a detached mount (nosuid, nodev) */
 	bool private_net;      /* mount a sysfs of the new network namespace */
 	const struct user_mount *mounts;
 	size_t nmounts;
 };
 
-/* Builds the view in place. Call in the sandbox's mount namespace after the overlay
- * is mounted on cfg->workspace. Afterwards "/" is the new root. */
+/* Builds the view in place, in the sandbox's mount namespace, and attaches the workspace
+ * overlay (cfg->workspace_mnt) at cfg->workspace. */
 int rootfs_enter(const struct rootfs_config *cfg, ovl_error_t *err);
 
 #endif

@@ -246,12 +246,16 @@ static void sandbox_init(const struct run_opts *o, const struct ovl_layers *l,
 		init_fail(report_fd, &rep, &err);
 	if (tmpfs_sock >= 0)
 		close(tmpfs_sock);
-	if (ovl_layers_mount(&fds, fds.lower, rootless, &err) < 0) {
+	/* nosuid, nodev: an action given CAP_MKNOD must not use a device node it made there */
+	int ws_mnt = ovl_layers_mount_detached(&fds, rootless, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+					       fds.lower, &err);
+	if (ws_mnt < 0) {
 		ovl_error_wrap(&err, "workspace %s", ovl_qp(l->lower));
 		init_fail(report_fd, &rep, &err);
 	}
 	ovl_layer_fds_close(&fds);
 	struct rootfs_config rc = {.workspace = l->lower,
+				   .workspace_mnt = ws_mnt,
 				   .private_net = !o->net_host,
 				   .mounts = o->mounts,
 				   .nmounts = o->nmounts};

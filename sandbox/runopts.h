@@ -35,9 +35,9 @@ struct run_opts {
 	struct run_rlimit *rlimits;
 	size_t nrlimits;
 	const char *stats;
-	const char *upper_size; /* tmpfs size= value, or NULL */
+	const char *upper_size;		 /* tmpfs size= value, or NULL */
 	bool keep_setuid, allow_devices; /* passed to the apply */
-	char **argv; /* the action */
+	char **argv;			 /* the action */
 	char *exec_path; /* argv[0] resolved on PATH before the sandbox starts, or NULL */
 };
 

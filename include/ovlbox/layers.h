@@ -30,9 +30,9 @@ void ovl_layers_free(struct ovl_layers *l);
 int ovl_layers_lock(const struct ovl_layers *l, ovl_error_t *err);
 
 enum ovl_layers_state {
-	OVL_STATE_CLEAN,     /* no upper, or an empty one, and no journal */
-	OVL_STATE_PENDING,   /* upper holds changes not applied yet (an earlier --on-exit keep) */
-	OVL_STATE_JOURNAL,   /* an apply was interrupted: a journal is in the work dir */
+	OVL_STATE_CLEAN,   /* no upper, or an empty one, and no journal */
+	OVL_STATE_PENDING, /* upper holds changes not applied yet (an earlier --on-exit keep) */
+	OVL_STATE_JOURNAL, /* an apply was interrupted: a journal is in the work dir */
 };
 /* Inspects upper and work (read-only). Returns the state, or -1. */
 int ovl_layers_state(const struct ovl_layers *l, ovl_error_t *err);
@@ -77,6 +77,12 @@ int ovl_layers_mount(const struct ovl_layer_fds *fds, int target_fd, bool userxa
  * owned by another uid or gid (overlayfs cannot copy those up there: EOVERFLOW inside the
  * action) and fails naming it. Walks the whole workspace without following symlinks. */
 int ovl_layers_check_owners(const struct ovl_layers *l, uid_t uid, gid_t gid, ovl_error_t *err);
+
+/* The same overlay as a detached mount (an fd for move_mount), with MOUNT_ATTR_* attrs; no
+ * unmount is ever needed to move it (an unmount waits for an RCU grace period). Kernels without
+ * fsopen: mounted on fallback_target with mount(2), cloned and unmounted there. */
+int ovl_layers_mount_detached(const struct ovl_layer_fds *fds, bool userxattr, unsigned int attrs,
+			      int fallback_target, ovl_error_t *err);
 
 /* Removes upper and work entirely (discard). Requires the lock. */
 int ovl_layers_discard(const struct ovl_layers *l, ovl_error_t *err);

@@ -114,10 +114,10 @@ if command -v gnuplot >/dev/null; then
 				((k[i], "synced") in v) ? v[k[i], "synced"] : "NaN" }' \
 			"$OUT/summary.tsv" >"$d/io-$op.dat"
 	done
-	awk -F'\t' '{ split($1, t, " ") } t[1] == "apply" && $2 == "ovlbox apply" { print t[2], t[3], $3, $4, $5 }' \
-		"$OUT/summary.tsv" >"$d/apply.dat"
-	awk -F'\t' '{ split($1, t, " ") } t[1] == "apply" && $2 == "syscall floor" { print t[2], t[3], $3 }' \
-		"$OUT/summary.tsv" >"$d/floor.dat"
+	# One file per change count (apply-C.dat, floor-C.dat): W median.
+	awk -F'\t' -v d="$d" '{ split($1, t, " ") } t[1] == "apply" && $2 == "ovlbox apply" { print t[2], $3 >(d "/apply-" t[3] ".dat") }
+		t[1] == "apply" && $2 == "syscall floor" { print t[2], $3 >(d "/floor-" t[3] ".dat") }' "$OUT/summary.tsv"
+	cat "$d"/apply-*.dat >"$d/apply.dat" 2>/dev/null || : >"$d/apply.dat"
 	awk -F'\t' '$1 ~ /^\((a|b)\)/ { printf "\"%s %s\" %s\n", substr($1, 1, 3), $2, $6 }' "$OUT/summary.tsv" >"$d/build.dat"
 	if [[ -s $d/startup.dat ]]; then
 		gnuplot <<EOF && plots+=(startup.png)
@@ -142,7 +142,7 @@ set multiplot layout 1,3 title "I/O matrix: ns per op (median)"
 set logscale x
 set logscale y
 set xrange [0.5:200000]
-set xtics ("1" 1, "1K" 1024, "4K" 4096, "50K" 51200, "100K" 102400)
+set xtics ("1" 1, "1K" 1024, "8K" 8192, "100K" 102400)
 set xlabel "file size (bytes)"
 set grid
 set key top left
@@ -166,8 +166,9 @@ set ylabel "ms"
 set logscale xy
 set grid
 set key top left
-plot for [c in "100 1000 10000"] "$d/apply.dat" using (strcol(2) eq c ? \$1 : 1/0):3 with linespoints lw 2 title c." changes", \
-     for [c in "100 1000 10000"] "$d/floor.dat" using (strcol(2) eq c ? \$1 : 1/0):3 with lines dt 2 notitle
+set xrange [500:200000]
+plot for [c in "100 1000 10000"] "$d/apply-".c.".dat" using 1:2 with linespoints lw 2 title c." changes", \
+     for [c in "100 1000 10000"] "$d/floor-".c.".dat" using 1:2 with lines dt 2 lc rgb "gray" notitle
 EOF
 	fi
 	if [[ -s $d/build.dat ]]; then
@@ -185,6 +186,9 @@ plot "$d/build.dat" using 0:2:xtic(1) with boxes notitle lc rgb "#228833", 1.0 n
 EOF
 	fi
 fi
+
+# The raw medians, for anyone who wants to plot or compare runs (timeit -o format, see bench/timeit.c).
+cp "$OUT/summary.tsv" bench/results.tsv
 
 # --- results.md ---------------------------------------------------------------------------------
 fs_line=$(df -T /var/tmp | awk 'NR == 2 { print $2 " on " $1 }')
@@ -216,6 +220,8 @@ fs_opts=$(awk '$2 == "/" { print $4 }' /proc/mounts)
 	echo "$goals"
 	echo
 	for p in "${plots[@]}"; do echo "![$p]($p)"; done
+	echo
+	echo "Raw medians of this run: [results.tsv](results.tsv) (title, case, median, min, max, ratio, peak RSS KiB, CPU s, CPU ratio)."
 	echo
 	for name in $only; do
 		[[ -f $work/part.$name ]] && cat "$work/part.$name" && echo

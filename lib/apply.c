@@ -88,6 +88,13 @@ static int upper_entry(struct exec *x, const char *path, int *pfd, const char **
 	return 1;
 }
 
+/* An upper entry a step acts on: the dir that holds it, its name, its stat. */
+struct upper_ref {
+	int pfd;
+	const char *base;
+	struct stat st;
+};
+
 static int lower_parent(struct exec *x, const char *path, const char **base, ovl_error_t *err)
 {
 	int fd = parent_fd(&x->lower, x->lower_fd, path, base, err);
@@ -96,14 +103,10 @@ static int lower_parent(struct exec *x, const char *path, const char **base, ovl
 	return fd;
 }
 
-static int step_xattr_strip(struct exec *x, const struct ovl_step *s, ovl_error_t *err)
+static int step_xattr_strip(const struct ovl_step *s, const struct upper_ref *u, ovl_error_t *err)
 {
-	int pfd;
-	const char *base;
-	struct stat st;
-	int r = upper_entry(x, s->path, &pfd, &base, &st, err);
-	if (r <= 0)
-		return r;
+	int pfd = u->pfd;
+	const char *base = u->base;
 	char p[PATH_MAX + 32];
 	snprintf(p, sizeof(p), "/proc/self/fd/%d/%s", pfd, base);
 	if (lremovexattr(p, s->name) < 0 && errno != ENODATA)
@@ -112,29 +115,24 @@ static int step_xattr_strip(struct exec *x, const struct ovl_step *s, ovl_error_
 	return 0;
 }
 
-static int step_chmod(struct exec *x, const struct ovl_step *s, ovl_error_t *err)
+static int step_chmod(const struct ovl_step *s, const struct upper_ref *u, ovl_error_t *err)
 {
-	int pfd;
-	const char *base;
-	struct stat st;
-	int r = upper_entry(x, s->path, &pfd, &base, &st, err);
-	if (r <= 0 || S_ISLNK(st.st_mode))
-		return r;
+	int pfd = u->pfd;
+	const char *base = u->base;
+	if (S_ISLNK(u->st.st_mode))
+		return 0;
 	if (fchmodat(pfd, base, s->mode, 0) < 0)
 		return ovl_error(err, errno, "chmod upper %s", ovl_qp(s->path));
 	return 0;
 }
 
-static int step_unlink_whiteout(struct exec *x, const struct ovl_step *s, ovl_error_t *err)
+static int step_unlink_whiteout(const struct ovl_step *s, const struct upper_ref *u,
+				ovl_error_t *err)
 {
-	int pfd;
-	const char *base;
-	struct stat st;
-	int r = upper_entry(x, s->path, &pfd, &base, &st, err);
-	if (r <= 0)
-		return r;
-	bool whiteout = (S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) ||
-			(S_ISREG(st.st_mode) && st.st_size == 0);
+	int pfd = u->pfd;
+	const char *base = u->base;
+	bool whiteout = (S_ISCHR(u->st.st_mode) && u->st.st_rdev == makedev(0, 0)) ||
+			(S_ISREG(u->st.st_mode) && u->st.st_size == 0);
 	if (!whiteout)
 		return ovl_error(err, 0, "upper %s: expected a whiteout, found something else",
 				 ovl_qp(s->path));
@@ -143,28 +141,22 @@ static int step_unlink_whiteout(struct exec *x, const struct ovl_step *s, ovl_er
 	return 0;
 }
 
-static int step_times(struct exec *x, const struct ovl_step *s, ovl_error_t *err)
+static int step_times(const struct ovl_step *s, const struct upper_ref *u, ovl_error_t *err)
 {
-	int pfd;
-	const char *base;
-	struct stat st;
-	int r = upper_entry(x, s->path, &pfd, &base, &st, err);
-	if (r <= 0)
-		return r;
+	int pfd = u->pfd;
+	const char *base = u->base;
 	struct timespec ts[2] = {s->atime, s->mtime};
 	if (utimensat(pfd, base, ts, AT_SYMLINK_NOFOLLOW) < 0)
 		return ovl_error(err, errno, "set times of upper %s", ovl_qp(s->path));
 	return 0;
 }
 
-static int step_whiteout(struct exec *x, const struct ovl_step *s, ovl_error_t *err)
+static int step_whiteout(struct exec *x, const struct ovl_step *s, const struct upper_ref *u,
+			 ovl_error_t *err)
 {
-	int pfd;
-	const char *base, *lbase;
-	struct stat st;
-	int r = upper_entry(x, s->path, &pfd, &base, &st, err);
-	if (r <= 0)
-		return r;
+	const char *lbase;
+	int pfd = u->pfd;
+	const char *base = u->base;
 	int lfd = lower_parent(x, s->path, &lbase, err);
 	if (lfd < 0 || ovl_remove_tree_at(lfd, lbase, err) < 0)
 		return ovl_error_wrap(err, "remove %s", ovl_qp(s->path));
@@ -173,25 +165,24 @@ static int step_whiteout(struct exec *x, const struct ovl_step *s, ovl_error_t *
 	return 0;
 }
 
-static int step_replace(struct exec *x, const struct ovl_step *s, ovl_error_t *err)
+static int step_replace(struct exec *x, const struct ovl_step *s, const struct upper_ref *u,
+			ovl_error_t *err)
 {
-	int pfd;
-	const char *base, *lbase;
-	struct stat st, lst;
-	int r = upper_entry(x, s->path, &pfd, &base, &st, err);
-	if (r <= 0)
-		return r;
+	const char *lbase;
+	struct stat lst;
+	int pfd = u->pfd;
+	const char *base = u->base;
 	int lfd = lower_parent(x, s->path, &lbase, err);
 	if (lfd < 0)
 		return -1;
 	/* rename() cannot swap a dir and a non-dir, nor replace a non-empty dir. */
 	if (ovl_lstat_at(lfd, lbase, &lst, NULL) == 0 &&
-	    (S_ISDIR(lst.st_mode) || S_ISDIR(st.st_mode)) &&
+	    (S_ISDIR(lst.st_mode) || S_ISDIR(u->st.st_mode)) &&
 	    ovl_remove_tree_at(lfd, lbase, err) < 0)
 		return ovl_error_wrap(err, "replace %s", ovl_qp(s->path));
 	if (renameat(pfd, base, lfd, lbase) < 0)
 		return ovl_error(err, errno, "move %s into the workspace", ovl_qp(s->path));
-	if (S_ISDIR(st.st_mode)) {
+	if (S_ISDIR(u->st.st_mode)) {
 		cache_drop(&x->upper); /* the moved dir is no longer below upper */
 		cache_drop(&x->lower);
 	}
@@ -205,17 +196,13 @@ static bool keep_user_xattr(const char *name, void *data)
 	return strncmp(name, prefix, n) != 0 || strncmp(name + n, "overlay.", 8) == 0;
 }
 
-static int step_dir(struct exec *x, const struct ovl_step *s, ovl_error_t *err)
+/* u is NULL for the root, which has no marker (the upper root stays until the end). */
+static int step_dir(struct exec *x, const struct ovl_step *s, const struct upper_ref *u,
+		    ovl_error_t *err)
 {
-	bool root = s->path[0] == '\0';
-	int pfd = x->upper_fd;
-	const char *base = ".";
-	struct stat st;
-	if (!root) {
-		int r = upper_entry(x, s->path, &pfd, &base, &st, err);
-		if (r <= 0)
-			return r;
-	}
+	bool root = u == NULL;
+	int pfd = root ? x->upper_fd : u->pfd;
+	const char *base = root ? "." : u->base;
 	cleanup_close int ufd = openat(pfd, base, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (ufd < 0) {
 		if (root && errno == ENOENT)
@@ -268,21 +255,30 @@ static int step_protect(struct exec *x, const struct ovl_step *s, ovl_error_t *e
 
 static int run_step(struct exec *x, const struct ovl_step *s, ovl_error_t *err)
 {
+	/* Every step but the last ones is marked by its upper entry: gone means done. */
+	struct upper_ref u;
+	bool marked = s->op != OVL_STEP_END && s->op != OVL_STEP_PROTECT &&
+		      !(s->op == OVL_STEP_DIR && s->path[0] == '\0');
+	if (marked) {
+		int r = upper_entry(x, s->path, &u.pfd, &u.base, &u.st, err);
+		if (r <= 0)
+			return r;
+	}
 	switch (s->op) {
 	case OVL_STEP_XATTR_STRIP:
-		return step_xattr_strip(x, s, err);
+		return step_xattr_strip(s, &u, err);
 	case OVL_STEP_CHMOD:
-		return step_chmod(x, s, err);
+		return step_chmod(s, &u, err);
 	case OVL_STEP_UNLINK:
-		return step_unlink_whiteout(x, s, err);
+		return step_unlink_whiteout(s, &u, err);
 	case OVL_STEP_TIMES:
-		return step_times(x, s, err);
+		return step_times(s, &u, err);
 	case OVL_STEP_WHITEOUT:
-		return step_whiteout(x, s, err);
+		return step_whiteout(x, s, &u, err);
 	case OVL_STEP_REPLACE:
-		return step_replace(x, s, err);
+		return step_replace(x, s, &u, err);
 	case OVL_STEP_DIR:
-		return step_dir(x, s, err);
+		return step_dir(x, s, marked ? &u : NULL, err);
 	case OVL_STEP_END:
 		return step_end(x, err);
 	case OVL_STEP_PROTECT:

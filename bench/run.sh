@@ -7,11 +7,18 @@
 # ONLY="io startup seccomp apply build profile" to run a subset.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export OVLBOX_BUILD=${OVLBOX_BUILD:-$PWD/build/rel}
 only=${ONLY:-io startup hook seccomp apply build profile}
 results=bench/results.md
 work=$(mktemp -d /var/tmp/ovlbox-bench-run.XXXXXX)
 trap 'rm -rf "$work"' EXIT
+# The binaries under test, copied once: the build dir is shared with whoever runs `make` in this
+# tree meanwhile, and one run must measure one build.
+src_build=${OVLBOX_BUILD:-$PWD/build/rel}
+mkdir -p "$work/build/tests"
+cp -a "$src_build/bin" "$src_build/bench" "$work/build/"
+cp -a "$src_build/tests/helpers" "$work/build/tests/"
+export OVLBOX_BUILD=$work/build
+revision="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- lib sandbox hook include 2>/dev/null || echo ' + uncommitted changes in lib/ sandbox/ hook/')"
 export OUT=$work
 : >"$OUT/summary.tsv"
 t_start=$(date +%s)
@@ -206,6 +213,7 @@ fs_opts=$(awk '$2 == "/" { print $4 }' /proc/mounts)
 	echo "| kernel | $(uname -r) |"
 	echo "| filesystem | $fs_line ($fs_opts); benchmarks run under /var/tmp |"
 	echo "| overlay module defaults | $(for p in index redirect_dir metacopy xino_auto; do printf '%s=%s ' "$p" "$(cat /sys/module/overlay/parameters/$p 2>/dev/null)"; done)|"
+	echo "| ovlbox | $revision; binaries copied at the start of the run |"
 	echo "| tools | $(runc --version 2>/dev/null | head -1), crun $(crun --version 2>/dev/null | sed -n 's/^crun version //p'), podman $(podman --version 2>/dev/null | awk '{ print $3 }'), bubblewrap $(bwrap --version 2>/dev/null | awk '{ print $2 }'), $(cc --version | head -1) |"
 	echo "| load at start | $load_start |"
 	echo "| load at end | $load_end |"

@@ -17,7 +17,7 @@ for content in 'int main(void) { return 0; }' '#define VERSION "1.0"' 'all: main
 	printf '%s\n' "$content" >tmp
 	sum=$(sha256sum tmp | cut -c1-16)
 	mv tmp "cache/$sum"
-	chmod 0444 "cache/$sum"
+	chmod 0644 "cache/$sum" # writable, as in the executors where poisoning happens
 done
 ls -l cache
 
@@ -31,6 +31,7 @@ find ws cache -type f -printf "  inode %i  links %n  %p\n" | sort
 
 say "the action: appends to an input, deletes one, writes outputs"
 cat >action.sh <<'ACTION'
+set -e
 echo '/* patched by the action */' >> src/version.h
 rm Makefile
 mkdir -p out
@@ -39,7 +40,8 @@ echo ok > out/status
 ACTION
 cat action.sh
 before=$(sha256sum "${files[1]}")
-"$OVLBOX" run --workspace "$PWD/ws" --on-exit keep -- sh "$PWD/action.sh"
+# inline: the sandbox has a private /tmp, so a script file beside the workspace is not visible
+"$OVLBOX" run --workspace "$PWD/ws" --on-exit keep -- sh -c "$(cat action.sh)"
 
 say "ovlbox diff ws (the changes, not yet applied)"
 "$OVLBOX" diff ws

@@ -128,23 +128,6 @@ int ovl_open_beneath(int dirfd, const char *relpath, int flags, ovl_error_t *err
 	return open_beneath_once(cur >= 0 ? cur : dirfd, p, flags, err);
 }
 
-int ovl_open_parent_beneath(int dirfd, const char *relpath, const char **base, ovl_error_t *err)
-{
-	const char *slash = strrchr(relpath, '/');
-	if (slash == NULL) {
-		*base = relpath;
-		int fd = openat(dirfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (fd < 0)
-			return ovl_error(err, errno, "open directory");
-		return fd;
-	}
-	cleanup_free char *parent = strndup(relpath, (size_t)(slash - relpath));
-	if (parent == NULL)
-		abort();
-	*base = slash + 1;
-	return ovl_open_beneath(dirfd, parent, O_PATH | O_DIRECTORY, err);
-}
-
 int ovl_lstat_at(int dirfd, const char *name, struct stat *st, bool *protected_attr)
 {
 	struct statx stx;
@@ -387,14 +370,6 @@ int ovl_write_all(int fd, const void *buf, size_t len)
 		p += n;
 		len -= (size_t)n;
 	}
-	return 0;
-}
-
-int ovl_fsync_dir(int dirfd, const char *what, ovl_error_t *err)
-{
-	cleanup_close int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || fsync(fd) < 0)
-		return ovl_error(err, errno, "fsync %s", what);
 	return 0;
 }
 

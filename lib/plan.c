@@ -116,6 +116,17 @@ static bool is_whiteout_dev(const struct stat *st)
 	return S_ISCHR(st->st_mode) && st->st_rdev == makedev(0, 0);
 }
 
+/* The one place that decides what an upper entry means (lst NULL: no lower entry). */
+static enum ovl_entry_kind entry_kind(const struct stat *st, const struct xinfo *x,
+				      const struct stat *lst)
+{
+	if (is_whiteout_dev(st) || (S_ISREG(st->st_mode) && st->st_size == 0 && x->whiteout))
+		return OVL_ENTRY_WHITEOUT;
+	if (S_ISDIR(st->st_mode) && !x->opaque && lst && S_ISDIR(lst->st_mode))
+		return OVL_ENTRY_MERGE;
+	return OVL_ENTRY_REPLACE;
+}
+
 /* A path builder: components appended and removed as the scan descends. */
 struct pathbuf {
 	char *s;
@@ -293,8 +304,7 @@ static int scan_new_subtree(struct scan *sc, int udirfd, const char *name, const
 		} else {
 			struct xinfo x;
 			r = read_xinfo(ufd, de->d_name, sc->userxattr, &x, err);
-			if (r == 0 && (is_whiteout_dev(&st) ||
-				       (S_ISREG(st.st_mode) && st.st_size == 0 && x.whiteout))) {
+			if (r == 0 && entry_kind(&st, &x, NULL) == OVL_ENTRY_WHITEOUT) {
 				add_step(sc, OVL_STEP_UNLINK, NULL);
 				had_whiteouts = true;
 			} else if (r == 0) {
@@ -332,13 +342,14 @@ static int scan_entry(struct scan *sc, int ufd, int lfd, const char *name, ovl_e
 	if (read_xinfo(ufd, name, sc->userxattr, &x, err) < 0)
 		return -1;
 
-	if (is_whiteout_dev(&st) || (S_ISREG(st.st_mode) && st.st_size == 0 && x.whiteout)) {
+	enum ovl_entry_kind kind = entry_kind(&st, &x, lower_exists ? &lst : NULL);
+	if (kind == OVL_ENTRY_WHITEOUT) {
 		if (lower_exists && check_lower_removable(sc, lfd, name, &lst, lprot, err) < 0)
 			return -1;
 		add_step(sc, OVL_STEP_WHITEOUT, NULL);
 		return 0;
 	}
-	if (S_ISDIR(st.st_mode) && !x.opaque && lower_exists && S_ISDIR(lst.st_mode)) {
+	if (kind == OVL_ENTRY_MERGE) {
 		if (x.forbidden)
 			return sanitize_entry(sc, &st, &x, err);
 		if (lprot)
@@ -461,16 +472,8 @@ int ovl_classify(int upper_dirfd, const char *name, const struct stat *st, int l
 	struct xinfo x __attribute__((cleanup(xinfo_free)));
 	if (read_xinfo(upper_dirfd, name, userxattr, &x, err) < 0)
 		return -1;
-	if (is_whiteout_dev(st) || (S_ISREG(st->st_mode) && st->st_size == 0 && x.whiteout)) {
-		*kind = OVL_ENTRY_WHITEOUT;
-		return 0;
-	}
 	struct stat lst;
-	if (S_ISDIR(st->st_mode) && !x.opaque && ovl_lstat_at(lower_dirfd, name, &lst, NULL) == 0 &&
-	    S_ISDIR(lst.st_mode)) {
-		*kind = OVL_ENTRY_MERGE;
-		return 0;
-	}
-	*kind = OVL_ENTRY_REPLACE;
+	bool lower = lower_dirfd >= 0 && ovl_lstat_at(lower_dirfd, name, &lst, NULL) == 0;
+	*kind = entry_kind(st, &x, lower ? &lst : NULL);
 	return 0;
 }

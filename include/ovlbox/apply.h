@@ -1,10 +1,10 @@
 /* Applying an upper layer onto its lower layer, crash-safely.
  *
- * Plan (read-only scan and validation of the whole upper) -> journal (written and fsynced in the
- * work dir) -> steps that are each safe to repeat -> upper removed -> journal removed. If a journal
- * is present, ovl_apply finishes that apply first; with nothing to do it changes nothing.
- * An existing lower non-directory inode is never opened for writing, truncated, chmod'ed or
- * utime'd: it is only unlinked or renamed over. */
+ * Plan (read-only scan and validation of the whole upper) -> journal in the work dir -> one syncfs
+ * (journal and upper data together) -> steps that are each safe to repeat -> upper removed ->
+ * journal removed. If a journal is present, ovl_apply finishes that apply first; with nothing to do
+ * it changes nothing. An existing lower non-directory inode is never opened for writing, truncated,
+ * chmod'ed or utime'd: it is only unlinked or renamed over. */
 #ifndef OVLBOX_APPLY_H
 #define OVLBOX_APPLY_H
 
@@ -21,7 +21,7 @@ struct ovl_apply_opts {
 
 struct ovl_change_counts {
 	uint64_t added, modified, deleted; /* paths, as ovl_diff counts them */
-	uint64_t bytes;                    /* bytes of regular files added or replaced */
+	uint64_t bytes;			   /* bytes of regular files added or replaced */
 };
 
 /* Requires the lock (ovl_layers_lock) and no mount of the overlay. counts may be NULL. */

@@ -9,15 +9,15 @@
 #include <stddef.h>
 
 struct ovl_error {
-	int errnum;   /* errno of the root cause, 0 if none */
-	char *msg;    /* one line, no trailing newline */
+	int errnum; /* errno of the root cause, 0 if none */
+	char *msg;  /* one line, no trailing newline */
 };
 typedef struct ovl_error *ovl_error_t;
 
 /* Sets *err to "fmt...: strerror(errnum)" (or just "fmt..." when errnum is 0); returns -1.
  * If *err is already set, it is replaced. */
 int ovl_error(ovl_error_t *err, int errnum, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Prefixes *err's message with "fmt...: "; returns -1. */
 int ovl_error_wrap(ovl_error_t *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -19,10 +19,6 @@ bool ovl_path_is_clean_relative(const char *path);
  * (RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS) and falls back to an O_NOFOLLOW walk without it. */
 int ovl_open_beneath(int dirfd, const char *relpath, int flags, ovl_error_t *err);
 
-/* Opens the directory that holds relpath's last component, beneath dirfd; *base points at that
- * component inside relpath. */
-int ovl_open_parent_beneath(int dirfd, const char *relpath, const char **base, ovl_error_t *err);
-
 /* Removes dirfd/name: unlinks a non-directory, or removes a directory tree bottom-up. A missing
  * name is success. Symlinks are removed, never followed. */
 int ovl_remove_tree_at(int dirfd, const char *name, ovl_error_t *err);
@@ -59,9 +55,6 @@ int ovl_set_owner_mode_times(int fd, const struct stat *st, ovl_error_t *err);
 
 /* Writes all of buf to fd. */
 int ovl_write_all(int fd, const void *buf, size_t len);
-
-/* fsync(dirfd) after entries in it changed; errors are reported. */
-int ovl_fsync_dir(int dirfd, const char *what, ovl_error_t *err);
 
 /* Creates a directory (mode) if missing. Returns 1 if created, 0 if it existed (as a directory,
  * not a symlink), -1 on error. */

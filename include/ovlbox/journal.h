@@ -1,5 +1,6 @@
 /* The apply journal: an ordered list of steps, each safe to repeat, written to the work dir and
- * fsynced before the first change. Replaying it from the start after a crash finishes the apply.
+ * made durable (the caller's syncfs) before the first change. Replaying it from the start after a
+ * crash finishes the apply.
  *
  * Every step names an upper path whose presence says the step is not done yet (steps remove that
  * marker last), so a replay skips what was done and redoes what was cut short. */
@@ -16,25 +17,27 @@
 
 enum ovl_step_op {
 	OVL_STEP_XATTR_STRIP = 'X', /* remove overlay xattr `name` from upper/path */
-	OVL_STEP_CHMOD = 'C',       /* set mode of upper/path (drops setuid/setgid) */
-	OVL_STEP_UNLINK = 'U',      /* drop a stray whiteout upper/path inside a dir that moves in whole */
-	OVL_STEP_TIMES = 'T',       /* restore times of upper dir path (after U steps changed them) */
-	OVL_STEP_WHITEOUT = 'W',    /* remove lower/path (tree), then the whiteout upper/path */
-	OVL_STEP_REPLACE = 'R',     /* remove a conflicting lower/path, rename upper/path over it */
-	OVL_STEP_DIR = 'D',         /* merged dir done: copy xattrs, owner, mode, times onto lower/path;
-				       rmdir upper/path (not for the root) */
-	OVL_STEP_END = 'E',         /* rmdir the upper root */
-	OVL_STEP_PROTECT = 'P',     /* set inode flags (chattr +i/+a recorded by protattr) on lower/path */
+	OVL_STEP_CHMOD = 'C',	    /* set mode of upper/path (drops setuid/setgid) */
+	OVL_STEP_UNLINK =
+	    'U', /* drop a stray whiteout upper/path inside a dir that moves in whole */
+	OVL_STEP_TIMES = 'T',	 /* restore times of upper dir path (after U steps changed them) */
+	OVL_STEP_WHITEOUT = 'W', /* remove lower/path (tree), then the whiteout upper/path */
+	OVL_STEP_REPLACE = 'R',	 /* remove a conflicting lower/path, rename upper/path over it */
+	OVL_STEP_DIR = 'D', /* merged dir done: copy xattrs, owner, mode, times onto lower/path;
+			       rmdir upper/path (not for the root) */
+	OVL_STEP_END = 'E', /* rmdir the upper root */
+	OVL_STEP_PROTECT =
+	    'P', /* set inode flags (chattr +i/+a recorded by protattr) on lower/path */
 };
 
 struct ovl_step {
 	char op;
-	char *path;  /* relative, bytes; "" is the root */
-	char *name;  /* X: xattr name */
-	uint32_t mode, uid, gid; /* C: mode; D: mode/uid/gid */
+	char *path;		      /* relative, bytes; "" is the root */
+	char *name;		      /* X: xattr name */
+	uint32_t mode, uid, gid;      /* C: mode; D: mode/uid/gid */
 	struct timespec atime, mtime; /* T, D */
-	uint32_t flags; /* P: FS_*_FL flags */
-	int is_dir; /* R: the upper entry is a directory */
+	uint32_t flags;		      /* P: FS_*_FL flags */
+	int is_dir;		      /* R: the upper entry is a directory */
 };
 
 struct ovl_plan {

@@ -30,8 +30,8 @@ const char *ovl_json_type_name(enum ovl_json_type t);
 /* Member of an object (NULL if v is not an object or has no such key). */
 const ovl_json *ovl_json_get(const ovl_json *v, const char *key);
 size_t ovl_json_len(const ovl_json *v); /* array elements or object members; 0 otherwise */
-const ovl_json *ovl_json_at(const ovl_json *v, size_t i);  /* array element / object value */
-const char *ovl_json_key_at(const ovl_json *v, size_t i);  /* object key */
+const ovl_json *ovl_json_at(const ovl_json *v, size_t i); /* array element / object value */
+const char *ovl_json_key_at(const ovl_json *v, size_t i); /* object key */
 
 /* Scalars. Each returns 0 and stores the value, or -1 with "FIELD: expected a T, got a U". */
 int ovl_json_string(const ovl_json *v, const char *field, const char **out, ovl_error_t *err);

@@ -42,7 +42,7 @@ int ovl_layers_state(const struct ovl_layers *l, ovl_error_t *err);
  * writes into the work dir at prepare time; without one, inferred from the caller. */
 bool ovl_layers_userxattr(const struct ovl_layers *l);
 
-/* Creates upper and work if missing (mode 0700... upper's root gets the lower root's metadata),
+/* Creates upper and work if missing (work mode 0700),
  * copies the lower root's mode/owner/times/xattrs onto the upper root, and records userxattr in
  * the work dir. Requires OVL_STATE_CLEAN. */
 int ovl_layers_prepare(const struct ovl_layers *l, bool userxattr, ovl_error_t *err);

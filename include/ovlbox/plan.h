@@ -17,11 +17,6 @@ enum ovl_entry_kind {
 	OVL_ENTRY_MERGE,    /* dir merged with a lower dir */
 };
 
-struct ovl_scan_ctx {
-	int userxattr;        /* prefix: user.overlay. instead of trusted.overlay. */
-	const struct ovl_apply_opts *opts;
-};
-
 /* "trusted.overlay." or "user.overlay." */
 const char *ovl_overlay_prefix(int userxattr);
 

@@ -248,8 +248,8 @@ static const struct option run_options[] = {
     {NULL, 0, NULL, 0},
 };
 
-static int parse_one(struct run_opts *o, int c, const char *arg, char **argv, size_t *nenv,
-		     const char ***envs, size_t *nenvs, bool *clear_env)
+static int parse_one(struct run_opts *o, int c, const char *arg, char **argv, const char ***envs,
+		     size_t *nenvs, bool *clear_env)
 {
 	ovl_error_t err = NULL;
 	switch (c) {
@@ -343,7 +343,6 @@ static int parse_one(struct run_opts *o, int c, const char *arg, char **argv, si
 		fputs(run_usage, stdout);
 		return 1;
 	}
-	(void)nenv;
 	ovl_errorf("run: unknown option or missing value: %s (see ovlbox run --help)",
 		   ovl_qp(argv[optind - 1]));
 	return -1;
@@ -362,7 +361,7 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o)
 	optind = 1;
 	int c;
 	while ((c = getopt_long(argc, argv, "+", run_options, NULL)) != -1) {
-		int r = parse_one(o, c, optarg, argv, &nenv, &envs, &nenvs, &clear_env);
+		int r = parse_one(o, c, optarg, argv, &envs, &nenvs, &clear_env);
 		if (r != 0) {
 			run_opts_free(o);
 			return r;

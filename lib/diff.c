@@ -269,7 +269,6 @@ static int diff_merged(struct dctx *c, int ud, int ld, const struct stat *us, co
 	return 0;
 }
 
-
 static int diff_entry(struct dctx *c, int ud, int ld, const char *name, const char *path,
 		      ovl_error_t *err)
 {

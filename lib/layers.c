@@ -171,8 +171,11 @@ bool ovl_layers_userxattr(const struct ovl_layers *l)
 {
 	cleanup_close int wfd = open(l->work, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (wfd >= 0) {
-		cleanup_close int fd = openat(wfd, MODE_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		char buf[32] = "";
+		if (readlinkat(wfd, MODE_FILE, buf, sizeof(buf) - 1) > 0)
+			return strncmp(buf, "userxattr", 9) == 0;
+		/* a regular file: written by ovlbox 0.1.0 before it made a symlink */
+		cleanup_close int fd = openat(wfd, MODE_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd >= 0 && read(fd, buf, sizeof(buf) - 1) > 0)
 			return strncmp(buf, "userxattr", 9) == 0;
 	}
@@ -193,17 +196,19 @@ static bool not_overlay_xattr(const char *name, void *data)
 	       strncmp(name, "user.overlay.", 13) != 0;
 }
 
+/* The mode is the target of a symlink (never followed): created whole, and with no data block
+ * to free again, which on a filesystem that discards freed blocks synchronously saves a
+ * fraction of a millisecond per run. */
 static int write_mode_file(const char *work, bool userxattr, ovl_error_t *err)
 {
 	cleanup_close int wfd = open(work, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (wfd < 0)
 		return ovl_error(err, errno, "work dir %s", ovl_qp(work));
-	cleanup_close int fd = openat(wfd, MODE_FILE ".tmp",
-				      O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	const char *text = userxattr ? "userxattr\n" : "trusted\n";
+	const char *mode = userxattr ? "userxattr" : "trusted";
 	/* No fsync: losing this file in a crash before any apply only loses the hint; the
 	 * journal records the mode for itself. */
-	if (fd < 0 || ovl_write_all(fd, text, strlen(text)) < 0 ||
+	if ((unlinkat(wfd, MODE_FILE ".tmp", 0) < 0 && errno != ENOENT) ||
+	    symlinkat(mode, wfd, MODE_FILE ".tmp") < 0 ||
 	    renameat(wfd, MODE_FILE ".tmp", wfd, MODE_FILE) < 0)
 		return ovl_error(err, errno, "write %s/%s", ovl_qp(work), MODE_FILE);
 	return 0;
@@ -219,6 +224,21 @@ static int clear_overlay_work(const char *work, ovl_error_t *err)
 		return ovl_error(err, errno, "work dir %s", ovl_qp(work));
 	if (ovl_remove_tree_at(wfd, "work", err) < 0 || ovl_remove_tree_at(wfd, "index", err) < 0)
 		return ovl_error_wrap(err, "clean work dir %s", ovl_qp(work));
+	return 0;
+}
+
+int ovl_layers_clear_volatile_marker(const struct ovl_layers *l, ovl_error_t *err)
+{
+	cleanup_close int wfd = open(l->work, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (wfd < 0)
+		return ovl_error(err, errno, "work dir %s", ovl_qp(l->work));
+	cleanup_close int scratch =
+	    openat(wfd, "work", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (scratch < 0)
+		return errno == ENOENT ? 0
+				       : ovl_error(err, errno, "work dir %s/work", ovl_qp(l->work));
+	if (ovl_remove_tree_at(scratch, "incompat", err) < 0)
+		return ovl_error_wrap(err, "clean work dir %s", ovl_qp(l->work));
 	return 0;
 }
 

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "ovlbox/cleanup.h"
+#include "ovlbox/fs.h"
 #include "ovlbox/log.h"
 #include "ovlbox/seccomp.h"
 
@@ -104,6 +105,43 @@ static int compile(struct ovl_seccomp *f, ovl_error_t *err)
 	return 0;
 }
 
+/* What ovl_seccomp_send() writes before the instructions; len 0 means no filter. */
+struct wire_header {
+	uint32_t flags;
+	uint32_t len;
+};
+
+int ovl_seccomp_send(const struct ovl_seccomp *f, int fd, ovl_error_t *err)
+{
+	struct wire_header h = {.flags = f ? f->flags : 0, .len = f ? f->len : 0};
+	if (ovl_write_all(fd, &h, sizeof(h)) < 0 ||
+	    (h.len && ovl_write_all(fd, f->insns, h.len * sizeof(struct sock_filter)) < 0))
+		return ovl_error(err, errno, "seccomp: sending the filter");
+	return 0;
+}
+
+int ovl_seccomp_receive(int fd, struct ovl_seccomp **out, ovl_error_t *err)
+{
+	struct wire_header h;
+	*out = NULL;
+	if (ovl_read_all(fd, &h, sizeof(h)) < 0)
+		return ovl_error(err, errno ? errno : EPIPE, "seccomp: receiving the filter");
+	if (h.len == 0)
+		return 0;
+	if (h.len > BPF_MAXINSNS)
+		return ovl_error(err, EINVAL, "seccomp: received a filter of %u instructions",
+				 h.len);
+	cleanup_seccomp struct ovl_seccomp *f = calloc(1, sizeof(*f));
+	if (f == NULL || (f->insns = calloc(h.len, sizeof(struct sock_filter))) == NULL)
+		abort();
+	if (ovl_read_all(fd, f->insns, h.len * sizeof(struct sock_filter)) < 0)
+		return ovl_error(err, errno ? errno : EPIPE, "seccomp: receiving the filter");
+	f->len = (unsigned short)h.len;
+	f->flags = h.flags;
+	*out = ovl_steal_ptr(&f);
+	return 0;
+}
+
 size_t ovl_seccomp_insns(const struct ovl_seccomp *f)
 {
 	return f ? f->len : 0;
@@ -111,6 +149,9 @@ size_t ovl_seccomp_insns(const struct ovl_seccomp *f)
 
 int ovl_seccomp_export_pfc(const struct ovl_seccomp *f, int fd, ovl_error_t *err)
 {
+	if (f->ctx == NULL)
+		return ovl_error(err, EINVAL,
+				 "seccomp: a received filter has no pseudo filter code");
 	int r = seccomp_export_pfc(f->ctx, fd);
 	if (r < 0)
 		return ovl_error(err, -r, "seccomp: exporting pseudo filter code");

@@ -8,6 +8,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "ovlbox/cleanup.h"
@@ -79,10 +80,32 @@ static int make_file(int dir, const char *name, mode_t mode, ovl_error_t *err)
 	return 0;
 }
 
-/* /dev: a tmpfs with the host's harmless character devices bound in, a private devpts and a
- * private /dev/shm. */
-static const char *const dev_nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
+/* /dev: a tmpfs with the harmless character devices, a private devpts and a private
+ * /dev/shm. Real root makes the nodes (mknod); in a user namespace, where mknod is refused,
+ * the host's nodes are bound in (node_mnt). */
+static const struct {
+	const char *name;
+	unsigned int major, minor;
+} dev_nodes[] = {{"null", 1, 3},   {"zero", 1, 5},    {"full", 1, 7},
+		 {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0}};
 #define NDEV (sizeof(dev_nodes) / sizeof(dev_nodes[0]))
+
+static int add_dev_node(int root, int dev, size_t i, int node_mnt, ovl_error_t *err)
+{
+	const char *name = dev_nodes[i].name;
+	if (node_mnt < 0) {
+		if (mknodat(dev, name, S_IFCHR | 0666,
+			    makedev(dev_nodes[i].major, dev_nodes[i].minor)) < 0 ||
+		    fchmodat(dev, name, 0666, 0) < 0) /* past the umask */
+			return ovl_error(err, errno, "mknod /dev/%s", name);
+		return 0;
+	}
+	char dst[32];
+	snprintf(dst, sizeof(dst), "/dev/%s", name);
+	if (make_file(dev, name, 0666, err) < 0 || attach(root, node_mnt, dst, err) < 0)
+		return -1;
+	return 0;
+}
 
 static int setup_dev(int root, const int node_mnt[NDEV], ovl_error_t *err)
 {
@@ -91,13 +114,9 @@ static int setup_dev(int root, const int node_mnt[NDEV], ovl_error_t *err)
 	cleanup_close int dev = ovl_open_beneath(root, "dev", O_PATH | O_DIRECTORY, err);
 	if (dev < 0)
 		return -1;
-	for (size_t i = 0; i < NDEV; i++) {
-		char dst[32];
-		snprintf(dst, sizeof(dst), "/dev/%s", dev_nodes[i]);
-		if (make_file(dev, dev_nodes[i], 0666, err) < 0 ||
-		    attach(root, node_mnt[i], dst, err) < 0)
+	for (size_t i = 0; i < NDEV; i++)
+		if (add_dev_node(root, dev, i, node_mnt[i], err) < 0)
 			return -1;
-	}
 	if (mkdirat(dev, "shm", 01777) < 0 || mkdirat(dev, "pts", 0755) < 0)
 		return ovl_error(err, errno, "mkdir in /dev");
 	if (mount_new(root, "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", err) < 0 ||
@@ -180,13 +199,13 @@ static void close_all(int *fds, size_t n)
 }
 
 /* Everything that must be taken from the host's view before the view changes: the device
- * nodes, the bind sources. */
+ * nodes (unless they can be made), the bind sources. */
 static int take_sources(const struct rootfs_config *cfg, int node[NDEV], int *trees,
 			ovl_error_t *err)
 {
-	for (size_t i = 0; i < NDEV; i++) {
+	for (size_t i = 0; i < NDEV && !cfg->mknod; i++) {
 		char src[32];
-		snprintf(src, sizeof(src), "/dev/%s", dev_nodes[i]);
+		snprintf(src, sizeof(src), "/dev/%s", dev_nodes[i].name);
 		if ((node[i] = clone_tree(src, false, err)) < 0)
 			return -1;
 	}
@@ -231,9 +250,10 @@ int rootfs_enter(const struct rootfs_config *cfg, ovl_error_t *err)
 	    setup_dev(root, node, err) < 0 ||
 	    mount_new(root, "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", err) < 0)
 		goto out;
-	if (cfg->private_net &&
-	    mount_new(root, "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL,
-		      err) < 0)
+	if (cfg->join_net &&
+	    (cfg->join_net(cfg->join_net_data, err) < 0 ||
+	     mount_new(root, "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL,
+		       err) < 0))
 		goto out;
 	if (make_mount_point(root, cfg->workspace, false, err) < 0 ||
 	    attach(root, cfg->workspace_mnt, cfg->workspace, err) < 0) {

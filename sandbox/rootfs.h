@@ -24,7 +24,11 @@ struct user_mount {
 struct rootfs_config {
 	const char *workspace; /* absolute path, where the overlay goes */
 	int workspace_mnt;     /* the overlay, a detached mount (nosuid, nodev) */
-	bool private_net;      /* mount a sysfs of the new network namespace */
+	/* Non-NULL: a private network namespace, joined by calling join_net(join_net_data) right
+	 * before a sysfs of it is mounted on /sys. */
+	int (*join_net)(void *data, ovl_error_t *err);
+	void *join_net_data;
+	bool mknod; /* make /dev's nodes (real root) rather than bind the host's */
 	const struct user_mount *mounts;
 	size_t nmounts;
 };

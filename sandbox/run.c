@@ -33,285 +33,8 @@
 #include "ovlbox/layers.h"
 #include "ovlbox/log.h"
 #include "ovlbox/seccomp.h"
-#include "rootfs.h"
+#include "init.h"
 #include "runopts.h"
-
-/* What the sandbox's init reports to the parent through a pipe. */
-struct init_report {
-	int setup_failed;    /* 1: ovlbox could not set up; msg says why */
-	int exec_errno;	     /* the action could not be executed */
-	int wait_status;     /* the action's wait status */
-	struct rusage usage; /* of every process of the action, all reaped */
-	char msg[1024];
-};
-
-/* ---- inside the sandbox ---- */
-
-static volatile sig_atomic_t action_pid;
-
-static void forward_signal(int sig)
-{
-	if (action_pid > 0)
-		kill(action_pid, sig);
-}
-
-static const int forwarded_signals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
-
-static void install_handlers(void (*fn)(int))
-{
-	struct sigaction sa = {.sa_handler = fn};
-	sigemptyset(&sa.sa_mask);
-	for (size_t i = 0; i < sizeof(forwarded_signals) / sizeof(forwarded_signals[0]); i++)
-		sigaction(forwarded_signals[i], &sa, NULL);
-}
-
-static void init_fail(int fd, struct init_report *r, ovl_error_t *err) __attribute__((noreturn));
-static void init_fail(int fd, struct init_report *r, ovl_error_t *err)
-{
-	r->setup_failed = 1;
-	snprintf(r->msg, sizeof(r->msg), "%s", *err ? (*err)->msg : "sandbox set-up failed");
-	ovl_write_all(fd, r, sizeof(*r));
-	_exit(EXIT_OVLBOX);
-}
-
-static int loopback_up(ovl_error_t *err)
-{
-	cleanup_close int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	struct ifreq ifr = {0};
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
-	if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
-		return ovl_error(err, errno, "loopback interface");
-	ifr.ifr_flags |= IFF_UP;
-	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
-		return ovl_error(err, errno, "bring up the loopback interface");
-	return 0;
-}
-
-/* The action: limits, cwd, no capabilities, seccomp last, exec. Failures go back through
- * exec_fd as an errno plus a message. */
-struct exec_failure {
-	int errnum;
-	char msg[512];
-};
-
-static void action_fail(int fd, int errnum, ovl_error_t *err) __attribute__((noreturn));
-static void action_fail(int fd, int errnum, ovl_error_t *err)
-{
-	struct exec_failure f = {.errnum = errnum};
-	if (err && *err)
-		snprintf(f.msg, sizeof(f.msg), "%s", (*err)->msg);
-	ovl_write_all(fd, &f, sizeof(f));
-	_exit(EXIT_OVLBOX);
-}
-
-static void exec_action(const struct run_opts *o, const struct ovl_seccomp *filter, int exec_fd)
-    __attribute__((noreturn));
-static void exec_action(const struct run_opts *o, const struct ovl_seccomp *filter, int exec_fd)
-{
-	ovl_error_t err = NULL;
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	for (int s = 1; s < NSIG; s++)
-		signal(s, SIG_DFL);
-	for (size_t i = 0; i < o->nrlimits; i++)
-		if (setrlimit(o->rlimits[i].resource, &o->rlimits[i].lim) < 0) {
-			ovl_error(&err, errno, "--rlimit %s", o->rlimits[i].spec);
-			action_fail(exec_fd, 0, &err);
-		}
-	const char *cwd = o->cwd ? o->cwd : o->workspace_abs;
-	if (chdir(cwd) < 0) {
-		ovl_error(&err, errno, "--cwd %s", ovl_qp(cwd));
-		action_fail(exec_fd, 0, &err);
-	}
-	if (ovl_caps_restrict(&o->caps, &err) < 0 ||
-	    (filter && ovl_seccomp_install(filter, &err) < 0))
-		action_fail(exec_fd, 0, &err);
-	if (o->exec_path)
-		execve(o->exec_path, o->argv, o->envp);
-	else
-		execvpe(o->argv[0], o->argv, o->envp);
-	int e = errno;
-	struct exec_failure f = {.errnum = e};
-	ovl_write_all(exec_fd, &f, sizeof(f));
-	_exit(e == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_EXEC);
-}
-
-/* Passes one fd over a unix socket (SCM_RIGHTS). */
-static int send_fd(int sock, int fd)
-{
-	char byte = 'f';
-	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr msg = {.msg_iov = &iov,
-			     .msg_iovlen = 1,
-			     .msg_control = u.buf,
-			     .msg_controllen = sizeof(u.buf)};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
-}
-
-static int recv_fd(int sock)
-{
-	char byte;
-	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr msg = {.msg_iov = &iov,
-			     .msg_iovlen = 1,
-			     .msg_control = u.buf,
-			     .msg_controllen = sizeof(u.buf)};
-	ssize_t n;
-	do
-		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	struct cmsghdr *c = n == 1 ? CMSG_FIRSTHDR(&msg) : NULL;
-	if (c == NULL || c->cmsg_type != SCM_RIGHTS)
-		return -1;
-	int fd;
-	memcpy(&fd, CMSG_DATA(c), sizeof(int));
-	return fd;
-}
-
-/* --upper-size: a detached, size-limited tmpfs holding upper/ and work/, made inside the
- * sandbox's namespaces (so it works rootless) and handed to the parent, which outlives it. */
-static int make_upper_tmpfs(const struct run_opts *o, const struct ovl_layers *l,
-			    struct ovl_layer_fds *fds, int sock, ovl_error_t *err)
-{
-	cleanup_close int fsfd = fsopen("tmpfs", FSOPEN_CLOEXEC);
-	if (fsfd < 0 || fsconfig(fsfd, FSCONFIG_SET_STRING, "size", o->upper_size, 0) < 0 ||
-	    fsconfig(fsfd, FSCONFIG_SET_STRING, "mode", "0755", 0) < 0 ||
-	    fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-		return ovl_error(err, errno, "--upper-size %s: create the tmpfs", o->upper_size);
-	cleanup_close int mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, 0);
-	if (mfd < 0)
-		return ovl_error(err, errno, "--upper-size: mount the tmpfs");
-	if (mkdirat(mfd, "upper", 0755) < 0 || mkdirat(mfd, "work", 0700) < 0)
-		return ovl_error(err, errno, "--upper-size: create upper and work");
-	cleanup_close int lower = open(l->lower, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	cleanup_close int upper = openat(mfd, "upper", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (lower < 0 || upper < 0)
-		return ovl_error(err, errno, "--upper-size: open layers");
-	if (ovl_layers_copy_root_meta(lower, upper, err) < 0)
-		return ovl_error_wrap(err, "--upper-size: workspace root metadata");
-	if (send_fd(sock, mfd) < 0)
-		return ovl_error(err, errno, "--upper-size: hand the tmpfs to ovlbox");
-	fds->lower = open(l->lower, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	fds->upper = openat(mfd, "upper", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	fds->work = openat(mfd, "work", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (fds->lower < 0 || fds->upper < 0 || fds->work < 0)
-		return ovl_error(err, errno, "--upper-size: open layers");
-	return 0;
-}
-
-/* pid 1 of the new pid namespace: mount, build the view, start the action, reap everything,
- * report. tmpfs_sock >= 0: make the --upper-size tmpfs and send it back through it. */
-static void sandbox_init(const struct run_opts *o, const struct ovl_layers *l,
-			 const struct ovl_seccomp *filter, bool rootless, int sync_fd,
-			 int report_fd, int tmpfs_sock) __attribute__((noreturn));
-static void sandbox_init(const struct run_opts *o, const struct ovl_layers *l,
-			 const struct ovl_seccomp *filter, bool rootless, int sync_fd,
-			 int report_fd, int tmpfs_sock)
-{
-	struct init_report rep = {0};
-	ovl_error_t err = NULL;
-	char go;
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (read(sync_fd, &go, 1) != 1) /* the parent has written our id maps */
-		_exit(EXIT_OVLBOX);
-	close(sync_fd);
-
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
-		ovl_error(&err, errno, "make mounts private");
-		init_fail(report_fd, &rep, &err);
-	}
-	if (sethostname(o->hostname, strlen(o->hostname)) < 0) {
-		ovl_error(&err, errno, "set hostname %s", ovl_qp(o->hostname));
-		init_fail(report_fd, &rep, &err);
-	}
-	if (!o->net_host && loopback_up(&err) < 0)
-		init_fail(report_fd, &rep, &err);
-	struct ovl_layer_fds fds = {-1, -1, -1};
-	if (tmpfs_sock >= 0 ? make_upper_tmpfs(o, l, &fds, tmpfs_sock, &err) < 0
-			    : ovl_layers_open(l, &fds, &err) < 0)
-		init_fail(report_fd, &rep, &err);
-	if (tmpfs_sock >= 0)
-		close(tmpfs_sock);
-	/* nosuid, nodev: an action given CAP_MKNOD must not use a device node it made there */
-	int ws_mnt = ovl_layers_mount_detached(&fds, rootless, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
-					       fds.lower, &err);
-	if (ws_mnt < 0) {
-		ovl_error_wrap(&err, "workspace %s", ovl_qp(l->lower));
-		init_fail(report_fd, &rep, &err);
-	}
-	ovl_layer_fds_close(&fds);
-	struct rootfs_config rc = {.workspace = l->lower,
-				   .workspace_mnt = ws_mnt,
-				   .private_net = !o->net_host,
-				   .mounts = o->mounts,
-				   .nmounts = o->nmounts};
-	if (rootfs_enter(&rc, &err) < 0)
-		init_fail(report_fd, &rep, &err);
-
-	int exec_pipe[2];
-	if (pipe2(exec_pipe, O_CLOEXEC) < 0) {
-		ovl_error(&err, errno, "pipe");
-		init_fail(report_fd, &rep, &err);
-	}
-	install_handlers(forward_signal);
-	pid_t pid = fork();
-	if (pid < 0) {
-		ovl_error(&err, errno, "fork the action");
-		init_fail(report_fd, &rep, &err);
-	}
-	if (pid == 0) {
-		close(exec_pipe[0]);
-		close(report_fd);
-		exec_action(o, filter, exec_pipe[1]);
-	}
-	action_pid = pid;
-	close(exec_pipe[1]);
-	struct exec_failure f = {0};
-	if (read(exec_pipe[0], &f, sizeof(f)) == (ssize_t)sizeof(f)) {
-		if (f.msg[0]) {
-			snprintf(rep.msg, sizeof(rep.msg), "%s", f.msg);
-			rep.setup_failed = 1;
-		}
-		rep.exec_errno = f.errnum;
-	}
-	close(exec_pipe[0]);
-
-	/* Reap until the action exits; then no process may outlive it. */
-	for (;;) {
-		int status;
-		pid_t w = waitpid(-1, &status, 0);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			break;
-		if (w == pid) {
-			rep.wait_status = status;
-			action_pid = 0;
-			kill(-1, SIGKILL);
-		}
-	}
-	/* The overlay goes with this mount namespace when init exits: the kernel tears the
-	 * namespace down before the parent can reap init, so the parent applies afterwards. */
-	getrusage(RUSAGE_CHILDREN, &rep.usage);
-	ovl_write_all(report_fd, &rep, sizeof(rep));
-	_exit(0);
-}
-
-/* ---- outside ---- */
 
 static int write_id_maps(pid_t pid, ovl_error_t *err)
 {
@@ -347,42 +70,27 @@ static double now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-/* Waits for init, enforcing --timeout (SIGTERM to the action) and --kill-after (SIGKILL to the
- * whole pid namespace). */
-static void wait_init(pid_t pid, const struct run_opts *o, double start, struct run_result *res)
+/* The sandbox seen from outside: its init and the pipes to it. */
+struct sandbox {
+	pid_t pid;
+	int sync;   /* write: "g", then the seccomp filter */
+	int report; /* read: struct init_report */
+	int sock;   /* --upper-size: receives the tmpfs */
+	bool reaped;
+	int status; /* init's, once reaped */
+	struct rusage usage;
+};
+
+static void close_fd(int *fd)
 {
-	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	int stage = 0; /* 0 running, 1 SIGTERM sent, 2 SIGKILL sent */
-	while (pidfd >= 0 && o->timeout > 0 && stage < 2) {
-		double deadline = start + o->timeout * 1e3 + (stage == 1 ? o->kill_after * 1e3 : 0);
-		double left = deadline - now_ms();
-		struct pollfd p = {.fd = pidfd, .events = POLLIN};
-		int r = left > 0 ? poll(&p, 1, (int)(left + 1)) : 0;
-		if (r > 0)
-			break;
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			break;
-		if (now_ms() < deadline)
-			continue;
-		res->timed_out = true;
-		if (stage == 0) {
-			kill(pid, SIGTERM); /* init forwards it to the action */
-			stage = 1;
-		} else {
-			kill(pid, SIGKILL); /* the pid namespace dies with its init */
-			stage = 2;
-		}
-	}
-	if (pidfd >= 0)
-		close(pidfd);
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
 }
 
-/* Starts the sandbox and waits for it. Returns 0, or -1 if the sandbox never ran the action. */
-static int run_sandbox(const struct run_opts *o, const struct ovl_layers *l,
-		       const struct ovl_seccomp *filter, bool rootless, struct run_result *res,
-		       int *tmpfs_fd, ovl_error_t *err)
+/* Clones init into new pid (and, as non-root, user) namespaces; init makes the others itself. */
+static int sandbox_start(const struct run_opts *o, const struct ovl_layers *l, bool rootless,
+			 struct sandbox *sb, ovl_error_t *err)
 {
 	int sync_pipe[2], report_pipe[2], sock[2] = {-1, -1};
 	if (pipe2(sync_pipe, O_CLOEXEC) < 0)
@@ -393,74 +101,147 @@ static int run_sandbox(const struct run_opts *o, const struct ovl_layers *l,
 		close(sync_pipe[1]);
 		return ovl_error(err, errno, "pipe");
 	}
-	unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
-			      (o->net_host ? 0 : CLONE_NEWNET) | (rootless ? CLONE_NEWUSER : 0);
+	/* init (and ovlbox) must not die writing to a pipe whose reader is gone */
+	signal(SIGPIPE, SIG_IGN);
+	unsigned long flags = CLONE_NEWPID | (rootless ? CLONE_NEWUSER : 0);
 	fflush(NULL);
-	double start = now_ms();
+
 	pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
-	if (pid < 0) {
-		int e = errno;
-		close(sync_pipe[0]);
-		close(sync_pipe[1]);
-		close(report_pipe[0]);
-		close(report_pipe[1]);
-		if (sock[0] >= 0) {
-			close(sock[0]);
-			close(sock[1]);
-		}
-		return ovl_error(err, e, "create namespaces for the action%s",
-				 rootless ? " (are unprivileged user namespaces disabled?)" : "");
-	}
 	if (pid == 0) {
 		close(sync_pipe[1]);
 		close(report_pipe[0]);
-		if (sock[0] >= 0)
-			close(sock[0]);
-		sandbox_init(o, l, filter, rootless, sync_pipe[0], report_pipe[1], sock[1]);
+		close_fd(&sock[0]);
+		sandbox_init(o, l, rootless, sync_pipe[0], report_pipe[1], sock[1]);
 	}
+	int e = errno;
 	close(sync_pipe[0]);
 	close(report_pipe[1]);
-	if (sock[1] >= 0)
-		close(sock[1]);
+	close_fd(&sock[1]);
+	*sb = (struct sandbox){
+	    .pid = pid, .sync = sync_pipe[1], .report = report_pipe[0], .sock = sock[0]};
+	if (pid < 0) {
+		sb->reaped = true;
+		return ovl_error(err, e, "create namespaces for the action%s",
+				 rootless ? " (are unprivileged user namespaces disabled?)" : "");
+	}
 	init_pid = pid;
 	install_handlers(relay_signal);
+	/* Until init runs, this process waits: a new task tends to start on its parent's CPU, only
+	 * once the parent sleeps, while a woken task goes to an idle CPU. So ovlbox's preparation
+	 * overlaps init's making of namespaces rather than delaying it. */
+	char started;
+	if (ovl_read_all(sb->report, &started, 1) < 0 || started != MSG_STARTED)
+		return ovl_error(err, 0, "the sandbox died before it started");
+	return rootless ? write_id_maps(pid, err) : 0;
+}
 
-	int r = 0;
-	if (rootless && write_id_maps(pid, err) < 0)
-		r = -1;
-	if (r == 0 && write(sync_pipe[1], "g", 1) != 1)
-		r = ovl_error(err, errno, "start the sandbox");
-	close(sync_pipe[1]);
-	if (r == 0 && sock[0] >= 0)
-		*tmpfs_fd = recv_fd(sock[0]); /* -1 if set-up failed first: the report says why */
-	if (sock[0] >= 0)
-		close(sock[0]);
-	if (r < 0)
-		kill(pid, SIGKILL);
-	else
-		wait_init(pid, o, start, res);
+/* Lets init go on: the layers are ready, here is the filter. A write fails only if init died
+ * already; its report (or its absence) says why. */
+static void sandbox_go(struct sandbox *sb, const struct ovl_seccomp *filter, int *tmpfs_fd)
+{
+	ovl_error_t ignored = NULL;
+	if (ovl_write_all(sb->sync, "g", 1) == 0 &&
+	    ovl_seccomp_send(filter, sb->sync, &ignored) < 0)
+		ovl_error_free(&ignored);
+	close_fd(&sb->sync);
+	if (sb->sock >= 0)
+		*tmpfs_fd =
+		    ovl_recv_fd(sb->sock); /* -1 if set-up failed first: the report says why */
+	close_fd(&sb->sock);
+}
 
-	struct init_report rep = {0};
-	ssize_t n;
-	do
-		n = read(report_pipe[0], &rep, sizeof(rep));
-	while (n < 0 && errno == EINTR);
-	close(report_pipe[0]);
-	int status;
-	struct rusage ru;
-	while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR)
+static void sandbox_reap(struct sandbox *sb)
+{
+	if (sb->reaped)
+		return;
+	while (wait4(sb->pid, &sb->status, 0, &sb->usage) < 0 && errno == EINTR)
 		;
+	sb->reaped = true;
 	init_pid = 0;
+}
+
+/* Ends the sandbox if it still runs (init dies of SIGKILL, and its pid namespace with it) and
+ * reaps init. */
+static void sandbox_stop(struct sandbox *sb)
+{
+	close_fd(&sb->sync);
+	close_fd(&sb->sock);
+	close_fd(&sb->report);
+	if (!sb->reaped) {
+		kill(sb->pid, SIGKILL);
+		sandbox_reap(sb);
+	}
+}
+
+/* The overlay is mounted: its volatile marker can go now rather than at the end (see
+ * ovl_layers_clear_volatile_marker). Whatever fails here, removing the work dir at the end
+ * does again. */
+static void clear_marker_early(const struct ovl_layers *l)
+{
+	ovl_error_t err = NULL;
+	if (enter_rootless_userns(&err) < 0 || ovl_layers_clear_volatile_marker(l, &err) < 0)
+		ovl_error_free(&err);
+}
+
+/* Waits until init reports or dies, enforcing --timeout (SIGTERM to the action) and
+ * --kill-after (SIGKILL to the whole pid namespace). Returns true if the report follows. */
+static bool wait_report(const struct sandbox *sb, const struct ovl_layers *l,
+			const struct run_opts *o, double start, struct run_result *res)
+{
+	int stage = 0; /* 0 running, 1 SIGTERM sent, 2 SIGKILL sent */
+	for (;;) {
+		int wait_ms = -1;
+		if (o->timeout > 0 && stage < 2) {
+			double deadline =
+			    start + o->timeout * 1e3 + (stage == 1 ? o->kill_after * 1e3 : 0);
+			double left = deadline - now_ms();
+			if (left <= 0) {
+				res->timed_out = true;
+				/* SIGTERM: init forwards it to the action; SIGKILL: the pid
+				 * namespace dies with its init */
+				kill(sb->pid, stage == 0 ? SIGTERM : SIGKILL);
+				stage++;
+				continue;
+			}
+			wait_ms = (int)left + 1;
+		}
+		struct pollfd p = {.fd = sb->report, .events = POLLIN};
+		int r = poll(&p, 1, wait_ms);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return false;
+		if (r == 0)
+			continue;
+		char tag;
+		if (ovl_read_all(sb->report, &tag, 1) < 0)
+			return false; /* init died */
+		if (tag != MSG_MOUNTED)
+			return tag == MSG_REPORT;
+		clear_marker_early(l);
+	}
+}
+
+/* Waits for the end of the action. Returns 0, or -1 if the sandbox never ran it. Init may
+ * still be exiting when this returns (the workspace unmounted already); sandbox_stop() reaps
+ * it. */
+static int sandbox_wait(struct sandbox *sb, const struct ovl_layers *l, const struct run_opts *o,
+			double start, struct run_result *res, ovl_error_t *err)
+{
+	struct init_report rep = {0};
+	bool reported = wait_report(sb, l, o, start, res) &&
+			ovl_read_all(sb->report, (char *)&rep + 1, sizeof(rep) - 1) == 0;
+	close_fd(&sb->report);
 	res->wall_ms = now_ms() - start;
-	if (r < 0)
-		return -1;
-	if (n != (ssize_t)sizeof(rep)) {
+	if (!reported || !rep.unmounted)
+		sandbox_reap(sb); /* then the overlay went with init's mount namespace */
+	if (!reported) {
 		if (!res->timed_out)
 			return ovl_error(err, 0, "the sandbox died before reporting (status %d)",
-					 status);
+					 sb->status);
 		/* killed after --kill-after: the action died of SIGKILL with its namespace */
 		res->wait_status = SIGKILL;
-		res->usage = ru;
+		res->usage = sb->usage;
 		return 0;
 	}
 	if (rep.setup_failed)
@@ -612,20 +393,28 @@ int cmd_run(int argc, char **argv)
 	struct ovl_layers l = {0};
 	struct ovl_seccomp *filter = NULL;
 	struct run_result res = {0};
+	struct sandbox sb = {.reaped = true, .sync = -1, .report = -1, .sock = -1};
 	int status = EXIT_OVLBOX;
 	bool rootless = geteuid() != 0;
 	cleanup_close int lock = -1;
 	cleanup_close int tmpfs_fd = -1;
-	if (ovl_layers_init(&l, o.workspace_abs, o.upper_abs, o.work_abs, &err) < 0 ||
-	    ovl_seccomp_from_arg(o.seccomp, &o.caps, &filter, &err) < 0)
+	if (ovl_layers_init(&l, o.workspace_abs, o.upper_abs, o.work_abs, &err) < 0)
 		goto out;
 	o.exec_path = resolve_command(&o);
 	lock = ovl_layers_lock(&l, &err);
-	if (lock < 0 || (rootless && ovl_layers_check_owners(&l, geteuid(), getegid(), &err) < 0) ||
+	if (lock < 0 || (rootless && ovl_layers_check_owners(&l, geteuid(), getegid(), &err) < 0))
+		goto out;
+	double start = now_ms();
+	/* The sandbox makes its namespaces while the filter is compiled and the layers readied;
+	 * until sandbox_go() it has changed nothing outside itself. */
+	if (sandbox_start(&o, &l, rootless, &sb, &err) < 0 ||
+	    ovl_seccomp_from_arg(o.seccomp, &o.caps, &filter, &err) < 0 ||
 	    ready_layers(&l, rootless, o.upper_size != NULL, &err) < 0)
 		goto out;
-	if (run_sandbox(&o, &l, filter, rootless, &res, &tmpfs_fd, &err) < 0) {
+	sandbox_go(&sb, filter, &tmpfs_fd);
+	if (sandbox_wait(&sb, &l, &o, start, &res, &err) < 0) {
 		/* Nothing ran: leave no upper/work behind. */
+		sandbox_stop(&sb);
 		ovl_error_t e2 = NULL;
 		if (ovl_layers_discard(&l, &e2) < 0)
 			ovl_error_free(&e2);
@@ -642,6 +431,7 @@ int cmd_run(int argc, char **argv)
 	}
 	status = res.exit_code;
 out:
+	sandbox_stop(&sb);
 	report(&err);
 	if (o.stats && run_write_stats(o.stats, &res, status, &err) < 0)
 		report(&err);

@@ -56,6 +56,14 @@ int ovl_set_owner_mode_times(int fd, const struct stat *st, ovl_error_t *err);
 /* Writes all of buf to fd. */
 int ovl_write_all(int fd, const void *buf, size_t len);
 
+/* Reads exactly len bytes; -1 with errno set on error, or with errno 0 at an early end of file. */
+int ovl_read_all(int fd, void *buf, size_t len);
+
+/* One fd over a unix socket (SCM_RIGHTS, with one byte of data): ovl_send_fd() returns 0 or -1
+ * (errno set); ovl_recv_fd() returns the fd (close-on-exec) or -1. */
+int ovl_send_fd(int sock, int fd);
+int ovl_recv_fd(int sock);
+
 /* Creates a directory (mode) if missing. Returns 1 if created, 0 if it existed (as a directory,
  * not a symlink), -1 on error. */
 int ovl_mkdir_if_missing(const char *path, mode_t mode, ovl_error_t *err);

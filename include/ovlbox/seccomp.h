@@ -60,6 +60,12 @@ int ovl_seccomp_from_arg(const char *arg, const struct ovl_capset *keep, struct 
  * it fails. Error: "installing the seccomp filter: <strerror>". */
 int ovl_seccomp_install(const struct ovl_seccomp *f, ovl_error_t *err);
 
+/* The compiled program through a pipe, so that a filter compiled after fork() reaches the
+ * child: ovl_seccomp_send() writes f (NULL: no filter) to fd; ovl_seccomp_receive() reads one
+ * and sets *out (NULL for no filter). The received filter can be installed, not exported. */
+int ovl_seccomp_send(const struct ovl_seccomp *f, int fd, ovl_error_t *err);
+int ovl_seccomp_receive(int fd, struct ovl_seccomp **out, ovl_error_t *err);
+
 /* Number of BPF instructions (for logs and benchmarks). */
 size_t ovl_seccomp_insns(const struct ovl_seccomp *f);
 

@@ -1,0 +1,388 @@
+/* The sandbox's init and the action's process (see init.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "init.h"
+#include "ovlbox/caps.h"
+#include "ovlbox/cleanup.h"
+#include "ovlbox/fs.h"
+#include "ovlbox/log.h"
+#include "ovlbox/seccomp.h"
+#include "rootfs.h"
+
+static volatile sig_atomic_t action_pid;
+
+static void forward_signal(int sig)
+{
+	if (action_pid > 0)
+		kill(action_pid, sig);
+}
+
+void install_handlers(void (*fn)(int))
+{
+	static const int forwarded_signals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+	struct sigaction sa = {.sa_handler = fn};
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(forwarded_signals) / sizeof(forwarded_signals[0]); i++)
+		sigaction(forwarded_signals[i], &sa, NULL);
+}
+
+static void init_fail(int fd, struct init_report *r, ovl_error_t *err) __attribute__((noreturn));
+static void init_fail(int fd, struct init_report *r, ovl_error_t *err)
+{
+	r->setup_failed = 1;
+	snprintf(r->msg, sizeof(r->msg), "%s", *err ? (*err)->msg : "sandbox set-up failed");
+	r->tag = MSG_REPORT;
+	ovl_write_all(fd, r, sizeof(*r));
+	_exit(EXIT_OVLBOX);
+}
+
+static int loopback_up(ovl_error_t *err)
+{
+	cleanup_close int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct ifreq ifr = {0};
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+		return ovl_error(err, errno, "loopback interface");
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+		return ovl_error(err, errno, "bring up the loopback interface");
+	return 0;
+}
+
+/* The action: limits, cwd, no capabilities, seccomp last, exec. Failures go back through
+ * exec_fd as an errno plus a message. */
+struct exec_failure {
+	int errnum;
+	char msg[512];
+};
+
+static void action_fail(int fd, int errnum, ovl_error_t *err) __attribute__((noreturn));
+static void action_fail(int fd, int errnum, ovl_error_t *err)
+{
+	struct exec_failure f = {.errnum = errnum};
+	if (err && *err)
+		snprintf(f.msg, sizeof(f.msg), "%s", (*err)->msg);
+	ovl_write_all(fd, &f, sizeof(f));
+	_exit(EXIT_OVLBOX);
+}
+
+/* The action's end of its pipes to init. */
+struct action_fds {
+	int go;	  /* read: a byte once the view is built */
+	int exec; /* write: an exec_failure (closed on exec) */
+	int net;  /* write: a byte once the network namespace is up; -1 with --net host */
+};
+
+/* The network namespace is made by the action, not init: the kernel takes most of a
+ * millisecond over it, and meanwhile init builds the view (init joins it before it mounts
+ * /sys). */
+static int make_net_namespace(int ready_fd, ovl_error_t *err)
+{
+	if (unshare(CLONE_NEWNET) < 0)
+		return ovl_error(err, errno, "create the network namespace");
+	if (loopback_up(err) < 0)
+		return -1;
+	ovl_write_all(ready_fd, "n", 1);
+	close(ready_fd);
+	return 0;
+}
+
+/* The action's process, forked by init before init builds the view: what it can do without
+ * the view (signals, network namespace, limits) overlaps init's mounting; then it waits for
+ * go, and changes directory, drops capabilities, installs seccomp and executes. */
+static void exec_action(const struct run_opts *o, const struct ovl_seccomp *filter,
+			struct action_fds fds) __attribute__((noreturn));
+static void exec_action(const struct run_opts *o, const struct ovl_seccomp *filter,
+			struct action_fds fds)
+{
+	ovl_error_t err = NULL;
+	sigset_t none;
+	sigemptyset(&none);
+	for (int s = 1; s < NSIG; s++)
+		signal(s, SIG_DFL);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (fds.net >= 0 && make_net_namespace(fds.net, &err) < 0)
+		action_fail(fds.exec, 0, &err);
+	for (size_t i = 0; i < o->nrlimits; i++)
+		if (setrlimit(o->rlimits[i].resource, &o->rlimits[i].lim) < 0) {
+			ovl_error(&err, errno, "--rlimit %s", o->rlimits[i].spec);
+			action_fail(fds.exec, 0, &err);
+		}
+	char go;
+	if (ovl_read_all(fds.go, &go, 1) < 0) /* init failed to build the view */
+		_exit(EXIT_OVLBOX);
+	close(fds.go);
+	const char *cwd = o->cwd ? o->cwd : o->workspace_abs;
+	if (chdir(cwd) < 0) {
+		ovl_error(&err, errno, "--cwd %s", ovl_qp(cwd));
+		action_fail(fds.exec, 0, &err);
+	}
+	if (ovl_caps_restrict(&o->caps, &err) < 0 ||
+	    (filter && ovl_seccomp_install(filter, &err) < 0))
+		action_fail(fds.exec, 0, &err);
+	if (o->exec_path)
+		execve(o->exec_path, o->argv, o->envp);
+	else
+		execvpe(o->argv[0], o->argv, o->envp);
+	int e = errno;
+	struct exec_failure f = {.errnum = e};
+	ovl_write_all(fds.exec, &f, sizeof(f));
+	_exit(e == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_EXEC);
+}
+
+/* --upper-size: a detached, size-limited tmpfs holding upper/ and work/, made inside the
+ * sandbox's namespaces (so it works rootless) and handed to the parent, which outlives it. */
+static int make_upper_tmpfs(const struct run_opts *o, const struct ovl_layers *l,
+			    struct ovl_layer_fds *fds, int sock, ovl_error_t *err)
+{
+	cleanup_close int fsfd = fsopen("tmpfs", FSOPEN_CLOEXEC);
+	if (fsfd < 0 || fsconfig(fsfd, FSCONFIG_SET_STRING, "size", o->upper_size, 0) < 0 ||
+	    fsconfig(fsfd, FSCONFIG_SET_STRING, "mode", "0755", 0) < 0 ||
+	    fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		return ovl_error(err, errno, "--upper-size %s: create the tmpfs", o->upper_size);
+	cleanup_close int mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, 0);
+	if (mfd < 0)
+		return ovl_error(err, errno, "--upper-size: mount the tmpfs");
+	if (mkdirat(mfd, "upper", 0755) < 0 || mkdirat(mfd, "work", 0700) < 0)
+		return ovl_error(err, errno, "--upper-size: create upper and work");
+	cleanup_close int lower = open(l->lower, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int upper = openat(mfd, "upper", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (lower < 0 || upper < 0)
+		return ovl_error(err, errno, "--upper-size: open layers");
+	if (ovl_layers_copy_root_meta(lower, upper, err) < 0)
+		return ovl_error_wrap(err, "--upper-size: workspace root metadata");
+	if (ovl_send_fd(sock, mfd) < 0)
+		return ovl_error(err, errno, "--upper-size: hand the tmpfs to ovlbox");
+	fds->lower = open(l->lower, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	fds->upper = openat(mfd, "upper", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	fds->work = openat(mfd, "work", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fds->lower < 0 || fds->upper < 0 || fds->work < 0)
+		return ovl_error(err, errno, "--upper-size: open layers");
+	return 0;
+}
+
+/* The namespaces other than pid (and user) are made here, by init, rather than by clone(), so
+ * that ovlbox prepares the layers and the seccomp filter meanwhile; the network namespace is
+ * the action's (make_net_namespace). */
+static int make_namespaces(const struct run_opts *o, ovl_error_t *err)
+{
+	if (unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS) < 0)
+		return ovl_error(err, errno, "create namespaces for the action");
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return ovl_error(err, errno, "make mounts private");
+	if (sethostname(o->hostname, strlen(o->hostname)) < 0)
+		return ovl_error(err, errno, "set hostname %s", ovl_qp(o->hostname));
+	return 0;
+}
+
+/* init's end of the action's pipes (see struct action_fds). */
+struct action {
+	pid_t pid;
+	int go, exec, net;
+};
+
+static void close_pipe(int p[2])
+{
+	for (int i = 0; i < 2; i++)
+		if (p[i] >= 0)
+			close(p[i]);
+}
+
+static int fork_action(const struct run_opts *o, const struct ovl_seccomp *filter,
+		       const int close_in_child[], size_t nclose, struct action *a,
+		       ovl_error_t *err)
+{
+	int go[2] = {-1, -1}, ex[2] = {-1, -1}, net[2] = {-1, -1};
+	if (pipe2(go, O_CLOEXEC) < 0 || pipe2(ex, O_CLOEXEC) < 0 ||
+	    (!o->net_host && pipe2(net, O_CLOEXEC) < 0)) {
+		int e = errno;
+		close_pipe(go);
+		close_pipe(ex);
+		return ovl_error(err, e, "pipe");
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		close_pipe(go);
+		close_pipe(ex);
+		close_pipe(net);
+		return ovl_error(err, e, "fork the action");
+	}
+	if (pid == 0) {
+		close(go[1]);
+		close(ex[0]);
+		if (net[0] >= 0)
+			close(net[0]);
+		for (size_t i = 0; i < nclose; i++)
+			if (close_in_child[i] >= 0)
+				close(close_in_child[i]);
+		exec_action(o, filter,
+			    (struct action_fds){.go = go[0], .exec = ex[1], .net = net[1]});
+	}
+	close(go[0]);
+	close(ex[1]);
+	if (net[1] >= 0)
+		close(net[1]);
+	*a = (struct action){.pid = pid, .go = go[1], .exec = ex[0], .net = net[0]};
+	action_pid = pid;
+	return 0;
+}
+
+/* Why the action's process ended before it was released: the failure it sent, if any. */
+static int action_ended(const struct action *a, ovl_error_t *err)
+{
+	struct exec_failure f = {0};
+	if (ovl_read_all(a->exec, &f, sizeof(f)) == 0 && f.msg[0])
+		return ovl_error(err, 0, "%s", f.msg);
+	return ovl_error(err, 0, "the action's process ended before the sandbox was set up");
+}
+
+/* Joins the network namespace the action made, once it is up (rootfs mounts its /sys next). */
+static int join_action_net(void *data, ovl_error_t *err)
+{
+	const struct action *a = data;
+	char ready;
+	if (ovl_read_all(a->net, &ready, 1) < 0)
+		return action_ended(a, err);
+	cleanup_close int pidfd = (int)syscall(SYS_pidfd_open, a->pid, 0);
+	if (pidfd < 0 || setns(pidfd, CLONE_NEWNET) < 0) {
+		if (errno == ESRCH) /* it failed after making the namespace (--rlimit) */
+			return action_ended(a, err);
+		return ovl_error(err, errno, "join the action's network namespace");
+	}
+	return 0;
+}
+
+/* Mounts the workspace overlay (made on the --upper-size tmpfs when tmpfs_sock >= 0), tells the
+ * parent through notify_fd (which then clears the overlay's volatile marker on the host while
+ * the action runs), and builds the view around it. Returns the overlay's mount fd. */
+static int build_view(const struct run_opts *o, const struct ovl_layers *l, bool rootless,
+		      const struct action *a, int tmpfs_sock, int notify_fd, ovl_error_t *err)
+{
+	struct ovl_layer_fds fds = {-1, -1, -1};
+	if (tmpfs_sock >= 0 ? make_upper_tmpfs(o, l, &fds, tmpfs_sock, err) < 0
+			    : ovl_layers_open(l, &fds, err) < 0) {
+		ovl_layer_fds_close(&fds);
+		return -1;
+	}
+	/* nosuid, nodev: an action given CAP_MKNOD must not use a device node it made there */
+	cleanup_close int ws_mnt = ovl_layers_mount_detached(
+	    &fds, rootless, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, fds.lower, err);
+	ovl_layer_fds_close(&fds);
+	if (ws_mnt < 0)
+		return ovl_error_wrap(err, "workspace %s", ovl_qp(l->lower));
+	if (tmpfs_sock < 0) {
+		char msg = MSG_MOUNTED;
+		ovl_write_all(notify_fd, &msg, 1);
+	}
+	struct rootfs_config rc = {.workspace = l->lower,
+				   .workspace_mnt = ws_mnt,
+				   .join_net = o->net_host ? NULL : join_action_net,
+				   .join_net_data = (void *)a,
+				   .mknod = !rootless,
+				   .mounts = o->mounts,
+				   .nmounts = o->nmounts};
+	if (rootfs_enter(&rc, err) < 0)
+		return -1;
+	return ovl_steal_fd(&ws_mnt);
+}
+
+/* Reaps until the action exits; then no process may outlive it. */
+static void reap_all(pid_t action, int *action_status)
+{
+	for (;;) {
+		int status;
+		pid_t w = waitpid(-1, &status, 0);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			break;
+		if (w == action) {
+			*action_status = status;
+			action_pid = 0;
+			kill(-1, SIGKILL);
+		}
+	}
+}
+
+/* Detaches the workspace overlay (and whatever the user mounted on it) from the sandbox's
+ * mount tree. With no process left inside, the overlay is gone when this returns, so the
+ * parent can apply while the kernel tears the rest of the namespaces down. */
+static bool unmount_workspace(int ws_mnt)
+{
+	char p[32];
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", ws_mnt);
+	bool done = umount2(p, MNT_DETACH) == 0;
+	close(ws_mnt);
+	return done;
+}
+
+/* pid 1 of the new pid namespace: namespaces, then (once the parent has the layers ready and
+ * has sent the seccomp filter through sync_fd) the action, the overlay and the view; reap
+ * everything, report. tmpfs_sock >= 0: make the --upper-size tmpfs and send it back. */
+void sandbox_init(const struct run_opts *o, const struct ovl_layers *l, bool rootless, int sync_fd,
+		  int report_fd, int tmpfs_sock)
+{
+	struct init_report rep = {0};
+	ovl_error_t err = NULL;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	char started = MSG_STARTED;
+	ovl_write_all(report_fd, &started, 1);
+	if (make_namespaces(o, &err) < 0)
+		init_fail(report_fd, &rep, &err);
+	char go;
+	struct ovl_seccomp *filter = NULL;
+	if (ovl_read_all(sync_fd, &go, 1) < 0) /* the parent gave up */
+		_exit(EXIT_OVLBOX);
+	if (ovl_seccomp_receive(sync_fd, &filter, &err) < 0)
+		init_fail(report_fd, &rep, &err);
+	close(sync_fd);
+
+	install_handlers(forward_signal);
+	struct action a = {.pid = -1, .go = -1, .exec = -1, .net = -1};
+	const int not_for_action[] = {report_fd, tmpfs_sock};
+	if (fork_action(o, filter, not_for_action, 2, &a, &err) < 0)
+		init_fail(report_fd, &rep, &err);
+	int ws_mnt = build_view(o, l, rootless, &a, tmpfs_sock, report_fd, &err);
+	if (ws_mnt < 0)
+		init_fail(report_fd, &rep, &err);
+	if (tmpfs_sock >= 0)
+		close(tmpfs_sock);
+	if (a.net >= 0)
+		close(a.net);
+	ovl_write_all(a.go, "g", 1); /* EPIPE if the action failed already: exec says why */
+	close(a.go);
+	struct exec_failure f = {0};
+	if (ovl_read_all(a.exec, &f, sizeof(f)) == 0) {
+		if (f.msg[0]) {
+			snprintf(rep.msg, sizeof(rep.msg), "%s", f.msg);
+			rep.setup_failed = 1;
+		}
+		rep.exec_errno = f.errnum;
+	}
+	close(a.exec);
+
+	reap_all(a.pid, &rep.wait_status);
+	rep.unmounted = unmount_workspace(ws_mnt);
+	getrusage(RUSAGE_CHILDREN, &rep.usage);
+	rep.tag = MSG_REPORT;
+	ovl_write_all(report_fd, &rep, sizeof(rep));
+	_exit(0);
+}

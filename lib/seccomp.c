@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 #include "ovlbox/cleanup.h"
-#include "ovlbox/fs.h"
 #include "ovlbox/log.h"
 #include "ovlbox/seccomp.h"
 
@@ -76,10 +75,11 @@ static int new_filter(uint32_t def_action, struct ovl_seccomp **out, ovl_error_t
 	return 0;
 }
 
-/* Compiles the context to BPF now, so install needs no libseccomp call (and no allocation)
- * in the child. libseccomp 2.5 can only export to a file descriptor: use a memfd. */
-static int compile(struct ovl_seccomp *f, ovl_error_t *err)
+/* libseccomp 2.5 can only export to a file descriptor: a memfd. */
+int ovl_seccomp_compile(struct ovl_seccomp *f, ovl_error_t *err)
 {
+	if (f->insns)
+		return 0;
 	cleanup_close int fd = memfd_create("ovlbox-seccomp", MFD_CLOEXEC);
 	if (fd < 0)
 		return ovl_error(err, errno, "seccomp: memfd_create");
@@ -96,49 +96,13 @@ static int compile(struct ovl_seccomp *f, ovl_error_t *err)
 		return ovl_error(
 		    err, 0, "seccomp: filter too large: %zu instructions (the kernel allows %d)", n,
 		    BPF_MAXINSNS);
-	f->insns = calloc(n, sizeof(struct sock_filter));
-	if (f->insns == NULL)
+	cleanup_free struct sock_filter *insns = calloc(n, sizeof(struct sock_filter));
+	if (insns == NULL)
 		abort();
-	if (pread(fd, f->insns, (size_t)size, 0) != size)
+	if (pread(fd, insns, (size_t)size, 0) != size)
 		return ovl_error(err, errno ? errno : EIO, "seccomp: reading the BPF program");
+	f->insns = ovl_steal_ptr(&insns);
 	f->len = (unsigned short)n;
-	return 0;
-}
-
-/* What ovl_seccomp_send() writes before the instructions; len 0 means no filter. */
-struct wire_header {
-	uint32_t flags;
-	uint32_t len;
-};
-
-int ovl_seccomp_send(const struct ovl_seccomp *f, int fd, ovl_error_t *err)
-{
-	struct wire_header h = {.flags = f ? f->flags : 0, .len = f ? f->len : 0};
-	if (ovl_write_all(fd, &h, sizeof(h)) < 0 ||
-	    (h.len && ovl_write_all(fd, f->insns, h.len * sizeof(struct sock_filter)) < 0))
-		return ovl_error(err, errno, "seccomp: sending the filter");
-	return 0;
-}
-
-int ovl_seccomp_receive(int fd, struct ovl_seccomp **out, ovl_error_t *err)
-{
-	struct wire_header h;
-	*out = NULL;
-	if (ovl_read_all(fd, &h, sizeof(h)) < 0)
-		return ovl_error(err, errno ? errno : EPIPE, "seccomp: receiving the filter");
-	if (h.len == 0)
-		return 0;
-	if (h.len > BPF_MAXINSNS)
-		return ovl_error(err, EINVAL, "seccomp: received a filter of %u instructions",
-				 h.len);
-	cleanup_seccomp struct ovl_seccomp *f = calloc(1, sizeof(*f));
-	if (f == NULL || (f->insns = calloc(h.len, sizeof(struct sock_filter))) == NULL)
-		abort();
-	if (ovl_read_all(fd, f->insns, h.len * sizeof(struct sock_filter)) < 0)
-		return ovl_error(err, errno ? errno : EPIPE, "seccomp: receiving the filter");
-	f->len = (unsigned short)h.len;
-	f->flags = h.flags;
-	*out = ovl_steal_ptr(&f);
 	return 0;
 }
 
@@ -158,8 +122,10 @@ int ovl_seccomp_export_pfc(const struct ovl_seccomp *f, int fd, ovl_error_t *err
 	return 0;
 }
 
-int ovl_seccomp_install(const struct ovl_seccomp *f, ovl_error_t *err)
+int ovl_seccomp_install(struct ovl_seccomp *f, ovl_error_t *err)
 {
+	if (ovl_seccomp_compile(f, err) < 0)
+		return -1;
 	struct sock_fprog prog = {.len = f->len, .filter = f->insns};
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return ovl_error(err, errno, "prctl(PR_SET_NO_NEW_PRIVS)");
@@ -314,8 +280,6 @@ int ovl_seccomp_default(struct ovl_seccomp **out, ovl_error_t *err)
 	/* clone3() passes its flags in a struct in memory, which seccomp cannot read. ENOSYS
 	 * (not EPERM) makes glibc and others fall back to clone(), whose flags we can check. */
 	if (deny(f, "clone3", ENOSYS, 0, NULL, err) < 0)
-		return -1;
-	if (compile(f, err) < 0)
 		return -1;
 	*out = ovl_steal_ptr(&f);
 	return 0;
@@ -850,7 +814,7 @@ static int load(struct loader *l, const ovl_json *p, ovl_error_t *err)
 	for (size_t i = 0; i < ovl_json_len(rules); i++)
 		if (parse_rule(l, ovl_json_at(rules, i), i, err) < 0)
 			return -1;
-	return compile(l->f, err);
+	return 0;
 }
 
 int ovl_seccomp_load_json(const ovl_json *profile, const char *what, const struct ovl_capset *keep,

@@ -90,9 +90,9 @@ struct action_fds {
 	int net;  /* write: a byte once the network namespace is up; -1 with --net host */
 };
 
-/* The network namespace is made by the action, not init: the kernel takes most of a
- * millisecond over it, and meanwhile init builds the view (init joins it before it mounts
- * /sys). */
+/* The network namespace is made by the action's process, not by init or clone(): the kernel
+ * takes about a millisecond over it, and meanwhile init makes its namespaces and builds the
+ * view (init joins it before it mounts /sys). */
 static int make_net_namespace(int ready_fd, ovl_error_t *err)
 {
 	if (unshare(CLONE_NEWNET) < 0)
@@ -104,13 +104,23 @@ static int make_net_namespace(int ready_fd, ovl_error_t *err)
 	return 0;
 }
 
-/* The action's process, forked by init before init builds the view: what it can do without
- * the view (signals, network namespace, limits) overlaps init's mounting; then it waits for
- * go, and changes directory, drops capabilities, installs seccomp and executes. */
-static void exec_action(const struct run_opts *o, const struct ovl_seccomp *filter,
-			struct action_fds fds) __attribute__((noreturn));
-static void exec_action(const struct run_opts *o, const struct ovl_seccomp *filter,
-			struct action_fds fds)
+/* Moves into init's mount, IPC and UTS namespaces (made after the action's process was
+ * forked); the cwd and root become the new mount namespace's. */
+static int join_init_namespaces(ovl_error_t *err)
+{
+	cleanup_close int init = (int)syscall(SYS_pidfd_open, 1, 0);
+	if (init < 0 || setns(init, CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS) < 0)
+		return ovl_error(err, errno, "join the sandbox's namespaces");
+	return 0;
+}
+
+/* The action's process, forked by init as soon as init runs: what it can do without the view
+ * (signals, the network namespace, compiling the seccomp filter, limits) overlaps init's
+ * making of the view; then it waits for go, joins init's namespaces, changes directory, drops
+ * capabilities, installs seccomp and executes. */
+static void exec_action(const struct run_opts *o, struct ovl_seccomp *filter, struct action_fds fds)
+    __attribute__((noreturn));
+static void exec_action(const struct run_opts *o, struct ovl_seccomp *filter, struct action_fds fds)
 {
 	ovl_error_t err = NULL;
 	sigset_t none;
@@ -119,6 +129,9 @@ static void exec_action(const struct run_opts *o, const struct ovl_seccomp *filt
 		signal(s, SIG_DFL);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	if (fds.net >= 0 && make_net_namespace(fds.net, &err) < 0)
+		action_fail(fds.exec, 0, &err);
+	/* Here, not in ovlbox: compiling takes libseccomp a few tenths of a millisecond. */
+	if (filter && ovl_seccomp_compile(filter, &err) < 0)
 		action_fail(fds.exec, 0, &err);
 	for (size_t i = 0; i < o->nrlimits; i++)
 		if (setrlimit(o->rlimits[i].resource, &o->rlimits[i].lim) < 0) {
@@ -129,6 +142,8 @@ static void exec_action(const struct run_opts *o, const struct ovl_seccomp *filt
 	if (ovl_read_all(fds.go, &go, 1) < 0) /* init failed to build the view */
 		_exit(EXIT_OVLBOX);
 	close(fds.go);
+	if (join_init_namespaces(&err) < 0)
+		action_fail(fds.exec, 0, &err);
 	const char *cwd = o->cwd ? o->cwd : o->workspace_abs;
 	if (chdir(cwd) < 0) {
 		ovl_error(&err, errno, "--cwd %s", ovl_qp(cwd));
@@ -205,7 +220,7 @@ static void close_pipe(int p[2])
 			close(p[i]);
 }
 
-static int fork_action(const struct run_opts *o, const struct ovl_seccomp *filter,
+static int fork_action(const struct run_opts *o, struct ovl_seccomp *filter,
 		       const int close_in_child[], size_t nclose, struct action *a,
 		       ovl_error_t *err)
 {
@@ -334,32 +349,25 @@ static bool unmount_workspace(int ws_mnt)
 	return done;
 }
 
-/* pid 1 of the new pid namespace: namespaces, then (once the parent has the layers ready and
- * has sent the seccomp filter through sync_fd) the action, the overlay and the view; reap
- * everything, report. tmpfs_sock >= 0: make the --upper-size tmpfs and send it back. */
-void sandbox_init(const struct run_opts *o, const struct ovl_layers *l, bool rootless, int sync_fd,
-		  int report_fd, int tmpfs_sock)
+/* pid 1 of the new pid namespace: forks the action's process at once, makes its namespaces,
+ * then (once ovlbox has the layers ready and says so through sync_fd) mounts the overlay and
+ * builds the view; releases the action, reaps everything, reports. tmpfs_sock >= 0: make the
+ * --upper-size tmpfs and send it back. */
+void sandbox_init(const struct run_opts *o, const struct ovl_layers *l, struct ovl_seccomp *filter,
+		  bool rootless, int sync_fd, int report_fd, int tmpfs_sock)
 {
 	struct init_report rep = {0};
 	ovl_error_t err = NULL;
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	char started = MSG_STARTED;
-	ovl_write_all(report_fd, &started, 1);
-	if (make_namespaces(o, &err) < 0)
-		init_fail(report_fd, &rep, &err);
-	char go;
-	struct ovl_seccomp *filter = NULL;
-	if (ovl_read_all(sync_fd, &go, 1) < 0) /* the parent gave up */
-		_exit(EXIT_OVLBOX);
-	if (ovl_seccomp_receive(sync_fd, &filter, &err) < 0)
-		init_fail(report_fd, &rep, &err);
-	close(sync_fd);
-
 	install_handlers(forward_signal);
 	struct action a = {.pid = -1, .go = -1, .exec = -1, .net = -1};
-	const int not_for_action[] = {report_fd, tmpfs_sock};
-	if (fork_action(o, filter, not_for_action, 2, &a, &err) < 0)
+	const int not_for_action[] = {report_fd, tmpfs_sock, sync_fd};
+	if (fork_action(o, filter, not_for_action, 3, &a, &err) < 0 || make_namespaces(o, &err) < 0)
 		init_fail(report_fd, &rep, &err);
+	char go;
+	if (ovl_read_all(sync_fd, &go, 1) < 0) /* ovlbox gave up */
+		_exit(EXIT_OVLBOX);
+	close(sync_fd);
 	int ws_mnt = build_view(o, l, rootless, &a, tmpfs_sock, report_fd, &err);
 	if (ws_mnt < 0)
 		init_fail(report_fd, &rep, &err);

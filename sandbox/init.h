@@ -1,10 +1,12 @@
 /* The sandbox from inside: its init (pid 1 of the new pid namespace) and the action's process.
  *
- * ovlbox clones init into new pid (and, as non-root, user) namespaces. init says MSG_STARTED,
- * makes the mount, IPC and UTS namespaces and waits; ovlbox meanwhile compiles the seccomp
- * filter and readies the layers, then writes "g" and the filter to sync_fd. init forks the
- * action (which makes the network namespace while init mounts the overlay, says MSG_MOUNTED,
- * and builds the view), releases it, reaps everything once it exits, unmounts the workspace
+ * ovlbox builds the seccomp filter (not yet compiled) and clones init into new pid (and, as
+ * non-root, user) namespaces. init forks the action's process at once, makes the mount, IPC
+ * and UTS namespaces and waits for "g" on sync_fd, which ovlbox writes once it has readied the
+ * layers. Meanwhile the action's process makes the network namespace and compiles the filter.
+ * init mounts the overlay, says MSG_MOUNTED, builds the view (joining the action's network
+ * namespace to mount /sys) and releases the action, which joins init's namespaces and
+ * executes. Once it has exited and every other process is gone, init unmounts the workspace
  * and writes its struct init_report. */
 #ifndef OVLBOX_SANDBOX_INIT_H
 #define OVLBOX_SANDBOX_INIT_H
@@ -13,11 +15,12 @@
 #include <sys/resource.h>
 
 #include "ovlbox/layers.h"
+#include "ovlbox/seccomp.h"
 #include "runopts.h"
 
-/* What the sandbox's init tells the parent through the report pipe: MSG_STARTED, at most one
- * MSG_MOUNTED, then one struct init_report. */
-enum { MSG_STARTED = 's', MSG_MOUNTED = 'm', MSG_REPORT = 'r' };
+/* What the sandbox's init tells the parent through the report pipe: at most one MSG_MOUNTED,
+ * then one struct init_report. */
+enum { MSG_MOUNTED = 'm', MSG_REPORT = 'r' };
 
 /* What the sandbox's init reports to the parent at the end. */
 struct init_report {
@@ -30,8 +33,9 @@ struct init_report {
 	char msg[1024];
 };
 
-void sandbox_init(const struct run_opts *o, const struct ovl_layers *l, bool rootless, int sync_fd,
-		  int report_fd, int tmpfs_sock) __attribute__((noreturn));
+void sandbox_init(const struct run_opts *o, const struct ovl_layers *l, struct ovl_seccomp *filter,
+		  bool rootless, int sync_fd, int report_fd, int tmpfs_sock)
+    __attribute__((noreturn));
 
 /* Installs fn for the signals ovlbox passes on to the action (TERM INT HUP QUIT USR1 USR2). */
 void install_handlers(void (*fn)(int));

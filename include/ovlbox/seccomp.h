@@ -1,8 +1,9 @@
 /* seccomp filters with libseccomp: profile files, the built-in default profile, installing.
  *
- * A filter is built and compiled to BPF up front (in the parent, where errors are easy to
- * report); ovl_seccomp_install() then only does prctl() + seccomp() in the child, as the last
- * step before execve(), with no allocation on success.
+ * A filter is built up front (the loaders parse and add every rule, so profile errors show
+ * where they are easy to report) and compiled to BPF by ovl_seccomp_compile(), which ovlbox run
+ * calls in the action's process while the sandbox is being built; ovl_seccomp_install() then
+ * only does prctl() + seccomp(), as the last step before execve().
  *
  * Profile formats accepted by ovl_seccomp_load_file() (JSON, parsed through json.h):
  *   - OCI runtime-spec `linux.seccomp`: defaultAction, defaultErrnoRet, architectures, flags,
@@ -55,18 +56,16 @@ extern const char *const ovl_seccomp_default_deny[];
 int ovl_seccomp_from_arg(const char *arg, const struct ovl_capset *keep, struct ovl_seccomp **out,
 			 ovl_error_t *err);
 
-/* Sets PR_SET_NO_NEW_PRIVS (the kernel requires it of an unprivileged caller) and installs
- * the filter on the calling thread. Safe in a child after fork()/clone(): no allocation unless
- * it fails. Error: "installing the seccomp filter: <strerror>". */
-int ovl_seccomp_install(const struct ovl_seccomp *f, ovl_error_t *err);
+/* Compiles the filter if it is not yet, sets PR_SET_NO_NEW_PRIVS (the kernel requires it of an
+ * unprivileged caller) and installs the filter on the calling thread. With the filter compiled,
+ * no allocation unless it fails. Error: "installing the seccomp filter: <strerror>". */
+int ovl_seccomp_install(struct ovl_seccomp *f, ovl_error_t *err);
 
-/* The compiled program through a pipe, so that a filter compiled after fork() reaches the
- * child: ovl_seccomp_send() writes f (NULL: no filter) to fd; ovl_seccomp_receive() reads one
- * and sets *out (NULL for no filter). The received filter can be installed, not exported. */
-int ovl_seccomp_send(const struct ovl_seccomp *f, int fd, ovl_error_t *err);
-int ovl_seccomp_receive(int fd, struct ovl_seccomp **out, ovl_error_t *err);
+/* Compiles the filter to BPF (once; again is a no-op). Allocates: call it before the last
+ * steps of a child (after fork() of a single-threaded process is fine). Error: "seccomp: ...". */
+int ovl_seccomp_compile(struct ovl_seccomp *f, ovl_error_t *err);
 
-/* Number of BPF instructions (for logs and benchmarks). */
+/* Number of BPF instructions once compiled (for logs and benchmarks); 0 before. */
 size_t ovl_seccomp_insns(const struct ovl_seccomp *f);
 
 /* libseccomp's pseudo filter code of the filter, for debugging. */

@@ -58,7 +58,8 @@ int main(int argc, char **argv)
 		return usage();
 
 	__attribute__((cleanup(seccomp_freep))) struct ovl_seccomp *f = NULL;
-	if (ovl_seccomp_from_arg(profile, &keep, &f, &err) < 0) {
+	if (ovl_seccomp_from_arg(profile, &keep, &f, &err) < 0 ||
+	    (f && ovl_seccomp_compile(f, &err) < 0)) {
 		ovl_errorf("%s", err->msg);
 		return 125;
 	}

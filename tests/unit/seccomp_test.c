@@ -74,7 +74,7 @@ struct outcome {
 
 typedef long (*probe_fn)(const long *args);
 
-static struct outcome run_filtered(const struct ovl_seccomp *f, probe_fn fn, const long *args)
+static struct outcome run_filtered(struct ovl_seccomp *f, probe_fn fn, const long *args)
 {
 	fflush(stdout);
 	pid_t pid = fork();
@@ -243,6 +243,7 @@ static void test_default_filter(void)
 	CHECK(ovl_seccomp_default(&f, &err) == 0, "default: %s", err ? err->msg : "");
 	if (f == NULL)
 		return;
+	CHECK(ovl_seccomp_compile(f, &err) == 0, "default: compile: %s", err ? err->msg : "");
 	CHECK(ovl_seccomp_insns(f) > 40 && ovl_seccomp_insns(f) < 200, "default: %zu insns",
 	      ovl_seccomp_insns(f));
 	struct outcome o = run_filtered(f, call_getppid, zero);

@@ -399,8 +399,10 @@ int cmd_run(int argc, char **argv)
 	lock = ovl_layers_lock(&l, &err);
 	if (lock < 0 || (rootless && ovl_layers_check_owners(&l, geteuid(), getegid(), &err) < 0))
 		goto out;
-	/* Built here, where a bad profile is easy to report; compiled in the sandbox. */
-	if (ovl_seccomp_from_arg(o.seccomp, &o.caps, &filter, &err) < 0)
+	/* A profile file is read here, where a mistake in it is easy to report; the built-in
+	 * profile, which has none, is built in the sandbox. Either is compiled there. */
+	if (strcmp(o.seccomp, "default") != 0 &&
+	    ovl_seccomp_from_arg(o.seccomp, &o.caps, &filter, &err) < 0)
 		goto out;
 	double start = now_ms();
 	/* The sandbox makes its namespaces while the layers are readied; until sandbox_go() it

@@ -68,9 +68,14 @@ hook_section() {
 }
 
 load_start=$(uptime)
-section io "I/O matrix (bench/io.c)" env "${q_io[@]}" bench/io.sh
+# Start-up and hook first: each of their runs creates and removes a few inodes on the disk, and
+# on this machine's ext4 (no journal) creating an inode steps over every inode freed in the last
+# minute or more (recently_deleted() in the kernel, a block lookup each): after the other
+# benchmarks have removed their many thousands of files, one mkdir costs up to a millisecond
+# of CPU for minutes (`perf record`: recently_deleted, find_inode_bit, find_get_block_common).
 section startup "Start-up (bench/startup.sh)" env "${q_start[@]}" bench/startup.sh
 section hook "runc ± ovlbox-hook (bench/hook.sh, the hook author's script)" hook_section
+section io "I/O matrix (bench/io.c)" env "${q_io[@]}" bench/io.sh
 section seccomp "seccomp overhead (bench/seccomp.sh)" env "${q_sec[@]}" bench/seccomp.sh
 section apply "Apply scaling and output discovery (bench/apply.sh)" env "${q_apply[@]}" bench/apply.sh
 section build "Real builds (bench/build.sh)" env "${q_build[@]}" bench/build.sh

@@ -7,6 +7,10 @@
 # The whole timeit run happens inside one private mount namespace where an empty file hides
 # /sys/fs/cgroup/unified/cgroup.controllers: crun 1.8.1 refuses hybrid cgroups otherwise
 # (DESIGN §5). runc and podman do not read that file on this host; nothing on the host changes.
+# There too, runc and crun keep their state (--root) on a tmpfs, as under /run on a standard
+# systemd host: here /run is on the disk, an ext4 that discards freed blocks synchronously, and
+# the state files each container run writes and deletes left the disk busy for seconds, slowing
+# whatever ran next and touched it (ovlbox run's upper and work dirs: 5-6 ms became 8-11 ms).
 #
 # podman (~0.3-0.9 s a run here) gets a timeit run of its own with fewer rounds, interleaved with
 # and without the hook.
@@ -32,7 +36,7 @@ OVL_T=$(mktemp -d /var/tmp/ovlbox-bench-startup.XXXXXX)
 OVL_PODMAN_DIR=$(mktemp -d /tmp/obp.XXXXXX)
 cleanup() {
 	for id in sa sb ca cb rss; do
-		runc --root "$OVL_T/runc-state" delete -f "bench-$id" >/dev/null 2>&1 || true
+		runc --root "$OVL_T/state/runc" delete -f "bench-$id" >/dev/null 2>&1 || true
 	done
 	if [[ -d $OVL_PODMAN_DIR/root ]]; then
 		ovl_podman rm -af >/dev/null 2>&1 || true
@@ -47,7 +51,7 @@ have() { command -v "$1" >/dev/null 2>&1 || { missing+=("$1"); return 1; }; }
 # Workspace: a few files, as in bench/hook.sh. One for each runner so that none trips over
 # another's lock or layers.
 WS=$OVL_T/ws
-mkdir -p "$WS" "$OVL_T/ws-ovlbox" "$OVL_T/out"
+mkdir -p "$WS" "$OVL_T/ws-ovlbox" "$OVL_T/out" "$OVL_T/state"
 for i in $(seq 1 100); do
 	echo "$i" >"$WS/f$i"
 	echo "$i" >"$OVL_T/ws-ovlbox/f$i"
@@ -75,12 +79,12 @@ if have runc || have crun; then
 	mv "$OVL_T/hook/c.json" "$OVL_T/hook/config.json"
 fi
 if have runc; then
-	cases+=("runc run" "runc --root $OVL_T/runc-state run -b $OVL_T/plain bench-sa")
-	cases+=("runc run + hook" "runc --root $OVL_T/runc-state run -b $OVL_T/hook bench-sb")
+	cases+=("runc run" "runc --root $OVL_T/state/runc run -b $OVL_T/plain bench-sa")
+	cases+=("runc run + hook" "runc --root $OVL_T/state/runc run -b $OVL_T/hook bench-sb")
 fi
 if have crun; then
-	cases+=("crun run" "crun --root $OVL_T/crun-state run -b $OVL_T/plain bench-ca")
-	cases+=("crun run + hook" "crun --root $OVL_T/crun-state run -b $OVL_T/hook bench-cb")
+	cases+=("crun run" "crun --root $OVL_T/state/crun run -b $OVL_T/plain bench-ca")
+	cases+=("crun run + hook" "crun --root $OVL_T/state/crun run -b $OVL_T/hook bench-cb")
 fi
 if [[ ${SKIP_PODMAN:-} != 1 ]] && have podman; then
 	mkdir -p "$OVL_PODMAN_DIR/tmp" "$OVL_T/hooks.d"
@@ -99,8 +103,9 @@ fi
 in_ns() {
 	# shellcheck disable=SC2016 # $0 and $@ expand in the inner sh
 	unshare -m --propagation private sh -c \
-		'mount --bind "$0" /sys/fs/cgroup/unified/cgroup.controllers && shift && exec "$@"' \
-		"$OVL_T/empty" -- "$@"
+		'mount --bind "$0" /sys/fs/cgroup/unified/cgroup.controllers &&
+		mount -t tmpfs -o mode=0700 tmpfs "$1" && shift 2 && exec "$@"' \
+		"$OVL_T/empty" "$OVL_T/state" -- "$@"
 }
 in_ns "$timeit" -r "$rounds" -w "$warmup" -u ms \
 	-t "Start-up: wall time of \`true\`" ${out:+-o "$out/summary.tsv"} "${cases[@]}"
@@ -127,7 +132,7 @@ if have runc >/dev/null; then
 	mkdir -p "$OVL_T/hookrss"
 	mv "$OVL_T/hook/c.json" "$OVL_T/hookrss/config.json"
 	for _ in 1 2 3 4 5; do
-		runc --root "$OVL_T/runc-state" run -b "$OVL_T/hookrss" bench-rss </dev/null >/dev/null
+		runc --root "$OVL_T/state/runc" run -b "$OVL_T/hookrss" bench-rss </dev/null >/dev/null
 	done
 	echo
 	echo "Peak RSS of ovlbox-hook (5 runs under runc; KiB, max of the runs):"

@@ -196,8 +196,8 @@ static int make_upper_tmpfs(const struct run_opts *o, const struct ovl_layers *l
 	return 0;
 }
 
-/* The namespaces other than pid (and user) are made here, by init, rather than by clone(), so
- * that ovlbox prepares the layers and the seccomp filter meanwhile; the network namespace is
+/* The mount, IPC and UTS namespaces are made by init rather than by clone(), so that ovlbox
+ * goes on readying the layers meanwhile where a second CPU is free; the network namespace is
  * the action's (make_net_namespace). */
 static int make_namespaces(const struct run_opts *o, ovl_error_t *err)
 {

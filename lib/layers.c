@@ -8,6 +8,7 @@
 #include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "ovlbox/cleanup.h"
@@ -17,7 +18,8 @@
 #include "ovlbox/log.h"
 #include "ovlbox/ns.h"
 
-#define MODE_FILE "ovlbox-mode"
+#define MODE_FILE  "ovlbox-mode"
+#define MODE_XATTR "user.ovlbox.mode"
 
 /* Canonical absolute path: collapses repeated slashes and drops a trailing one; refuses relative
  * paths and "." / ".." components (they make overlap checks lie). */
@@ -139,6 +141,23 @@ static bool dir_is_empty(int dfd)
 	return empty;
 }
 
+/* The mode ovlbox recorded in the work dir at prepare time ("userxattr" or "trusted"), or ""
+ * if none: an xattr of the work dir, or (filesystems without user xattrs, and ovlbox 0.1.0) a
+ * symlink or file named MODE_FILE in it. */
+static void read_mode(int wfd, char buf[32])
+{
+	char p[32];
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", wfd);
+	ssize_t n = getxattr(p, MODE_XATTR, buf, 31);
+	if (n <= 0)
+		n = readlinkat(wfd, MODE_FILE, buf, 31);
+	if (n <= 0) {
+		cleanup_close int fd = openat(wfd, MODE_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		n = fd >= 0 ? read(fd, buf, 31) : -1;
+	}
+	buf[n > 0 ? n : 0] = '\0';
+}
+
 int ovl_layers_state(const struct ovl_layers *l, ovl_error_t *err)
 {
 	cleanup_close int wfd = open(l->work, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -156,7 +175,10 @@ int ovl_layers_state(const struct ovl_layers *l, ovl_error_t *err)
 		return OVL_STATE_PENDING;
 	/* An empty upper whose root metadata differs from the workspace's still holds a change
 	 * (chmod or touch of the workspace root) -- but only if ovlbox prepared it. */
-	if (wfd < 0 || faccessat(wfd, MODE_FILE, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+	char mode[32] = "";
+	if (wfd >= 0)
+		read_mode(wfd, mode);
+	if (mode[0] == '\0')
 		return OVL_STATE_CLEAN;
 	struct stat us, ls;
 	if (fstat(ufd, &us) < 0 || stat(l->lower, &ls) < 0)
@@ -171,13 +193,10 @@ bool ovl_layers_userxattr(const struct ovl_layers *l)
 {
 	cleanup_close int wfd = open(l->work, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (wfd >= 0) {
-		char buf[32] = "";
-		if (readlinkat(wfd, MODE_FILE, buf, sizeof(buf) - 1) > 0)
-			return strncmp(buf, "userxattr", 9) == 0;
-		/* a regular file: written by ovlbox 0.1.0 before it made a symlink */
-		cleanup_close int fd = openat(wfd, MODE_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd >= 0 && read(fd, buf, sizeof(buf) - 1) > 0)
-			return strncmp(buf, "userxattr", 9) == 0;
+		char mode[32];
+		read_mode(wfd, mode);
+		if (mode[0])
+			return strncmp(mode, "userxattr", 9) == 0;
 	}
 	/* No mode file (an upper ovlbox did not prepare): the overlay that wrote it was
 	 * mounted like one we would mount here, with userxattr inside a user namespace. */
@@ -196,17 +215,23 @@ static bool not_overlay_xattr(const char *name, void *data)
 	       strncmp(name, "user.overlay.", 13) != 0;
 }
 
-/* The mode is the target of a symlink (never followed): created whole, and with no data block
- * to free again, which on a filesystem that discards freed blocks synchronously saves a
- * fraction of a millisecond per run. */
+/* The mode is an xattr of the work dir: no inode to create and free again per run, which on
+ * an ext4 without a journal, after many removals, costs up to a millisecond each. Without user
+ * xattrs (ENOTSUP), the target of a symlink (made whole, never followed). */
 static int write_mode_file(const char *work, bool userxattr, ovl_error_t *err)
 {
 	cleanup_close int wfd = open(work, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (wfd < 0)
 		return ovl_error(err, errno, "work dir %s", ovl_qp(work));
 	const char *mode = userxattr ? "userxattr" : "trusted";
-	/* No fsync: losing this file in a crash before any apply only loses the hint; the
+	char p[32];
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", wfd);
+	/* No fsync: losing the mode in a crash before any apply only loses the hint; the
 	 * journal records the mode for itself. */
+	if (setxattr(p, MODE_XATTR, mode, strlen(mode), 0) == 0)
+		return 0;
+	if (errno != ENOTSUP && errno != EOPNOTSUPP)
+		return ovl_error(err, errno, "work dir %s: setxattr %s", ovl_qp(work), MODE_XATTR);
 	if ((unlinkat(wfd, MODE_FILE ".tmp", 0) < 0 && errno != ENOENT) ||
 	    symlinkat(mode, wfd, MODE_FILE ".tmp") < 0 ||
 	    renameat(wfd, MODE_FILE ".tmp", wfd, MODE_FILE) < 0)

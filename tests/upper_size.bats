@@ -100,7 +100,7 @@ check_applied() {
 	run "$BIN/ovlbox" run --workspace "$WS" --upper-size 4m --on-exit keep -- sh -c \
 		'echo new > new.txt; rm in.txt'
 	[[ $status -eq 0 ]]
-	[[ -d $WS.upper && -L $WS.work/ovlbox-mode ]]
+	[[ -d $WS.upper && $(getfattr --only-values -n user.ovlbox.mode "$WS.work") == trusted ]]
 	[[ $(stat -f -c %T "$WS.upper") != tmpfs ]]
 	[[ $(cat "$WS/in.txt") == input ]]
 	run "$BIN/ovlbox" diff "$WS"

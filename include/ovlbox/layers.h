@@ -2,7 +2,7 @@
  *
  *   lower  the workspace itself (absolute path); never written while mounted
  *   upper  where the action's writes land            (default <lower>.upper)
- *   work   overlayfs' work dir; also holds ovlbox's journal and mode file (default <lower>.work)
+ *   work   overlayfs' work dir; also holds ovlbox's journal and mode (default <lower>.work)
  */
 #ifndef OVLBOX_LAYERS_H
 #define OVLBOX_LAYERS_H
@@ -38,8 +38,9 @@ enum ovl_layers_state {
 int ovl_layers_state(const struct ovl_layers *l, ovl_error_t *err);
 
 /* Which xattr namespace the overlay that wrote upper used: true = user.overlay.* (userxattr,
- * mounted in a user namespace), false = trusted.overlay.*. Read from the mode file ovlbox
- * writes into the work dir at prepare time; without one, inferred from the caller. */
+ * mounted in a user namespace), false = trusted.overlay.*. Read from the mode ovlbox records
+ * on the work dir at prepare time (xattr user.ovlbox.mode); without one, inferred from the
+ * caller. */
 bool ovl_layers_userxattr(const struct ovl_layers *l);
 
 /* Creates upper and work if missing (work mode 0700),

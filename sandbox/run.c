@@ -3,17 +3,12 @@
  * process of the action is gone, then applies, discards or keeps the changes. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
-#include <net/if.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -24,12 +19,10 @@
 
 #include "cli.h"
 #include "ovlbox/apply.h"
-#include "ovlbox/caps.h"
 #include "ovlbox/cleanup.h"
 #include "ovlbox/copy.h"
 #include "ovlbox/diff.h"
 #include "ovlbox/fs.h"
-#include "ovlbox/json.h"
 #include "ovlbox/layers.h"
 #include "ovlbox/log.h"
 #include "ovlbox/seccomp.h"

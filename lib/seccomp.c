@@ -113,9 +113,6 @@ size_t ovl_seccomp_insns(const struct ovl_seccomp *f)
 
 int ovl_seccomp_export_pfc(const struct ovl_seccomp *f, int fd, ovl_error_t *err)
 {
-	if (f->ctx == NULL)
-		return ovl_error(err, EINVAL,
-				 "seccomp: a received filter has no pseudo filter code");
 	int r = seccomp_export_pfc(f->ctx, fd);
 	if (r < 0)
 		return ovl_error(err, -r, "seccomp: exporting pseudo filter code");

@@ -81,7 +81,8 @@ static void close_fd(int *fd)
 	*fd = -1;
 }
 
-/* Clones init into new pid (and, as non-root, user) namespaces; init makes the others itself. */
+/* Clones init into new pid (and, as non-root, user) namespaces; init and the action's process
+ * make the others (see init.h). */
 static int sandbox_start(const struct run_opts *o, const struct ovl_layers *l,
 			 struct ovl_seccomp *filter, bool rootless, struct sandbox *sb,
 			 ovl_error_t *err)

@@ -68,18 +68,14 @@ run_crun() {
 	make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/workspace org.ovlbox.on-exit=discard)"
 	run_crun
 	[[ $status -eq 0 ]] || fail "crun: $output"
-	ovl_assert_action_seen
-	ovl_assert_untouched
-	ovl_assert_no_layers
+	ovl_assert_discarded
 }
 
 @test "crun, on-exit keep: the upper stays until ovlbox apply" {
 	make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/workspace org.ovlbox.on-exit=keep)"
 	run_crun
 	[[ $status -eq 0 ]] || fail "crun: $output"
-	ovl_assert_action_seen
-	ovl_assert_untouched
-	[[ -d $WS.upper ]]
+	ovl_assert_kept
 	run "$OVLBOX" apply "$WS"
 	[[ $status -eq 0 ]] || fail "ovlbox apply: $output"
 	ovl_assert_applied

@@ -89,18 +89,14 @@ EOF
 	podman_run --rm --annotation org.ovlbox.workspace=/workspace \
 		--annotation org.ovlbox.on-exit=discard $IMAGE sh -c "$OVL_ACTION_SH"
 	[[ $status -eq 0 ]] || fail "podman: $output"
-	ovl_assert_action_seen
-	ovl_assert_untouched
-	ovl_assert_no_layers
+	ovl_assert_discarded
 }
 
 @test "podman, on-exit keep: ovlbox apply applies the upper later" {
 	podman_run --rm --annotation org.ovlbox.workspace=/workspace \
 		--annotation org.ovlbox.on-exit=keep $IMAGE sh -c "$OVL_ACTION_SH"
 	[[ $status -eq 0 ]] || fail "podman: $output"
-	ovl_assert_action_seen
-	ovl_assert_untouched
-	[[ -d $WS.upper ]]
+	ovl_assert_kept
 	run "$OVLBOX" apply "$WS"
 	[[ $status -eq 0 ]] || fail "ovlbox apply: $output"
 	ovl_assert_applied

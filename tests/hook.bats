@@ -74,18 +74,14 @@ run_runc() {
 	ovl_make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/workspace org.ovlbox.on-exit=discard)"
 	run_runc
 	[[ $status -eq 0 ]] || fail "runc: $output"
-	ovl_assert_action_seen
-	ovl_assert_untouched
-	ovl_assert_no_layers
+	ovl_assert_discarded
 }
 
 @test "runc, on-exit keep: upper stays, the next start refuses, ovlbox apply applies it" {
 	ovl_make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/workspace org.ovlbox.on-exit=keep)"
 	run_runc
 	[[ $status -eq 0 ]] || fail "runc: $output"
-	ovl_assert_action_seen
-	ovl_assert_untouched
-	[[ -d $WS.upper && -d $WS.work ]]
+	ovl_assert_kept
 
 	# A second container on the same workspace must not stack on unapplied changes.
 	cp "$OUT/inside.txt" "$C/inside-1.txt"

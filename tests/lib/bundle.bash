@@ -286,6 +286,22 @@ ovl_assert_untouched() {
 	ovl_assert_cache_intact
 }
 
+# ovl_assert_discarded: on-exit discard: the action saw its changes, the workspace and cache are as
+# before, and no upper or work dir is left.
+ovl_assert_discarded() {
+	ovl_assert_action_seen
+	ovl_assert_untouched
+	ovl_assert_no_layers
+}
+
+# ovl_assert_kept: on-exit keep: the action saw its changes, the workspace and cache are as before,
+# and upper and work hold the changes for a later `ovlbox apply`.
+ovl_assert_kept() {
+	ovl_assert_action_seen
+	ovl_assert_untouched
+	[[ -d $WS.upper && -d $WS.work ]] || fail "upper or work missing after on-exit keep"
+}
+
 # ovl_assert_output FRAGMENT...: each fragment occurs in $output (from bats' run).
 ovl_assert_output() {
 	local f

@@ -448,9 +448,16 @@ int ovl_recv_fd(int sock)
 	do
 		n = recvmsg(sock, &m.msg, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
-	struct cmsghdr *c = n == 1 ? CMSG_FIRSTHDR(&m.msg) : NULL;
-	if (c == NULL || c->cmsg_type != SCM_RIGHTS)
+	if (n <= 0) {
+		if (n == 0)
+			errno = EPIPE;
 		return -1;
+	}
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m.msg);
+	if (c == NULL || c->cmsg_type != SCM_RIGHTS) {
+		errno = ENODATA;
+		return -1;
+	}
 	int fd;
 	memcpy(&fd, CMSG_DATA(c), sizeof(int));
 	return fd;

@@ -247,8 +247,18 @@ static int clear_overlay_work(const char *work, ovl_error_t *err)
 	cleanup_close int wfd = open(work, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (wfd < 0)
 		return ovl_error(err, errno, "work dir %s", ovl_qp(work));
-	if (ovl_remove_tree_at(wfd, "work", err) < 0 || ovl_remove_tree_at(wfd, "index", err) < 0)
+	if (ovl_layers_remove_scratch_at(wfd, err) < 0)
 		return ovl_error_wrap(err, "clean work dir %s", ovl_qp(work));
+	return 0;
+}
+
+int ovl_layers_remove_scratch_at(int wfd, ovl_error_t *err)
+{
+	/* Held open while it is removed, work/work's block is freed by the close below; rmdir
+	 * would free it with the work dir locked, holding up a concurrent apply's lookups. */
+	cleanup_close int held = openat(wfd, "work", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (ovl_remove_tree_at(wfd, "work", err) < 0 || ovl_remove_tree_at(wfd, "index", err) < 0)
+		return -1;
 	return 0;
 }
 

@@ -367,8 +367,8 @@ void sandbox_init(const struct run_opts *o, const struct ovl_layers *l, struct o
 	const int not_for_action[] = {report_fd, tmpfs_sock, sync_fd};
 	if (fork_action(o, filter, not_for_action, 3, &a, &err) < 0 || make_namespaces(o, &err) < 0)
 		init_fail(report_fd, &rep, &err);
-	char go;
-	if (ovl_read_all(sync_fd, &go, 1) < 0) /* ovlbox gave up */
+	int work_fd = ovl_recv_fd(sync_fd);
+	if (work_fd < 0 && errno != ENODATA) /* ovlbox gave up */
 		_exit(EXIT_OVLBOX);
 	close(sync_fd);
 	int ws_mnt = build_view(o, l, rootless, &a, tmpfs_sock, report_fd, &err);
@@ -395,5 +395,11 @@ void sandbox_init(const struct run_opts *o, const struct ovl_layers *l, struct o
 	getrusage(RUSAGE_CHILDREN, &rep.usage);
 	rep.tag = MSG_REPORT;
 	ovl_write_all(report_fd, &rep, sizeof(rep));
+	/* While ovlbox applies the upper: freeing the scratch dirs' blocks (on a filesystem
+	 * mounted `discard`, a synchronous discard each) then overlaps the apply instead of
+	 * following it. ovlbox's apply removes whatever is left, and reaps init before it
+	 * returns. */
+	if (rep.unmounted && work_fd >= 0)
+		ovl_layers_remove_scratch_at(work_fd, &err);
 	_exit(0);
 }

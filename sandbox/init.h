@@ -2,13 +2,14 @@
  *
  * ovlbox reads a seccomp profile file, if one is given (the filter is compiled later), and
  * clones init into new pid (and, as non-root, user) namespaces. init forks the action's process
- * at once, makes the mount, IPC and UTS namespaces and waits for "g" on sync_fd, which ovlbox
- * writes once it has readied the layers. Meanwhile the action's process makes the network
- * namespace and builds (the built-in profile) and compiles the filter. init mounts the
+ * at once, makes the mount, IPC and UTS namespaces and waits for a byte on sync_fd (a unix
+ * socket), which ovlbox sends once it has readied the layers, with the work dir's fd unless
+ * the layers are kept or on the --upper-size tmpfs. Meanwhile the action's process makes the
+ * network namespace and builds (the built-in profile) and compiles the filter. init mounts the
  * overlay, says MSG_MOUNTED, builds the view (joining the action's network namespace to mount
  * /sys) and releases the action, which joins init's namespaces and executes. Once it has
- * exited and every other process is gone, init unmounts the workspace and writes its struct
- * init_report. */
+ * exited and every other process is gone, init unmounts the workspace, writes its struct
+ * init_report and, while ovlbox applies, removes overlayfs' scratch dirs from the work dir. */
 #ifndef OVLBOX_SANDBOX_INIT_H
 #define OVLBOX_SANDBOX_INIT_H
 

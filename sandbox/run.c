@@ -66,7 +66,7 @@ static double now_ms(void)
 /* The sandbox seen from outside: its init and the pipes to it. */
 struct sandbox {
 	pid_t pid;
-	int sync;   /* write: "g" once the layers are ready */
+	int sync;   /* unix socket: a byte once the layers are ready, with the work dir's fd */
 	int report; /* read: struct init_report */
 	int sock;   /* --upper-size: receives the tmpfs */
 	bool reaped;
@@ -88,8 +88,8 @@ static int sandbox_start(const struct run_opts *o, const struct ovl_layers *l,
 			 ovl_error_t *err)
 {
 	int sync_pipe[2], report_pipe[2], sock[2] = {-1, -1};
-	if (pipe2(sync_pipe, O_CLOEXEC) < 0)
-		return ovl_error(err, errno, "pipe");
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync_pipe) < 0)
+		return ovl_error(err, errno, "socketpair");
 	if (pipe2(report_pipe, O_CLOEXEC) < 0 ||
 	    (o->upper_size && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sock) < 0)) {
 		close(sync_pipe[0]);
@@ -127,11 +127,18 @@ static int sandbox_start(const struct run_opts *o, const struct ovl_layers *l,
 	return rootless ? write_id_maps(pid, err) : 0;
 }
 
-/* Lets init go on: the layers are ready. A write fails only if init died already; its report
- * (or its absence) says why. */
-static void sandbox_go(struct sandbox *sb, int *tmpfs_fd)
+/* Lets init go on: the layers are ready. With them goes the work dir, opened here because in
+ * init's namespace it is read-only by the end, when init removes overlayfs' scratch from it
+ * (not when the layers are kept, nor on the --upper-size tmpfs). A send fails only if init
+ * died already; its report (or its absence) says why. */
+static void sandbox_go(struct sandbox *sb, const struct ovl_layers *l, const struct run_opts *o,
+		       int *tmpfs_fd)
 {
-	ovl_write_all(sb->sync, "g", 1);
+	cleanup_close int work = -1;
+	if (!o->upper_size && o->on_exit != ON_EXIT_KEEP)
+		work = open(l->work, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (work < 0 || ovl_send_fd(sb->sync, work) < 0)
+		ovl_write_all(sb->sync, "g", 1);
 	close_fd(&sb->sync);
 	if (sb->sock >= 0)
 		*tmpfs_fd =
@@ -404,7 +411,7 @@ int cmd_run(int argc, char **argv)
 	if (sandbox_start(&o, &l, filter, rootless, &sb, &err) < 0 ||
 	    ready_layers(&l, rootless, o.upper_size != NULL, &err) < 0)
 		goto out;
-	sandbox_go(&sb, &tmpfs_fd);
+	sandbox_go(&sb, &l, &o, &tmpfs_fd);
 	if (sandbox_wait(&sb, &l, &o, start, &res, &err) < 0) {
 		/* Nothing ran: leave no upper/work behind. */
 		sandbox_stop(&sb);

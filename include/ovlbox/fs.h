@@ -60,7 +60,8 @@ int ovl_write_all(int fd, const void *buf, size_t len);
 int ovl_read_all(int fd, void *buf, size_t len);
 
 /* One fd over a unix socket (SCM_RIGHTS, with one byte of data): ovl_send_fd() returns 0 or -1
- * (errno set); ovl_recv_fd() returns the fd (close-on-exec) or -1. */
+ * (errno set); ovl_recv_fd() returns the fd (close-on-exec), or -1 with errno ENODATA if the
+ * byte came without an fd (a plain write), or -1 (errno set; EPIPE at end of file). */
 int ovl_send_fd(int sock, int fd);
 int ovl_recv_fd(int sock);
 

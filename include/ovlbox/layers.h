@@ -91,6 +91,11 @@ int ovl_layers_mount_detached(const struct ovl_layer_fds *fds, bool userxattr, u
  * end (on a filesystem that discards freed blocks synchronously each costs ~0.2 ms). */
 int ovl_layers_clear_volatile_marker(const struct ovl_layers *l, ovl_error_t *err);
 
+/* Removes overlayfs' own scratch dirs (work/work, work/index) from the work dir open as wfd,
+ * once no overlay uses it. A run does it in its init, alongside the apply in ovlbox, so that
+ * freeing their blocks (a synchronous discard on some filesystems) overlaps the apply. */
+int ovl_layers_remove_scratch_at(int wfd, ovl_error_t *err);
+
 /* Removes upper and work entirely (discard). Requires the lock. */
 int ovl_layers_discard(const struct ovl_layers *l, ovl_error_t *err);
 

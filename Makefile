@@ -86,6 +86,20 @@ $(OVLBOX): $(SANDBOX_SRC:%.c=$(B)/%.o) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $(BIN_LDFLAGS) $(SANFLAGS) -o $@ $^ $(BIN_LDLIBS)
 
+# The built-in seccomp profile, compiled by libseccomp now rather than in every `ovlbox run`
+# (sandbox/gen/seccomp_default.c); the seccomp unit test compares it with a fresh compile.
+GEN := $(B)/gen
+$(GEN)/seccomp_default_gen: $(B)/sandbox/gen/seccomp_default.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
+
+$(GEN)/seccomp_default.inc: $(GEN)/seccomp_default_gen
+	$< >$@.tmp
+	mv $@.tmp $@
+
+$(B)/sandbox/default_filter.o $(B)/tests/unit/seccomp_test.o: $(GEN)/seccomp_default.inc
+$(B)/sandbox/default_filter.o $(B)/tests/unit/seccomp_test.o: private CPPFLAGS += -I$(GEN)
+
 $(HOOK): $(HOOK_SRC:%.c=$(B)/%.o) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $(BIN_LDFLAGS) $(SANFLAGS) -o $@ $^ $(BIN_LDLIBS)
@@ -132,7 +146,7 @@ install: all
 			> $(DESTDIR)$(PREFIX)/share/containers/oci/hooks.d/ovlbox.json; fi
 
 format:
-	clang-format -i $(wildcard include/ovlbox/*.h lib/*.c lib/*.h sandbox/*.c sandbox/*.h hook/*.c hook/*.h tests/unit/*.c tests/helpers/*.c bench/*.c)
+	clang-format -i $(wildcard include/ovlbox/*.h lib/*.c lib/*.h sandbox/*.c sandbox/*.h sandbox/gen/*.c hook/*.c hook/*.h tests/unit/*.c tests/helpers/*.c bench/*.c)
 
 clean:
 	rm -rf build

@@ -111,8 +111,29 @@ size_t ovl_seccomp_insns(const struct ovl_seccomp *f)
 	return f ? f->len : 0;
 }
 
+const struct sock_filter *ovl_seccomp_program(const struct ovl_seccomp *f)
+{
+	return f ? f->insns : NULL;
+}
+
+int ovl_seccomp_from_program(const struct sock_filter *insns, size_t n, struct ovl_seccomp **out,
+			     ovl_error_t *err)
+{
+	if (n == 0 || n > BPF_MAXINSNS)
+		return ovl_error(err, EINVAL, "seccomp: a program of %zu instructions", n);
+	struct ovl_seccomp *f = calloc(1, sizeof(*f));
+	if (f == NULL || (f->insns = calloc(n, sizeof(*insns))) == NULL)
+		abort();
+	memcpy(f->insns, insns, n * sizeof(*insns));
+	f->len = (unsigned short)n;
+	*out = f;
+	return 0;
+}
+
 int ovl_seccomp_export_pfc(const struct ovl_seccomp *f, int fd, ovl_error_t *err)
 {
+	if (f->ctx == NULL)
+		return ovl_error(err, 0, "seccomp: a precompiled filter has no pseudo filter code");
 	int r = seccomp_export_pfc(f->ctx, fd);
 	if (r < 0)
 		return ovl_error(err, -r, "seccomp: exporting pseudo filter code");

@@ -236,6 +236,50 @@ static void test_default_list(void)
 	      "default deny list: length differs at %zu", i);
 }
 
+/* The program `ovlbox run` embeds for --seccomp default (compiled at build time, see
+ * sandbox/gen/seccomp_default.c) is the one libseccomp compiles from ovl_seccomp_default(). */
+static const struct sock_filter embedded_default[] = {
+#include "seccomp_default.inc"
+};
+
+static void test_embedded_default(void)
+{
+	struct ovl_seccomp *f = NULL;
+	cleanup_error ovl_error_t err = NULL;
+	CHECK(ovl_seccomp_default(&f, &err) == 0 && ovl_seccomp_compile(f, &err) == 0,
+	      "default: %s", err ? err->msg : "");
+	if (f == NULL)
+		return;
+	size_t n = sizeof(embedded_default) / sizeof(embedded_default[0]);
+	CHECK(ovl_seccomp_insns(f) == n, "embedded default: %zu insns, compiled now: %zu", n,
+	      ovl_seccomp_insns(f));
+	if (ovl_seccomp_insns(f) == n)
+		CHECK(memcmp(ovl_seccomp_program(f), embedded_default, sizeof(embedded_default)) ==
+			  0,
+		      "embedded default differs from a fresh compile");
+	ovl_seccomp_free(f);
+
+	/* A program-only filter installs like any other, and has no pseudo filter code. */
+	CHECK(ovl_seccomp_from_program(embedded_default, n, &f, &err) == 0, "from_program: %s",
+	      err ? err->msg : "");
+	if (f == NULL)
+		return;
+	CHECK(ovl_seccomp_insns(f) == n, "from_program: %zu insns", ovl_seccomp_insns(f));
+	struct outcome o = run_filtered(f, call_mount, zero);
+	CHECK(OUT_ERRNO(o, EPERM), "embedded default: mount: code %d signal %d", o.code, o.signal);
+	o = run_filtered(f, call_getppid, zero);
+	CHECK(OUT_OK(o), "embedded default: getppid: code %d signal %d", o.code, o.signal);
+	CHECK(ovl_seccomp_export_pfc(f, -1, &err) < 0 && err &&
+		  strcmp(err->msg, "seccomp: a precompiled filter has no pseudo filter code") == 0,
+	      "from_program: export_pfc: %s", err ? err->msg : "(no error)");
+	ovl_error_free(&err);
+	ovl_seccomp_free(f);
+	f = NULL;
+	CHECK(ovl_seccomp_from_program(embedded_default, 0, &f, &err) < 0 && f == NULL && err &&
+		  strcmp(err->msg, "seccomp: a program of 0 instructions: Invalid argument") == 0,
+	      "from_program(0): %s", err ? err->msg : "(no error)");
+}
+
 static void test_default_filter(void)
 {
 	struct ovl_seccomp *f = NULL;
@@ -886,6 +930,7 @@ int main(void)
 	}
 	test_default_list();
 	test_default_filter();
+	test_embedded_default();
 	test_ops();
 	test_multi_args_and_actions();
 	test_includes_excludes();

@@ -1,0 +1,12 @@
+/* The built-in seccomp profile, compiled at build time (see sandbox/gen/seccomp_default.c). */
+#include "default_filter.h"
+
+static const struct sock_filter default_program[] = {
+#include "seccomp_default.inc"
+};
+
+int default_filter(struct ovl_seccomp **out, ovl_error_t *err)
+{
+	return ovl_seccomp_from_program(
+	    default_program, sizeof(default_program) / sizeof(default_program[0]), out, err);
+}

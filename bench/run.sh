@@ -102,8 +102,10 @@ goals=$(
 	echo "| goal | measured | target | verdict |"
 	echo "|---|---:|---:|---|"
 	goal "\`ovlbox run true\` / \`unshare -mpinu --fork true\`" "$(med "$st" "ovlbox run")" "$(med "$st" "unshare -mpinu --fork")" 1.5
+	goal "the same, workspace on a journaled ext4 (loop image)" "$(med "$st" "ovlbox run (journaled ext4)")" "$(med "$st" "unshare -mpinu --fork")" 1.5
 	goal "\`ovlbox run true\` / \`runc run\`" "$(med "$st" "ovlbox run")" "$(med "$st" "runc run")" 0.2
-	goal "\`runc run\` + hook / \`runc run\`" "$(med "$st" "runc run + hook")" "$(med "$st" "runc run")" 1.10
+	goal "\`runc run\` + hook / \`runc run\`" "$(med "Hook start-up" "runc run + hook")" "$(med "Hook start-up" "runc run")" 1.10
+	goal "the same, workspace on a journaled ext4 (loop image)" "$(med "Hook start-up" "runc run + hook (journaled ext4)")" "$(med "Hook start-up" "runc run")" 1.10
 	goal "apply 1,000 changes: 100,000 / 1,000 files" "$(med "apply 100000 1000" "ovlbox apply")" "$(med "apply 1000 1000" "ovlbox apply")" 1.2
 	goal "apply 1,000 changes at 100,000 files / syscall floor" "$(med "apply 100000 1000" "ovlbox apply")" "$(med "apply 100000 1000" "syscall floor")" 3
 	goal "whole build in one \`ovlbox run\` / bare" "$(med "(a)" "one ovlbox run")" "$(med "(a)" "bare")" 1.03

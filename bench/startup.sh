@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
 # Start-up cost: wall time of running `true` bare, under unshare, `ovlbox run` (defaults: overlay,
-# every namespace, no caps, seccomp default), bwrap, runc, crun and podman, each runtime with and
-# without ovlbox-hook; all interleaved in one bench/timeit run. Then the peak RSS of `ovlbox run`
-# (from the same run) and of ovlbox-hook (wrapped in `timeit --rss-exec` under runc).
+# every namespace, no caps, seccomp default), bwrap, runc and crun, interleaved in one
+# bench/timeit run; then runc and crun each with and without ovlbox-hook, interleaved in a second
+# one; podman with and without the hook in a third. Then the peak RSS of `ovlbox run` (from the
+# first run) and of ovlbox-hook (wrapped in `timeit --rss-exec` under runc).
+#
+# Why the hook has its own run: ovlbox run and the hook each create and remove about ten inodes
+# per run, in the same block group of the same disk. On an ext4 without a journal (this
+# machine's), allocating an inode steps over every inode freed in the last minute or more
+# (recently_deleted()), so interleaved, each slows the other by the other's churn: ovlbox run
+# went from 5-6 ms to 6-6.5 ms next to runc + hook and crun + hook. Each comparison stays side by
+# side within its own run.
 #
 # The whole timeit run happens inside one private mount namespace where an empty file hides
 # /sys/fs/cgroup/unified/cgroup.controllers: crun 1.8.1 refuses hybrid cgroups otherwise
@@ -35,7 +43,7 @@ OVL_T=$(mktemp -d /var/tmp/ovlbox-bench-startup.XXXXXX)
 # podman refuses a runroot path longer than 50 characters.
 OVL_PODMAN_DIR=$(mktemp -d /tmp/obp.XXXXXX)
 cleanup() {
-	for id in sa sb ca cb rss; do
+	for id in sa sb sc ca cb rss; do
 		runc --root "$OVL_T/state/runc" delete -f "bench-$id" >/dev/null 2>&1 || true
 	done
 	if [[ -d $OVL_PODMAN_DIR/root ]]; then
@@ -63,6 +71,23 @@ pcases=()
 cases+=("unshare -m --fork" "unshare -m --fork true")
 cases+=("unshare -mpinu --fork" "unshare -mpinu --fork true")
 cases+=("ovlbox run" "$ovlbox run --workspace $OVL_T/ws-ovlbox -- true")
+# The same on a standard ext4 (a journal, no `discard` mount option), in a loop-mounted image on
+# the same disk: what ovlbox run costs where neither quirk of this machine's root ext4 applies
+# (no journal: recently_deleted() scans, see above; `discard`: every freed directory block is a
+# synchronous discard). Mounted only inside in_ns's private mount namespace.
+LOOP_IMG='' LOOP_MNT=''
+if have mkfs.ext4 && losetup -f >/dev/null 2>&1; then
+	LOOP_IMG=$OVL_T/ext4.img
+	LOOP_MNT=$OVL_T/ext4
+	mkdir -p "$LOOP_MNT" "$OVL_T/ext4-root/ws" "$OVL_T/ext4-root/wsh"
+	cp -a "$OVL_T/ws-ovlbox/." "$OVL_T/ext4-root/ws/"
+	cp -a "$WS/." "$OVL_T/ext4-root/wsh/"
+	truncate -s 256M "$LOOP_IMG"
+	mkfs.ext4 -q -F -d "$OVL_T/ext4-root" "$LOOP_IMG"
+	cases+=("ovlbox run (journaled ext4)" "$ovlbox run --workspace $LOOP_MNT/ws -- true")
+else
+	missing+=("a loop device (for the journaled ext4 row)")
+fi
 if have bwrap; then
 	cases+=("bwrap" "bwrap --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp --unshare-all --die-with-parent true")
 fi
@@ -77,14 +102,25 @@ if have runc || have crun; then
 	# The hook as installed: no --log.
 	jq '.hooks[][].args |= [.[0], .[1]]' "$OVL_T/hook/config.json" >"$OVL_T/hook/c.json"
 	mv "$OVL_T/hook/c.json" "$OVL_T/hook/config.json"
+	if [[ -n $LOOP_IMG ]]; then # the hook's workspace on the journaled ext4
+		mkdir -p "$OVL_T/hook-ext4"
+		jq --arg ws "$LOOP_MNT/wsh" '.mounts |= map(if .destination == "/workspace"
+			then .source = $ws else . end)' "$OVL_T/hook/config.json" \
+			>"$OVL_T/hook-ext4/config.json"
+	fi
 fi
+hcases=()
 if have runc; then
 	cases+=("runc run" "runc --root $OVL_T/state/runc run -b $OVL_T/plain bench-sa")
-	cases+=("runc run + hook" "runc --root $OVL_T/state/runc run -b $OVL_T/hook bench-sb")
+	hcases+=("runc run" "runc --root $OVL_T/state/runc run -b $OVL_T/plain bench-sa")
+	hcases+=("runc run + hook" "runc --root $OVL_T/state/runc run -b $OVL_T/hook bench-sb")
+	[[ -z $LOOP_IMG ]] || hcases+=("runc run + hook (journaled ext4)"
+		"runc --root $OVL_T/state/runc run -b $OVL_T/hook-ext4 bench-sc")
 fi
 if have crun; then
 	cases+=("crun run" "crun --root $OVL_T/state/crun run -b $OVL_T/plain bench-ca")
-	cases+=("crun run + hook" "crun --root $OVL_T/state/crun run -b $OVL_T/hook bench-cb")
+	hcases+=("crun run" "crun --root $OVL_T/state/crun run -b $OVL_T/plain bench-ca")
+	hcases+=("crun run + hook" "crun --root $OVL_T/state/crun run -b $OVL_T/hook bench-cb")
 fi
 if [[ ${SKIP_PODMAN:-} != 1 ]] && have podman; then
 	mkdir -p "$OVL_PODMAN_DIR/tmp" "$OVL_T/hooks.d"
@@ -99,16 +135,23 @@ fi
 
 : >"$OVL_T/empty"
 # in_ns CMD...: CMD in a private mount namespace where crun (podman's runtime too) accepts the
-# hybrid cgroup layout.
+# hybrid cgroup layout, and the journaled ext4 image (if any) is mounted.
 in_ns() {
-	# shellcheck disable=SC2016 # $0 and $@ expand in the inner sh
+	# shellcheck disable=SC2016 # $0..$3 and $@ expand in the inner sh
 	unshare -m --propagation private sh -c \
 		'mount --bind "$0" /sys/fs/cgroup/unified/cgroup.controllers &&
-		mount -t tmpfs -o mode=0700 tmpfs "$1" && shift 2 && exec "$@"' \
-		"$OVL_T/empty" "$OVL_T/state" -- "$@"
+		mount -t tmpfs -o mode=0700 tmpfs "$1" &&
+		{ [ -z "$2" ] || mount -o loop "$2" "$3"; } && shift 4 && exec "$@"' \
+		"$OVL_T/empty" "$OVL_T/state" "$LOOP_IMG" "$LOOP_MNT" -- "$@"
 }
 in_ns "$timeit" -r "$rounds" -w "$warmup" -u ms \
 	-t "Start-up: wall time of \`true\`" ${out:+-o "$out/summary.tsv"} "${cases[@]}"
+if [[ -n ${hcases[*]:-} ]]; then
+	echo
+	in_ns "$timeit" -r "$rounds" -w "$warmup" -u ms \
+		-t "Hook start-up: runtimes with and without ovlbox-hook, wall time of \`true\`" \
+		${out:+-o "$out/summary.tsv"} "${hcases[@]}"
+fi
 if [[ -n ${pcases[*]:-} ]]; then
 	echo
 	in_ns "$timeit" -r "${PODMAN_ROUNDS:-10}" -w 2 -u ms -t "Start-up (podman): wall time of \`true\`" \
@@ -116,7 +159,7 @@ if [[ -n ${pcases[*]:-} ]]; then
 fi
 
 # The hook really mounted and cleaned up, and ovlbox run left nothing.
-for d in "$WS" "$OVL_T/ws-ovlbox"; do
+for d in "$WS" "$OVL_T/ws-ovlbox" ${LOOP_IMG:+"$LOOP_MNT/ws" "$LOOP_MNT/wsh"}; do
 	[[ ! -e $d.upper && ! -e $d.work ]] || {
 		echo "bench/startup.sh: layers left behind next to $d" >&2
 		exit 1

@@ -29,6 +29,9 @@ hook=$OVLBOX_HOOK
 # shellcheck source=tests/lib/bundle.bash
 source tests/lib/bundle.bash
 OVL_T=$(mktemp -d /tmp/ovlbox-bench-hook.XXXXXX)
+# Subdirectories in ext4's least-used block group, not in that of /tmp, where other programs'
+# recent removals slow every inode allocation on this no-journal ext4 (see bench/startup.sh).
+chattr +T "$OVL_T" 2>/dev/null || true
 cleanup() {
 	local c
 	for c in bench-a bench-b bench-c; do

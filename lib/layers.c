@@ -262,18 +262,14 @@ int ovl_layers_remove_scratch_at(int wfd, ovl_error_t *err)
 	return 0;
 }
 
-int ovl_layers_clear_volatile_marker(const struct ovl_layers *l, ovl_error_t *err)
+int ovl_layers_clear_volatile_marker_at(int wfd, ovl_error_t *err)
 {
-	cleanup_close int wfd = open(l->work, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (wfd < 0)
-		return ovl_error(err, errno, "work dir %s", ovl_qp(l->work));
 	cleanup_close int scratch =
 	    openat(wfd, "work", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (scratch < 0)
-		return errno == ENOENT ? 0
-				       : ovl_error(err, errno, "work dir %s/work", ovl_qp(l->work));
+		return errno == ENOENT ? 0 : ovl_error(err, errno, "open work dir's work");
 	if (ovl_remove_tree_at(scratch, "incompat", err) < 0)
-		return ovl_error_wrap(err, "clean work dir %s", ovl_qp(l->work));
+		return ovl_error_wrap(err, "work dir's work");
 	return 0;
 }
 

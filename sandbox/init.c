@@ -290,11 +290,10 @@ static int join_action_net(void *data, ovl_error_t *err)
 	return 0;
 }
 
-/* Mounts the workspace overlay (made on the --upper-size tmpfs when tmpfs_sock >= 0), tells the
- * parent through notify_fd (which then clears the overlay's volatile marker on the host while
- * the action runs), and builds the view around it. Returns the overlay's mount fd. */
+/* Mounts the workspace overlay (made on the --upper-size tmpfs when tmpfs_sock >= 0) and builds
+ * the view around it. Returns the overlay's mount fd. */
 static int build_view(const struct run_opts *o, const struct ovl_layers *l, bool rootless,
-		      const struct action *a, int tmpfs_sock, int notify_fd, ovl_error_t *err)
+		      const struct action *a, int tmpfs_sock, ovl_error_t *err)
 {
 	struct ovl_layer_fds fds = {-1, -1, -1};
 	if (tmpfs_sock >= 0 ? make_upper_tmpfs(o, l, &fds, tmpfs_sock, err) < 0
@@ -308,10 +307,6 @@ static int build_view(const struct run_opts *o, const struct ovl_layers *l, bool
 	ovl_layer_fds_close(&fds);
 	if (ws_mnt < 0)
 		return ovl_error_wrap(err, "workspace %s", ovl_qp(l->lower));
-	if (tmpfs_sock < 0) {
-		char msg = MSG_MOUNTED;
-		ovl_write_all(notify_fd, &msg, 1);
-	}
 	struct rootfs_config rc = {.workspace = l->lower,
 				   .workspace_mnt = ws_mnt,
 				   .join_net = o->net_host ? NULL : join_action_net,
@@ -373,7 +368,7 @@ void sandbox_init(const struct run_opts *o, const struct ovl_layers *l, struct o
 	if (work_fd < 0 && errno != ENODATA) /* ovlbox gave up */
 		_exit(EXIT_OVLBOX);
 	close(sync_fd);
-	int ws_mnt = build_view(o, l, rootless, &a, tmpfs_sock, report_fd, &err);
+	int ws_mnt = build_view(o, l, rootless, &a, tmpfs_sock, &err);
 	if (ws_mnt < 0)
 		init_fail(report_fd, &rep, &err);
 	if (tmpfs_sock >= 0)
@@ -382,6 +377,12 @@ void sandbox_init(const struct run_opts *o, const struct ovl_layers *l, struct o
 		close(a.net);
 	ovl_write_all(a.go, "g", 1); /* EPIPE if the action failed already: exec says why */
 	close(a.go);
+	/* While the action starts: the marker the volatile overlay made in the work dir, so that
+	 * its three directories need not be freed at the end (ovl_layers_clear_volatile_marker_at);
+	 * whatever fails here, the apply's removal of the work dir does again. */
+	ovl_error_t ignored = NULL;
+	if (work_fd >= 0 && ovl_layers_clear_volatile_marker_at(work_fd, &ignored) < 0)
+		ovl_error_free(&ignored);
 	struct exec_failure f = {0};
 	if (ovl_read_all(a.exec, &f, sizeof(f)) == 0) {
 		if (f.msg[0]) {

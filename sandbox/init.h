@@ -5,11 +5,13 @@
  * at once, makes the mount, IPC and UTS namespaces and waits for a byte on sync_fd (a unix
  * socket), which ovlbox sends once it has readied the layers, with the work dir's fd unless
  * the layers are kept or on the --upper-size tmpfs. Meanwhile the action's process makes the
- * network namespace and builds (the built-in profile) and compiles the filter. init mounts the
- * overlay, says MSG_MOUNTED, builds the view (joining the action's network namespace to mount
- * /sys) and releases the action, which joins init's namespaces and executes. Once it has
- * exited and every other process is gone, init unmounts the workspace, writes its struct
- * init_report and, while ovlbox applies, removes overlayfs' scratch dirs from the work dir. */
+ * network namespace and compiles a profile file's filter (the built-in profile is compiled at
+ * build time). init mounts the overlay, builds the view (joining the action's network
+ * namespace to mount /sys) and releases the action, which joins init's namespaces and
+ * executes; meanwhile init removes the volatile overlay's marker from the work dir. Once the
+ * action has exited and every other process is gone, init unmounts the workspace, writes its
+ * struct init_report and, while ovlbox applies, removes overlayfs' scratch dir from the work
+ * dir. */
 #ifndef OVLBOX_SANDBOX_INIT_H
 #define OVLBOX_SANDBOX_INIT_H
 
@@ -20,9 +22,8 @@
 #include "ovlbox/seccomp.h"
 #include "runopts.h"
 
-/* What the sandbox's init tells the parent through the report pipe: at most one MSG_MOUNTED,
- * then one struct init_report. */
-enum { MSG_MOUNTED = 'm', MSG_REPORT = 'r' };
+/* What the sandbox's init tells the parent through the report pipe: one struct init_report. */
+enum { MSG_REPORT = 'r' };
 
 /* What the sandbox's init reports to the parent at the end. */
 struct init_report {

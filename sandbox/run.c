@@ -169,20 +169,10 @@ static void sandbox_stop(struct sandbox *sb)
 	}
 }
 
-/* The overlay is mounted: its volatile marker can go now rather than at the end (see
- * ovl_layers_clear_volatile_marker). Whatever fails here, removing the work dir at the end
- * does again. */
-static void clear_marker_early(const struct ovl_layers *l)
-{
-	ovl_error_t err = NULL;
-	if (enter_rootless_userns(&err) < 0 || ovl_layers_clear_volatile_marker(l, &err) < 0)
-		ovl_error_free(&err);
-}
-
 /* Waits until init reports or dies, enforcing --timeout (SIGTERM to the action) and
  * --kill-after (SIGKILL to the whole pid namespace). Returns true if the report follows. */
-static bool wait_report(const struct sandbox *sb, const struct ovl_layers *l,
-			const struct run_opts *o, double start, struct run_result *res)
+static bool wait_report(const struct sandbox *sb, const struct run_opts *o, double start,
+			struct run_result *res)
 {
 	int stage = 0; /* 0 running, 1 SIGTERM sent, 2 SIGKILL sent */
 	for (;;) {
@@ -212,20 +202,18 @@ static bool wait_report(const struct sandbox *sb, const struct ovl_layers *l,
 		char tag;
 		if (ovl_read_all(sb->report, &tag, 1) < 0)
 			return false; /* init died */
-		if (tag != MSG_MOUNTED)
-			return tag == MSG_REPORT;
-		clear_marker_early(l);
+		return tag == MSG_REPORT;
 	}
 }
 
 /* Waits for the end of the action. Returns 0, or -1 if the sandbox never ran it. Init may
  * still be exiting when this returns (the workspace unmounted already); sandbox_stop() reaps
  * it. */
-static int sandbox_wait(struct sandbox *sb, const struct ovl_layers *l, const struct run_opts *o,
-			double start, struct run_result *res, ovl_error_t *err)
+static int sandbox_wait(struct sandbox *sb, const struct run_opts *o, double start,
+			struct run_result *res, ovl_error_t *err)
 {
 	struct init_report rep = {0};
-	bool reported = wait_report(sb, l, o, start, res) &&
+	bool reported = wait_report(sb, o, start, res) &&
 			ovl_read_all(sb->report, (char *)&rep + 1, sizeof(rep) - 1) == 0;
 	close_fd(&sb->report);
 	res->wall_ms = now_ms() - start;
@@ -412,7 +400,7 @@ int cmd_run(int argc, char **argv)
 	    ready_layers(&l, rootless, o.upper_size != NULL, &err) < 0)
 		goto out;
 	sandbox_go(&sb, &l, &o, &tmpfs_fd);
-	if (sandbox_wait(&sb, &l, &o, start, &res, &err) < 0) {
+	if (sandbox_wait(&sb, &o, start, &res, &err) < 0) {
 		/* Nothing ran: leave no upper/work behind. */
 		sandbox_stop(&sb);
 		ovl_error_t e2 = NULL;

@@ -85,11 +85,12 @@ int ovl_layers_check_owners(const struct ovl_layers *l, uid_t uid, gid_t gid, ov
 int ovl_layers_mount_detached(const struct ovl_layer_fds *fds, bool userxattr, unsigned int attrs,
 			      int fallback_target, ovl_error_t *err);
 
-/* Removes the marker a `volatile` overlay makes at mount (work/work/incompat/volatile/dirty).
- * Only the next mount of these layers reads it, and ovl_layers_prepare() clears it then; a run
- * removes it while its overlay is still mounted, so that its dirs are not left to free at the
- * end (on a filesystem that discards freed blocks synchronously each costs ~0.2 ms). */
-int ovl_layers_clear_volatile_marker(const struct ovl_layers *l, ovl_error_t *err);
+/* Removes the marker a `volatile` overlay makes at mount (work/work/incompat/volatile/dirty)
+ * from the work dir open as wfd. Only the next mount of these layers reads it, and
+ * ovl_layers_prepare() clears it then; a run removes it while its overlay is still mounted, so
+ * that its dirs are not left to free at the end (on a filesystem that discards freed blocks
+ * synchronously each costs ~0.15 ms). */
+int ovl_layers_clear_volatile_marker_at(int wfd, ovl_error_t *err);
 
 /* Removes overlayfs' own scratch dirs (work/work, work/index) from the work dir open as wfd,
  * once no overlay uses it. A run does it in its init, alongside the apply in ovlbox, so that

@@ -254,8 +254,9 @@ static int clear_overlay_work(const char *work, ovl_error_t *err)
 
 int ovl_layers_remove_scratch_at(int wfd, ovl_error_t *err)
 {
-	/* Held open while it is removed, work/work's block is freed by the close below; rmdir
-	 * would free it with the work dir locked, holding up a concurrent apply's lookups. */
+	/* Held open while it is removed, work/work's block is freed when `held` is closed on
+	 * return; rmdir would free it with the work dir locked, holding up the lookups of an
+	 * apply running alongside. */
 	cleanup_close int held = openat(wfd, "work", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (ovl_remove_tree_at(wfd, "work", err) < 0 || ovl_remove_tree_at(wfd, "index", err) < 0)
 		return -1;

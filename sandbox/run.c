@@ -127,9 +127,10 @@ static int sandbox_start(const struct run_opts *o, const struct ovl_layers *l,
 	return rootless ? write_id_maps(pid, err) : 0;
 }
 
-/* Lets init go on: the layers are ready. With them goes the work dir, opened here because in
- * init's namespace it is read-only by the end, when init removes overlayfs' scratch from it
- * (not when the layers are kept, nor on the --upper-size tmpfs). A send fails only if init
+/* Lets init go on: the layers are ready. With them goes the work dir (not when the layers are
+ * kept, nor on the --upper-size tmpfs), opened here because in init's namespace it is
+ * read-only once the view is built: through it init clears the volatile overlay's marker while
+ * the action starts, and removes overlayfs' scratch dir at the end. A send fails only if init
  * died already; its report (or its absence) says why. */
 static void sandbox_go(struct sandbox *sb, const struct ovl_layers *l, const struct run_opts *o,
 		       int *tmpfs_fd)

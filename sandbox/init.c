@@ -105,12 +105,23 @@ static int make_net_namespace(int ready_fd, ovl_error_t *err)
 	return 0;
 }
 
-/* Moves into init's mount, IPC and UTS namespaces (made after the action's process was
- * forked); the cwd and root become the new mount namespace's. */
+/* The action's own IPC and UTS namespaces, made here rather than by init, whose making of the
+ * view is the longer of the two paths to the exec; init needs neither. */
+static int make_ipc_uts_namespaces(const struct run_opts *o, ovl_error_t *err)
+{
+	if (unshare(CLONE_NEWIPC | CLONE_NEWUTS) < 0)
+		return ovl_error(err, errno, "create namespaces for the action");
+	if (sethostname(o->hostname, strlen(o->hostname)) < 0)
+		return ovl_error(err, errno, "set hostname %s", ovl_qp(o->hostname));
+	return 0;
+}
+
+/* Moves into init's mount namespace (made after the action's process was forked); the cwd and
+ * root become the new mount namespace's. */
 static int join_init_namespaces(ovl_error_t *err)
 {
 	cleanup_close int init = (int)syscall(SYS_pidfd_open, 1, 0);
-	if (init < 0 || setns(init, CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS) < 0)
+	if (init < 0 || setns(init, CLONE_NEWNS) < 0)
 		return ovl_error(err, errno, "join the sandbox's namespaces");
 	return 0;
 }
@@ -129,7 +140,8 @@ static void exec_action(const struct run_opts *o, struct ovl_seccomp *filter, st
 	for (int s = 1; s < NSIG; s++)
 		signal(s, SIG_DFL);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (fds.net >= 0 && make_net_namespace(fds.net, &err) < 0)
+	if ((fds.net >= 0 && make_net_namespace(fds.net, &err) < 0) ||
+	    make_ipc_uts_namespaces(o, &err) < 0)
 		action_fail(fds.exec, 0, &err);
 	/* Here, not in ovlbox: compiling a profile file takes libseccomp a few tenths of a
 	 * millisecond, while init builds the view. The built-in profile was compiled at build
@@ -198,17 +210,15 @@ static int make_upper_tmpfs(const struct run_opts *o, const struct ovl_layers *l
 	return 0;
 }
 
-/* The mount, IPC and UTS namespaces are made by init rather than by clone(), so that ovlbox
- * goes on readying the layers meanwhile where a second CPU is free; the network namespace is
- * the action's (make_net_namespace). */
-static int make_namespaces(const struct run_opts *o, ovl_error_t *err)
+/* The mount namespace is made by init rather than by clone(), so that ovlbox goes on readying
+ * the layers meanwhile where a second CPU is free; the network, IPC and UTS namespaces are the
+ * action's (make_net_namespace, make_ipc_uts_namespaces). */
+static int make_mount_namespace(ovl_error_t *err)
 {
-	if (unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS) < 0)
+	if (unshare(CLONE_NEWNS) < 0)
 		return ovl_error(err, errno, "create namespaces for the action");
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return ovl_error(err, errno, "make mounts private");
-	if (sethostname(o->hostname, strlen(o->hostname)) < 0)
-		return ovl_error(err, errno, "set hostname %s", ovl_qp(o->hostname));
 	return 0;
 }
 
@@ -362,7 +372,8 @@ void sandbox_init(const struct run_opts *o, const struct ovl_layers *l, struct o
 	install_handlers(forward_signal);
 	struct action a = {.pid = -1, .go = -1, .exec = -1, .net = -1};
 	const int not_for_action[] = {report_fd, tmpfs_sock, sync_fd};
-	if (fork_action(o, filter, not_for_action, 3, &a, &err) < 0 || make_namespaces(o, &err) < 0)
+	if (fork_action(o, filter, not_for_action, 3, &a, &err) < 0 ||
+	    make_mount_namespace(&err) < 0)
 		init_fail(report_fd, &rep, &err);
 	int work_fd = ovl_recv_fd(sync_fd);
 	if (work_fd < 0 && errno != ENODATA) /* ovlbox gave up */

@@ -2,12 +2,12 @@
  *
  * ovlbox reads a seccomp profile file, if one is given (the filter is compiled later), and
  * clones init into new pid (and, as non-root, user) namespaces. init forks the action's process
- * at once, makes the mount, IPC and UTS namespaces and waits for a byte on sync_fd (a unix
- * socket), which ovlbox sends once it has readied the layers, with the work dir's fd unless
- * the layers are kept or on the --upper-size tmpfs. Meanwhile the action's process makes the
- * network namespace and compiles a profile file's filter (the built-in profile is compiled at
+ * at once, makes the mount namespace and waits for a byte on sync_fd (a unix socket), which
+ * ovlbox sends once it has readied the layers, with the work dir's fd unless the layers are
+ * kept or on the --upper-size tmpfs. Meanwhile the action's process makes the network, IPC and
+ * UTS namespaces and compiles a profile file's filter (the built-in profile is compiled at
  * build time). init mounts the overlay, builds the view (joining the action's network
- * namespace to mount /sys) and releases the action, which joins init's namespaces and
+ * namespace to mount /sys) and releases the action, which joins init's mount namespace and
  * executes; meanwhile init removes the volatile overlay's marker from the work dir. Once the
  * action has exited and every other process is gone, init unmounts the workspace, writes its
  * struct init_report and, while ovlbox applies, removes overlayfs' scratch dir from the work

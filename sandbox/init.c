@@ -49,7 +49,6 @@ static void init_fail(int fd, struct init_report *r, ovl_error_t *err)
 {
 	r->setup_failed = 1;
 	snprintf(r->msg, sizeof(r->msg), "%s", *err ? (*err)->msg : "sandbox set-up failed");
-	r->tag = MSG_REPORT;
 	ovl_write_all(fd, r, sizeof(*r));
 	_exit(EXIT_OVLBOX);
 }
@@ -389,7 +388,7 @@ void sandbox_init(const struct run_opts *o, const struct ovl_layers *l, struct o
 	ovl_write_all(a.go, "g", 1); /* EPIPE if the action failed already: exec says why */
 	close(a.go);
 	/* While the action starts: the marker the volatile overlay made in the work dir, so that
-	 * its three directories need not be freed at the end (ovl_layers_clear_volatile_marker_at);
+	 * its two directories need not be freed at the end (ovl_layers_clear_volatile_marker_at);
 	 * whatever fails here, the apply's removal of the work dir does again. */
 	ovl_error_t ignored = NULL;
 	if (work_fd >= 0 && ovl_layers_clear_volatile_marker_at(work_fd, &ignored) < 0)
@@ -407,7 +406,6 @@ void sandbox_init(const struct run_opts *o, const struct ovl_layers *l, struct o
 	reap_all(a.pid, &rep.wait_status);
 	rep.unmounted = unmount_workspace(ws_mnt);
 	getrusage(RUSAGE_CHILDREN, &rep.usage);
-	rep.tag = MSG_REPORT;
 	ovl_write_all(report_fd, &rep, sizeof(rep));
 	/* While ovlbox applies the upper: freeing the scratch dirs' blocks (on a filesystem
 	 * mounted `discard`, a synchronous discard each) then overlaps the apply instead of

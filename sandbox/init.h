@@ -22,12 +22,9 @@
 #include "ovlbox/seccomp.h"
 #include "runopts.h"
 
-/* What the sandbox's init tells the parent through the report pipe: one struct init_report. */
-enum { MSG_REPORT = 'r' };
-
-/* What the sandbox's init reports to the parent at the end. */
+/* What the sandbox's init writes to the parent through the report pipe, once: at the end, or
+ * when set-up fails. */
 struct init_report {
-	char tag;	     /* MSG_REPORT */
 	int setup_failed;    /* 1: ovlbox could not set up; msg says why */
 	int exec_errno;	     /* the action could not be executed */
 	int wait_status;     /* the action's wait status */

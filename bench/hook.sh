@@ -28,16 +28,19 @@ hook=$OVLBOX_HOOK
 
 # shellcheck source=tests/lib/bundle.bash
 source tests/lib/bundle.bash
-OVL_T=$(mktemp -d /tmp/ovlbox-bench-hook.XXXXXX)
-# Subdirectories in ext4's least-used block group, not in that of /tmp, where other programs'
-# recent removals slow every inode allocation on this no-journal ext4 (see bench/startup.sh).
-chattr +T "$OVL_T" 2>/dev/null || true
+OVL_TOP=$(mktemp -d /tmp/ovlbox-bench-hook.XXXXXX)
+# OVL_T in ext4's least-used block group, not in that of /tmp, where other programs' recent
+# removals slow every inode allocation on this no-journal ext4; OVL_T itself without the
+# attribute, so upper and work are made next to it (see bench/startup.sh).
+chattr +T "$OVL_TOP" 2>/dev/null || true
+OVL_T=$OVL_TOP/t
+mkdir "$OVL_T"
 cleanup() {
 	local c
 	for c in bench-a bench-b bench-c; do
 		ovl_runc delete -f "$c" >/dev/null 2>&1 || true
 	done
-	rm -rf "$OVL_T"
+	rm -rf "$OVL_TOP"
 }
 trap cleanup EXIT
 ovl_rootfs "$OVL_T/rootfs"

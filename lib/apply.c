@@ -196,6 +196,23 @@ static bool keep_user_xattr(const char *name, void *data)
 	return strncmp(name, prefix, n) != 0 || strncmp(name + n, "overlay.", 8) == 0;
 }
 
+static bool same_time(struct timespec a, struct timespec b)
+{
+	return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+}
+
+/* True if the workspace dir fd already has want's owner, mode and mtime, as the root has
+ * after a run that did not touch it: an apply with nothing to change then writes nothing
+ * (setting the same values still changes the dir's ctime). The atime alone is no change:
+ * merely reading the dir through the overlay moves the upper dir's (relatime). */
+static bool has_owner_mode_mtime(int fd, const struct stat *want)
+{
+	struct stat st;
+	return fstat(fd, &st) == 0 && st.st_uid == want->st_uid && st.st_gid == want->st_gid &&
+	       (st.st_mode & 07777) == (want->st_mode & 07777) &&
+	       same_time(st.st_mtim, want->st_mtim);
+}
+
 /* u is NULL for the root, which has no marker (the upper root stays until the end). */
 static int step_dir(struct exec *x, const struct ovl_step *s, const struct upper_ref *u,
 		    ovl_error_t *err)
@@ -219,7 +236,7 @@ static int step_dir(struct exec *x, const struct ovl_step *s, const struct upper
 			    .st_mtim = s->mtime};
 	if (ovl_copy_xattrs(ufd, lfd, keep_user_xattr, (void *)ovl_overlay_prefix(x->userxattr),
 			    err) < 0 ||
-	    ovl_set_owner_mode_times(lfd, &want, err) < 0)
+	    (!has_owner_mode_mtime(lfd, &want) && ovl_set_owner_mode_times(lfd, &want, err) < 0))
 		return ovl_error_wrap(err, "workspace dir %s", ovl_qp(s->path));
 	if (!root) {
 		if (unlinkat(pfd, base, AT_REMOVEDIR) < 0)

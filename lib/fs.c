@@ -308,6 +308,21 @@ static bool name_in_list(const char *list, size_t size, const char *name)
 	return false;
 }
 
+/* True if dst (whose names are dnames) has xattr name with exactly this value: setting it
+ * again would only change dst's ctime. */
+static bool xattr_has_value(int dst, const char *dnames, size_t dsize, const char *name,
+			    const char *value, size_t len)
+{
+	if (!name_in_list(dnames, dsize, name))
+		return false;
+	ovl_error_t ignored = NULL;
+	cleanup_free char *have = NULL;
+	size_t have_len = 0;
+	int r = ovl_xattr_get(dst, name, &have, &have_len, &ignored);
+	ovl_error_free(&ignored);
+	return r > 0 && have_len == len && memcmp(have, value, len) == 0;
+}
+
 int ovl_copy_xattrs(int src, int dst, ovl_xattr_filter keep, void *data, ovl_error_t *err)
 {
 	cleanup_free char *snames = NULL, *dnames = NULL;
@@ -329,7 +344,8 @@ int ovl_copy_xattrs(int src, int dst, ovl_xattr_filter keep, void *data, ovl_err
 		int r = ovl_xattr_get(src, n, &v, &len, err);
 		if (r < 0)
 			return -1;
-		if (r > 0 && ovl_xattr_set(dst, n, v, len, err) < 0)
+		if (r > 0 && !xattr_has_value(dst, dnames, dsize, n, v, len) &&
+		    ovl_xattr_set(dst, n, v, len, err) < 0)
 			return -1;
 	}
 	return 0;

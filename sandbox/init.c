@@ -410,8 +410,14 @@ void sandbox_init(const struct run_opts *o, const struct ovl_layers *l, struct o
 	/* While ovlbox applies the upper: freeing the scratch dirs' blocks (on a filesystem
 	 * mounted `discard`, a synchronous discard each) then overlaps the apply instead of
 	 * following it. ovlbox's apply removes whatever is left, and reaps init before it
-	 * returns. */
-	if (rep.unmounted && work_fd >= 0)
-		ovl_layers_remove_scratch_at(work_fd, &err);
+	 * returns. The work dir's fd is closed here, not by _exit: ovlbox removes the work dir
+	 * while init exits, and whoever closes the last reference to it frees its block; left
+	 * to _exit, that was init, after its namespaces were torn down, with ovlbox waiting for
+	 * it (0.3 ms slower a run). */
+	if (work_fd >= 0) {
+		if (rep.unmounted)
+			ovl_layers_remove_scratch_at(work_fd, &err);
+		close(work_fd);
+	}
 	_exit(0);
 }

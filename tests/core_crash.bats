@@ -268,6 +268,24 @@ run_crash_test() {
 	assert_no_layers "$WS"
 }
 
+@test "applying a run that changed nothing writes nothing to the workspace, not even its ctime" {
+	make_fixture
+	run_keep 'true'
+	local before
+	before=$(stat -c '%z %y %x %u:%g %a' "$WS")
+	# (the run read the root through the overlay: the upper root's atime may differ now)
+	run strace -f -qq -o "$T/apply.trace" "$OVLBOX" apply "$WS"
+	[[ $status -eq 0 ]] || fail_output "apply failed"
+	assert_no_layers "$WS"
+	[[ $(stat -c '%z %y %x %u:%g %a' "$WS") == "$before" ]] ||
+		fail "the workspace root changed: $before -> $(stat -c '%z %y %x %u:%g %a' "$WS")"
+	# only the layers were removed: no owner, mode, times or xattrs set on anything
+	if grep -E '^[0-9]+ +(f?chownat|[fl]?chown|f?chmod(at)?|utimensat|futimesat|[fl]?setxattr)\(' \
+		"$T/apply.trace"; then
+		fail "the apply set metadata although nothing changed"
+	fi
+}
+
 @test "run finishes an interrupted apply before starting the next action" {
 	make_fixture
 	run_action --on-exit keep 'echo x > new; rm -rf dir && mkdir dir && : > dir/only'

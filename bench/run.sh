@@ -24,12 +24,12 @@ export OUT=$work
 t_start=$(date +%s)
 
 if [[ ${QUICK:-} == 1 ]]; then
-	q_io=(ROUNDS=2 IO_FILES=200) q_start=(ROUNDS=3 WARMUP=1) q_sec=(ROUNDS=5 ITERS=200000)
+	q_io=(ROUNDS=2 IO_FILES=200) q_start=(ROUNDS=3 WARMUP=1 HOOK_ROUNDS=3) q_sec=(ROUNDS=5 ITERS=200000)
 	q_apply=(ROUNDS=1 APPLY_WS="1000 10000" APPLY_CHANGES="100 1000" DIFF_ROUNDS=2)
 	q_build=(ROUNDS=1 BUILD_CFLAGS=-O0 PER_CC_FILES="lib/common/debug.c lib/common/xxhash.c")
 	q_hook=5
 else
-	q_io=() q_start=() q_sec=(ROUNDS=9) q_apply=() q_build=() q_hook=30
+	q_io=() q_start=() q_sec=(ROUNDS=9) q_apply=() q_build=() q_hook=100
 fi
 
 # section NAME TITLE CMD...: runs one benchmark, its output to the terminal and to a part file.

@@ -23,8 +23,9 @@
 # podman (~0.3-0.9 s a run here) gets a timeit run of its own with fewer rounds, interleaved with
 # and without the hook.
 #
-# Env: OVLBOX_BUILD (build dir), ROUNDS (default 30), WARMUP (default 3), PODMAN_ROUNDS (default
-# 10), OUT (results dir: appends to $OUT/summary.tsv), SKIP_PODMAN=1 to leave podman out.
+# Env: OVLBOX_BUILD (build dir), ROUNDS (default 30), WARMUP (default 3), HOOK_ROUNDS (the runc
+# and crun ± hook run, default 100: runc alone moves 25-50 ms from run to run here, so 30 rounds
+# left its median, and the hook's ratio, to chance), PODMAN_ROUNDS (default 10), OUT (results dir: appends to $OUT/summary.tsv), SKIP_PODMAN=1 to leave podman out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src=$PWD
@@ -160,7 +161,7 @@ in_ns "$timeit" -r "$rounds" -w "$warmup" -u ms \
 	-t "Start-up: wall time of \`true\`" ${out:+-o "$out/summary.tsv"} "${cases[@]}"
 if [[ -n ${hcases[*]:-} ]]; then
 	echo
-	in_ns "$timeit" -r "$rounds" -w "$warmup" -u ms \
+	in_ns "$timeit" -r "${HOOK_ROUNDS:-100}" -w "$warmup" -u ms \
 		-t "Hook start-up: runtimes with and without ovlbox-hook, wall time of \`true\`" \
 		${out:+-o "$out/summary.tsv"} "${hcases[@]}"
 fi

@@ -24,8 +24,9 @@
 # and without the hook.
 #
 # Env: OVLBOX_BUILD (build dir), ROUNDS (default 30), WARMUP (default 3), HOOK_ROUNDS (the runc
-# and crun ± hook run, default 100: runc alone moves 25-50 ms from run to run here, so 30 rounds
-# left its median, and the hook's ratio, to chance), PODMAN_ROUNDS (default 10), OUT (results dir: appends to $OUT/summary.tsv), SKIP_PODMAN=1 to leave podman out.
+# and crun ± hook run, default 100: runc alone moves 25-65 ms from run to run here, so 30 rounds
+# left its median, and the hook's ratio, to chance), PODMAN_ROUNDS (default 10), OUT (results
+# dir: appends to $OUT/summary.tsv), SKIP_PODMAN=1 to leave podman out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src=$PWD

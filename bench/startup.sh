@@ -23,15 +23,15 @@
 # podman (~0.3-0.9 s a run here) gets a timeit run of its own with fewer rounds, interleaved with
 # and without the hook.
 #
-# Env: OVLBOX_BUILD (build dir), ROUNDS (default 30), WARMUP (default 3), HOOK_ROUNDS (the runc
-# and crun ± hook run, default 100: runc alone moves 25-65 ms from run to run here, so 30 rounds
-# left its median, and the hook's ratio, to chance), PODMAN_ROUNDS (default 10), OUT (results
-# dir: appends to $OUT/summary.tsv), SKIP_PODMAN=1 to leave podman out.
+# Env: OVLBOX_BUILD (build dir), ROUNDS (default 100), WARMUP (default 3), HOOK_ROUNDS (the runc
+# and crun ± hook run, default 100), PODMAN_ROUNDS (default 10), OUT (results dir: appends to
+# $OUT/summary.tsv), SKIP_PODMAN=1 to leave podman out. 100 rounds, not 30: runc alone moves
+# 25-65 ms from run to run here, and the sandbox's own figure 0.4 ms between runs of 30 rounds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src=$PWD
 build=${OVLBOX_BUILD:-$src/build/rel}
-rounds=${ROUNDS:-30}
+rounds=${ROUNDS:-100}
 warmup=${WARMUP:-3}
 out=${OUT:-}
 timeit=$build/bench/timeit

@@ -19,8 +19,13 @@ timeit=$build/bench/timeit
 ovlbox=$build/bin/ovlbox
 cache=${BUILD_CACHE:-/var/tmp/ovlbox-bench-cache}
 
-base=$(mktemp -d /var/tmp/ovlbox-bench-profile.XXXXXX)
-trap 'rm -rf "$base"' EXIT
+top=$(mktemp -d /var/tmp/ovlbox-bench-profile.XXXXXX)
+trap 'rm -rf "$top"' EXIT
+# As in bench/startup.sh: the workspaces in an ordinary dir that ext4 placed in its least-used
+# block group, away from the files the benchmarks before this one removed under /var/tmp.
+chattr +T "$top" 2>/dev/null || true
+base=$top/t
+mkdir "$base"
 for i in 1 2 3 4 5 6; do mkdir -p "$base/ws$i"; done
 
 echo "### 1. Start-up ablation: what each part of \`ovlbox run true\` costs"

@@ -201,16 +201,16 @@ static bool same_time(struct timespec a, struct timespec b)
 	return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
 }
 
-/* True if the workspace dir fd already has want's owner, mode and mtime, as the root has
+/* True if the workspace dir fd already has want's owner, mode and times, as the root has
  * after a run that did not touch it: an apply with nothing to change then writes nothing
- * (setting the same values still changes the dir's ctime). The atime alone is no change:
- * merely reading the dir through the overlay moves the upper dir's (relatime). */
-static bool has_owner_mode_mtime(int fd, const struct stat *want)
+ * (setting the same values still changes the dir's ctime). ovlbox reads the layers with
+ * O_NOATIME, so its own reading does not make the atimes differ. */
+static bool has_owner_mode_times(int fd, const struct stat *want)
 {
 	struct stat st;
 	return fstat(fd, &st) == 0 && st.st_uid == want->st_uid && st.st_gid == want->st_gid &&
 	       (st.st_mode & 07777) == (want->st_mode & 07777) &&
-	       same_time(st.st_mtim, want->st_mtim);
+	       same_time(st.st_atim, want->st_atim) && same_time(st.st_mtim, want->st_mtim);
 }
 
 /* u is NULL for the root, which has no marker (the upper root stays until the end). */
@@ -236,7 +236,7 @@ static int step_dir(struct exec *x, const struct ovl_step *s, const struct upper
 			    .st_mtim = s->mtime};
 	if (ovl_copy_xattrs(ufd, lfd, keep_user_xattr, (void *)ovl_overlay_prefix(x->userxattr),
 			    err) < 0 ||
-	    (!has_owner_mode_mtime(lfd, &want) && ovl_set_owner_mode_times(lfd, &want, err) < 0))
+	    (!has_owner_mode_times(lfd, &want) && ovl_set_owner_mode_times(lfd, &want, err) < 0))
 		return ovl_error_wrap(err, "workspace dir %s", ovl_qp(s->path));
 	if (!root) {
 		if (unlinkat(pfd, base, AT_REMOVEDIR) < 0)
@@ -344,14 +344,15 @@ int ovl_apply(const struct ovl_layers *l, const struct ovl_apply_opts *opts,
 {
 	if (counts)
 		memset(counts, 0, sizeof(*counts));
-	cleanup_close int lower_fd = open(l->lower, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int lower_fd =
+	    ovl_openat_noatime(AT_FDCWD, l->lower, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (lower_fd < 0)
 		return ovl_error(err, errno, "workspace %s", ovl_qp(l->lower));
 	cleanup_close int work_fd = open(l->work, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (work_fd < 0 && errno != ENOENT)
 		return ovl_error(err, errno, "work dir %s", ovl_qp(l->work));
 	cleanup_close int upper_fd =
-	    open(l->upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	    ovl_openat_noatime(AT_FDCWD, l->upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (upper_fd < 0 && errno != ENOENT)
 		return ovl_error(err, errno, "upper dir %s", ovl_qp(l->upper));
 

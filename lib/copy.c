@@ -157,7 +157,7 @@ static int copy_entries(struct copy *c, int src_fd, int dst_fd, const char *path
 			return ovl_error(err, errno, "stat %s", ovl_qp(child));
 		int r;
 		if (S_ISDIR(st.st_mode)) {
-			cleanup_close int sub = openat(
+			cleanup_close int sub = ovl_openat_noatime(
 			    src_fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (sub < 0)
 				return ovl_error(err, errno, "open %s", ovl_qp(child));

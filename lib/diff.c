@@ -88,7 +88,8 @@ typedef int (*each_fn)(struct dctx *c, int dirfd, const char *name, const char *
 static int each_entry(struct dctx *c, int dirfd, const char *name, const char *path, each_fn fn,
 		      ovl_error_t *err)
 {
-	cleanup_close int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	cleanup_close int fd =
+	    ovl_openat_noatime(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return ovl_error(err, errno, "open %s", ovl_qp(path));
 	cleanup_dir DIR *d = ovl_opendir_dup(fd);
@@ -162,8 +163,10 @@ struct pair {
 static int diff_replaced_dir(struct dctx *c, int ud, int ld, const char *name, const char *path,
 			     ovl_error_t *err)
 {
-	cleanup_close int cu = openat(ud, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	cleanup_close int cl = openat(ld, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	cleanup_close int cu =
+	    ovl_openat_noatime(ud, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	cleanup_close int cl =
+	    ovl_openat_noatime(ld, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (cu < 0 || cl < 0)
 		return ovl_error(err, errno, "open %s", ovl_qp(path));
 	/* names in upper (skipping stray whiteouts): added or modified */
@@ -286,9 +289,9 @@ static int diff_entry(struct dctx *c, int ud, int ld, const char *name, const ch
 		return diff_replaced(c, ud, ld, name, path, err);
 	case OVL_ENTRY_MERGE: {
 		cleanup_close int cu =
-		    openat(ud, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		    ovl_openat_noatime(ud, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		cleanup_close int cl =
-		    openat(ld, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		    ovl_openat_noatime(ld, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (cu < 0 || cl < 0)
 			return ovl_error(err, errno, "open %s", ovl_qp(path));
 		return diff_merged(c, cu, cl, &st, &lst, path, err);
@@ -324,13 +327,15 @@ int ovl_diff(const struct ovl_layers *l, struct ovl_diff *out, ovl_error_t *err)
 {
 	memset(out, 0, sizeof(*out));
 	struct dctx c = {.out = out, .userxattr = ovl_layers_userxattr(l)};
-	cleanup_close int ud = open(l->upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	cleanup_close int ud =
+	    ovl_openat_noatime(AT_FDCWD, l->upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (ud < 0) {
 		if (errno == ENOENT)
 			return 0;
 		return ovl_error(err, errno, "upper dir %s", ovl_qp(l->upper));
 	}
-	cleanup_close int ld = open(l->lower, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int ld =
+	    ovl_openat_noatime(AT_FDCWD, l->lower, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (ld < 0)
 		return ovl_error(err, errno, "workspace %s", ovl_qp(l->lower));
 	struct stat us, ls;

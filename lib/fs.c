@@ -157,6 +157,14 @@ int ovl_lstat_at(int dirfd, const char *name, struct stat *st, bool *protected_a
 	return 0;
 }
 
+int ovl_openat_noatime(int dirfd, const char *name, int flags)
+{
+	int fd = openat(dirfd, name, flags | O_NOATIME);
+	if (fd < 0 && errno == EPERM)
+		fd = openat(dirfd, name, flags);
+	return fd;
+}
+
 DIR *ovl_opendir_dup(int fd)
 {
 	int d = fcntl(fd, F_DUPFD_CLOEXEC, 3);

@@ -208,7 +208,7 @@ static int check_lower_removable(struct scan *sc, int lower_dirfd, const char *n
 	if (!S_ISDIR(lst->st_mode))
 		return 0;
 	cleanup_close int dfd =
-	    openat(lower_dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	    ovl_openat_noatime(lower_dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
 		return ovl_error(err, errno, "open workspace dir %s", ovl_qp(sc->path.s));
 	cleanup_dir DIR *d = ovl_opendir_dup(dfd);
@@ -267,7 +267,7 @@ static int sanitize_entry(struct scan *sc, const struct stat *st, const struct x
 
 static int open_dir_stream(int dirfd, const char *name, int *fd_out, DIR **d_out, ovl_error_t *err)
 {
-	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = ovl_openat_noatime(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return ovl_error(err, errno, "open upper dir");
 	DIR *d = ovl_opendir_dup(fd);

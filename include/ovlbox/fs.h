@@ -27,6 +27,11 @@ int ovl_remove_tree_at(int dirfd, const char *name, ovl_error_t *err);
  * NULL with errno set on failure. */
 DIR *ovl_opendir_dup(int fd);
 
+/* openat() of a directory to be read, with O_NOATIME where the caller may use it (the owner, or
+ * CAP_FOWNER): ovlbox reading a layer must not move the atimes that apply restores and
+ * compares, nor the workspace's. flags as for openat(). */
+int ovl_openat_noatime(int dirfd, const char *name, int flags);
+
 /* statx(AT_SYMLINK_NOFOLLOW) of dirfd/name ("" = dirfd itself) into a struct stat; also reports
  * whether the inode is immutable or append-only. Returns 0, or -1 with errno set (no error object:
  * callers decide whether ENOENT is an error). */

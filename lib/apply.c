@@ -20,6 +20,7 @@
 #include "ovlbox/journal.h"
 #include "ovlbox/log.h"
 #include "ovlbox/plan.h"
+#include "ovlbox/release.h"
 
 /* The parent directory last opened on each side: steps come grouped by directory. */
 struct dircache {
@@ -313,19 +314,34 @@ static int run_plan(struct exec *x, const struct ovl_plan *p, ovl_error_t *err)
 }
 
 /* After the last step: overlay's own work subdirs, the mode file, then the journal, then the
- * work dir itself. */
-static int remove_work(const char *work, int work_fd, bool journaled, ovl_error_t *err)
+ * work dir itself. The removed dirs go to rel, freed by the kernel after the caller returns. */
+static int remove_work(const char *work, int *work_fd, bool journaled, struct ovl_release *rel,
+		       ovl_error_t *err)
 {
 	const char *names[] = {"work", "index", "ovlbox-mode", "ovlbox-mode.tmp",
 			       OVL_JOURNAL_NAME ".tmp"};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (ovl_remove_tree_at(work_fd, names[i], err) < 0)
+		if (ovl_remove_tree_release_at(*work_fd, names[i], rel, err) < 0)
 			return ovl_error_wrap(err, "clean work dir %s", ovl_qp(work));
-	if (journaled && ovl_journal_remove(work_fd, err) < 0)
+	if (journaled && ovl_journal_remove(*work_fd, err) < 0)
 		return -1;
-	if (rmdir(work) < 0 && errno != ENOENT && errno != ENOTEMPTY)
-		return ovl_error(err, errno, "remove work dir %s", ovl_qp(work));
+	if (rmdir(work) < 0) {
+		if (errno != ENOENT && errno != ENOTEMPTY)
+			return ovl_error(err, errno, "remove work dir %s", ovl_qp(work));
+		return 0;
+	}
+	ovl_release_hold(rel, ovl_steal_fd(work_fd));
 	return 0;
+}
+
+/* The work dir, opened for reading where that is allowed, so that ovl_release_hold() takes it
+ * (an O_PATH fd serves everything else apply does with it). */
+static int open_work_dir(const char *work)
+{
+	int fd = open(work, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == EACCES)
+		fd = open(work, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return fd;
 }
 
 /* syncfs of the upper's filesystem, and of the work dir's when it is another one. */
@@ -344,11 +360,13 @@ int ovl_apply(const struct ovl_layers *l, const struct ovl_apply_opts *opts,
 {
 	if (counts)
 		memset(counts, 0, sizeof(*counts));
+	/* Declared first, released last: after the fds below are closed. */
+	cleanup_release struct ovl_release rel = OVL_RELEASE_INIT;
 	cleanup_close int lower_fd =
 	    ovl_openat_noatime(AT_FDCWD, l->lower, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (lower_fd < 0)
 		return ovl_error(err, errno, "workspace %s", ovl_qp(l->lower));
-	cleanup_close int work_fd = open(l->work, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	cleanup_close int work_fd = open_work_dir(l->work);
 	if (work_fd < 0 && errno != ENOENT)
 		return ovl_error(err, errno, "work dir %s", ovl_qp(l->work));
 	cleanup_close int upper_fd =
@@ -365,13 +383,13 @@ int ovl_apply(const struct ovl_layers *l, const struct ovl_apply_opts *opts,
 		ovl_info("finishing an interrupted apply of %s", ovl_qp(l->lower));
 	if (!have && upper_fd < 0) {
 		/* Nothing to apply; a leftover work dir is just removed. */
-		return work_fd >= 0 ? remove_work(l->work, work_fd, false, err) : 0;
+		return work_fd >= 0 ? remove_work(l->work, &work_fd, false, &rel, err) : 0;
 	}
 	if (!have) {
 		if (work_fd < 0) {
 			if (ovl_mkdir_if_missing(l->work, 0700, err) < 0)
 				return -1;
-			work_fd = open(l->work, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			work_fd = open_work_dir(l->work);
 			if (work_fd < 0)
 				return ovl_error(err, errno, "work dir %s", ovl_qp(l->work));
 		}
@@ -416,5 +434,6 @@ int ovl_apply(const struct ovl_layers *l, const struct ovl_apply_opts *opts,
 		    ovl_qp(l->lower));
 	if (journaled && syncfs(lower_fd) < 0)
 		return ovl_error(err, errno, "sync workspace %s", ovl_qp(l->lower));
-	return remove_work(l->work, work_fd, journaled, err);
+	ovl_release_hold(&rel, ovl_steal_fd(&upper_fd)); /* removed by the plan's END step */
+	return remove_work(l->work, &work_fd, journaled, &rel, err);
 }

@@ -17,6 +17,7 @@
 
 #include "ovlbox/cleanup.h"
 #include "ovlbox/fs.h"
+#include "ovlbox/release.h"
 
 bool ovl_path_is_clean_relative(const char *path)
 {
@@ -181,7 +182,10 @@ DIR *ovl_opendir_dup(int fd)
 	return dir;
 }
 
-static int remove_dir_contents(int dfd, const char *what, ovl_error_t *err)
+static int remove_tree(int dirfd, const char *name, struct ovl_release *rel, ovl_error_t *err);
+
+static int remove_dir_contents(int dfd, const char *what, struct ovl_release *rel,
+			       ovl_error_t *err)
 {
 	cleanup_dir DIR *d = ovl_opendir_dup(dfd);
 	if (d == NULL)
@@ -194,7 +198,7 @@ static int remove_dir_contents(int dfd, const char *what, ovl_error_t *err)
 			break;
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		if (ovl_remove_tree_at(dfd, de->d_name, err) < 0)
+		if (remove_tree(dfd, de->d_name, rel, err) < 0)
 			return ovl_error_wrap(err, "%s", ovl_qp(what));
 	}
 	if (errno != 0)
@@ -202,7 +206,7 @@ static int remove_dir_contents(int dfd, const char *what, ovl_error_t *err)
 	return 0;
 }
 
-int ovl_remove_tree_at(int dirfd, const char *name, ovl_error_t *err)
+static int remove_tree(int dirfd, const char *name, struct ovl_release *rel, ovl_error_t *err)
 {
 	if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
 		return 0;
@@ -215,11 +219,24 @@ int ovl_remove_tree_at(int dirfd, const char *name, ovl_error_t *err)
 			return 0;
 		return ovl_error(err, errno, "open %s", ovl_qp(name));
 	}
-	if (remove_dir_contents(dfd, name, err) < 0)
+	if (remove_dir_contents(dfd, name, rel, err) < 0)
 		return -1;
 	if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
 		return ovl_error(err, errno, "rmdir %s", ovl_qp(name));
+	if (rel)
+		ovl_release_hold(rel, ovl_steal_fd(&dfd));
 	return 0;
+}
+
+int ovl_remove_tree_at(int dirfd, const char *name, ovl_error_t *err)
+{
+	return remove_tree(dirfd, name, NULL, err);
+}
+
+int ovl_remove_tree_release_at(int dirfd, const char *name, struct ovl_release *rel,
+			       ovl_error_t *err)
+{
+	return remove_tree(dirfd, name, rel, err);
 }
 
 static void proc_fd_path(char buf[static 32], int fd)

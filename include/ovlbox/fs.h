@@ -23,6 +23,12 @@ int ovl_open_beneath(int dirfd, const char *relpath, int flags, ovl_error_t *err
  * name is success. Symlinks are removed, never followed. */
 int ovl_remove_tree_at(int dirfd, const char *name, ovl_error_t *err);
 
+/* The same, handing each removed directory to rel (see release.h) instead of closing it: the
+ * caller's ovl_release_all() then leaves freeing them to the kernel. */
+struct ovl_release;
+int ovl_remove_tree_release_at(int dirfd, const char *name, struct ovl_release *rel,
+			       ovl_error_t *err);
+
 /* A directory stream on a duplicate of fd (fd stays open and usable), read from the start.
  * NULL with errno set on failure. */
 DIR *ovl_opendir_dup(int fd);

@@ -184,8 +184,7 @@ DIR *ovl_opendir_dup(int fd)
 
 static int remove_tree(int dirfd, const char *name, struct ovl_release *rel, ovl_error_t *err);
 
-static int remove_dir_contents(int dfd, const char *what, struct ovl_release *rel,
-			       ovl_error_t *err)
+static int remove_dir_contents(int dfd, const char *what, struct ovl_release *rel, ovl_error_t *err)
 {
 	cleanup_dir DIR *d = ovl_opendir_dup(dfd);
 	if (d == NULL)

@@ -24,7 +24,10 @@ struct ovl_release {
 	unsigned n;
 };
 
-#define OVL_RELEASE_INIT {.n = 0}
+#define OVL_RELEASE_INIT                                                                           \
+	{                                                                                          \
+		.n = 0                                                                             \
+	}
 
 /* Takes over fd, an fd of a removed directory opened for reading: not O_PATH, which io_uring
  * refuses (the batch it is in would then be closed here). fd < 0 is ignored. */

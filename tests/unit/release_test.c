@@ -73,7 +73,8 @@ static void hold_removed(struct ovl_release *r, int dfd, int n, int first_flags,
 		}
 		fds[i] = openat(dfd, name, (i ? flags : first_flags) | O_DIRECTORY | O_CLOEXEC);
 		CHECK(fds[i] >= 0, "open %s: %s", name, strerror(errno));
-		CHECK(unlinkat(dfd, name, AT_REMOVEDIR) == 0, "rmdir %s: %s", name, strerror(errno));
+		CHECK(unlinkat(dfd, name, AT_REMOVEDIR) == 0, "rmdir %s: %s", name,
+		      strerror(errno));
 		ovl_release_hold(r, fds[i]);
 	}
 }
@@ -96,8 +97,8 @@ static void test_batches(int dfd)
 	for (int i = 0; i < N; i++)
 		CHECK(!is_open(fds[i]), "fd %d of dir %d still open", fds[i], i);
 	long long after = wait_free_inodes(before);
-	CHECK(after == before, "free inodes %lld, want %lld again: removed dirs never freed",
-	      after, before);
+	CHECK(after == before, "free inodes %lld, want %lld again: removed dirs never freed", after,
+	      before);
 	ovl_release_all(&r); /* empty: a no-op */
 }
 

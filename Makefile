@@ -116,6 +116,12 @@ $(B)/bench/%: $(B)/bench/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
+# The no-op reference hook is linked like ovlbox-hook (static-pie), so that the two differ only
+# in what the hook does.
+$(B)/bench/noophook: $(B)/bench/noophook.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $(BIN_LDFLAGS) $(SANFLAGS) -o $@ $^
+
 deps:
 	@tests/install-deps.sh build
 

@@ -29,7 +29,7 @@ if [[ ${QUICK:-} == 1 ]]; then
 	q_build=(ROUNDS=1 BUILD_CFLAGS=-O0 PER_CC_FILES="lib/common/debug.c lib/common/xxhash.c")
 	q_hook=5
 else
-	q_io=() q_start=() q_sec=(ROUNDS=9) q_apply=() q_build=() q_hook=100
+	q_io=() q_start=() q_sec=(ROUNDS=9) q_apply=() q_build=() q_hook=300
 fi
 
 # section NAME TITLE CMD...: runs one benchmark, its output to the terminal and to a part file.
@@ -106,6 +106,7 @@ goals=$(
 	goal "\`ovlbox run true\` / \`runc run\`" "$(med "$st" "ovlbox run")" "$(med "$st" "runc run")" 0.2
 	goal "\`runc run\` + hook / \`runc run\`" "$(med "Hook start-up" "runc run + hook")" "$(med "Hook start-up" "runc run")" 1.10
 	goal "the same, workspace on a journaled ext4 (loop image)" "$(med "Hook start-up" "runc run + hook (journaled ext4)")" "$(med "Hook start-up" "runc run")" 1.10
+	goal "the same, bench/hook.sh" "$(med "ovlbox-hook cost" "runc run + ovlbox-hook (createRuntime + poststop, 0 changes)")" "$(med "ovlbox-hook cost" "runc run (workspace bind mount)")" 1.10
 	goal "apply 1,000 changes: 100,000 / 1,000 files" "$(med "apply 100000 1000" "ovlbox apply")" "$(med "apply 1000 1000" "ovlbox apply")" 1.2
 	goal "apply 1,000 changes at 100,000 files / syscall floor" "$(med "apply 100000 1000" "ovlbox apply")" "$(med "apply 100000 1000" "syscall floor")" 3
 	goal "whole build in one \`ovlbox run\` / bare" "$(med "(a)" "one ovlbox run")" "$(med "(a)" "bare")" 1.03

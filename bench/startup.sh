@@ -23,10 +23,18 @@
 # podman (~0.3-0.9 s a run here) gets a timeit run of its own with fewer rounds, interleaved with
 # and without the hook.
 #
+# Every timeit run alternates the order of its cases (A B C, C B A, ...): ovlbox run and the hook
+# leave a kernel worker freeing the directories they removed (lib/release.c), and each case
+# should follow each other one as often as it precedes it. The runc ± hook run has a reference
+# case, runc running a static no-op hook (bench/noophook) at the hook's two stages: what runc
+# itself spends on running hooks.
+#
 # Env: OVLBOX_BUILD (build dir), ROUNDS (default 100), WARMUP (default 3), HOOK_ROUNDS (the runc
-# and crun ± hook run, default 100), PODMAN_ROUNDS (default 10), OUT (results dir: appends to
+# and crun ± hook run, default 300), PODMAN_ROUNDS (default 10), OUT (results dir: appends to
 # $OUT/summary.tsv), SKIP_PODMAN=1 to leave podman out. 100 rounds, not 30: runc alone moves
-# 25-65 ms from run to run here, and the sandbox's own figure 0.4 ms between runs of 30 rounds.
+# 25-65 ms from run to run here, and the sandbox's own figure 0.4 ms between runs of 30 rounds;
+# 300 for the hook, whose goal (1.10x) is within two standard errors of a 100-round median of
+# runc's 30-60 ms spread.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src=$PWD
@@ -57,7 +65,7 @@ mkdir "$OVL_T"
 # podman refuses a runroot path longer than 50 characters.
 OVL_PODMAN_DIR=$(mktemp -d /tmp/obp.XXXXXX)
 cleanup() {
-	for id in sa sb sc ca cb rss; do
+	for id in sa sb sc sd ca cb rss; do
 		runc --root "$OVL_T/state/runc" delete -f "bench-$id" >/dev/null 2>&1 || true
 	done
 	if [[ -d $OVL_PODMAN_DIR/root ]]; then
@@ -116,6 +124,10 @@ if have runc || have crun; then
 	# The hook as installed: no --log.
 	jq '.hooks[][].args |= [.[0], .[1]]' "$OVL_T/hook/config.json" >"$OVL_T/hook/c.json"
 	mv "$OVL_T/hook/c.json" "$OVL_T/hook/config.json"
+	# Reference: runc's own cost of running hooks, a static no-op at the same two stages.
+	mkdir -p "$OVL_T/noop"
+	jq --arg p "$build/bench/noophook" '.hooks[][].path = $p' "$OVL_T/hook/config.json" \
+		>"$OVL_T/noop/config.json"
 	if [[ -n $LOOP_IMG ]]; then # the hook's workspace on the journaled ext4
 		mkdir -p "$OVL_T/hook-ext4"
 		jq --arg ws "$LOOP_MNT/wsh" '.mounts |= map(if .destination == "/workspace"
@@ -130,6 +142,8 @@ if have runc; then
 	hcases+=("runc run + hook" "runc --root $OVL_T/state/runc run -b $OVL_T/hook bench-sb")
 	[[ -z $LOOP_IMG ]] || hcases+=("runc run + hook (journaled ext4)"
 		"runc --root $OVL_T/state/runc run -b $OVL_T/hook-ext4 bench-sc")
+	hcases+=("runc run + no-op hook (reference)"
+		"runc --root $OVL_T/state/runc run -b $OVL_T/noop bench-sd")
 fi
 if have crun; then
 	cases+=("crun run" "crun --root $OVL_T/state/crun run -b $OVL_T/plain bench-ca")
@@ -158,17 +172,17 @@ in_ns() {
 		{ [ -z "$2" ] || mount -o loop "$2" "$3"; } && shift 4 && exec "$@"' \
 		"$OVL_T/empty" "$OVL_T/state" "$LOOP_IMG" "$LOOP_MNT" -- "$@"
 }
-in_ns "$timeit" -r "$rounds" -w "$warmup" -u ms \
+in_ns "$timeit" -a -r "$rounds" -w "$warmup" -u ms \
 	-t "Start-up: wall time of \`true\`" ${out:+-o "$out/summary.tsv"} "${cases[@]}"
 if [[ -n ${hcases[*]:-} ]]; then
 	echo
-	in_ns "$timeit" -r "${HOOK_ROUNDS:-100}" -w "$warmup" -u ms \
+	in_ns "$timeit" -a -r "${HOOK_ROUNDS:-300}" -w "$warmup" -u ms \
 		-t "Hook start-up: runtimes with and without ovlbox-hook, wall time of \`true\`" \
 		${out:+-o "$out/summary.tsv"} "${hcases[@]}"
 fi
 if [[ -n ${pcases[*]:-} ]]; then
 	echo
-	in_ns "$timeit" -r "${PODMAN_ROUNDS:-10}" -w 2 -u ms -t "Start-up (podman): wall time of \`true\`" \
+	in_ns "$timeit" -a -r "${PODMAN_ROUNDS:-10}" -w 2 -u ms -t "Start-up (podman): wall time of \`true\`" \
 		${out:+-o "$out/summary.tsv"} "${pcases[@]}"
 fi
 

@@ -15,6 +15,10 @@
  *   -w WARMUP   untimed rounds first (default 1)
  *   -1          warm-up rounds run the first command only (when the commands share what there is
  *               to warm, e.g. the page cache of one source tree, and a run is expensive)
+ *   -a          alternate the order: every other round runs the commands last to first (A B C,
+ *               C B A, ...), so that each runs as often right after as right before each other
+ *               one; for commands that leave work behind for the next (a kernel worker freeing
+ *               what they removed, a disk still writing back)
  *   -p SH       run `sh -c SH` before every run (warm-ups included), untimed; it sees
  *               TIMEIT_CASE=NAME and TIMEIT_ROUND=N (negative for warm-ups) in its environment
  *   -c SH       the same after every run
@@ -200,9 +204,9 @@ static int rss_exec(int argc, char **argv)
 
 static int usage(void)
 {
-	fputs("usage: timeit [-r ROUNDS] [-w WARMUP] [-1] [-p SH] [-c SH] [-m wall|stdout] [-u "
-	      "UNIT]\n"
-	      "              [-b NAME] [-t TITLE] [-o FILE] [-s FILE] [-H] NAME CMD [NAME CMD]...\n"
+	fputs("usage: timeit [-r ROUNDS] [-w WARMUP] [-1] [-a] [-p SH] [-c SH] [-m wall|stdout]\n"
+	      "              [-u UNIT] [-b NAME] [-t TITLE] [-o FILE] [-s FILE] [-H]\n"
+	      "              NAME CMD [NAME CMD]...\n"
 	      "       timeit --rss-exec FILE -- CMD [ARG...]\n",
 	      stderr);
 	return 2;
@@ -213,16 +217,19 @@ int main(int argc, char **argv)
 	if (argc > 1 && strcmp(argv[1], "--rss-exec") == 0)
 		return rss_exec(argc, argv);
 
-	int rounds = 7, warmup = 1, warm_first = 0, capture = 0, header = 0, opt;
+	int rounds = 7, warmup = 1, warm_first = 0, alternate = 0, capture = 0, header = 0, opt;
 	const char *prepare = NULL, *cleanup = NULL, *unit = "ms", *base = NULL, *title = "",
 		   *out = NULL, *samples = NULL;
-	while ((opt = getopt(argc, argv, "+r:w:1p:c:m:u:b:t:o:s:H")) != -1) {
+	while ((opt = getopt(argc, argv, "+r:w:1ap:c:m:u:b:t:o:s:H")) != -1) {
 		switch (opt) {
 		case 'r':
 			rounds = atoi(optarg);
 			break;
 		case '1':
 			warm_first = 1;
+			break;
+		case 'a':
+			alternate = 1;
 			break;
 		case 'w':
 			warmup = atoi(optarg);
@@ -288,9 +295,11 @@ int main(int argc, char **argv)
 	}
 
 	for (int r = -warmup; r < rounds; r++) {
-		for (int i = 0; i < n; i++) {
-			if (r < 0 && warm_first && i > 0)
+		for (int k = 0; k < n; k++) {
+			if (r < 0 && warm_first && k > 0)
 				break;
+			int i =
+			    alternate && (r + warmup) % 2 && !(r < 0 && warm_first) ? n - 1 - k : k;
 			long rss;
 			double cpu;
 			run_hook(prepare, c[i].name, r);
@@ -319,8 +328,9 @@ int main(int argc, char **argv)
 		cmed[i] = median(c[i].cpu, rounds);
 	}
 	if (title[0])
-		printf("%s (%d rounds after %d warm-up%s, interleaved)\n\n", title, rounds, warmup,
-		       warm_first ? " of the first case" : "");
+		printf("%s (%d rounds after %d warm-up%s, interleaved%s)\n\n", title, rounds,
+		       warmup, warm_first ? " of the first case" : "",
+		       alternate ? ", every other round in reverse order" : "");
 	if (header || title[0]) {
 		printf("| case | median %s | min %s | max %s | ratio to %s | CPU s (median) | CPU "
 		       "ratio "

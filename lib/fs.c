@@ -182,40 +182,54 @@ DIR *ovl_opendir_dup(int fd)
 	return dir;
 }
 
-static int remove_tree(int dirfd, const char *name, struct ovl_release *rel, ovl_error_t *err);
+static int remove_tree(int dirfd, const char *name, unsigned char d_type, struct ovl_release *rel,
+		       ovl_error_t *err);
 
+/* Reads the directory with getdents64 into a small buffer of its own (not a DIR stream: that
+ * takes a dup, a stat, a 32 KiB buffer and three more system calls per directory); entries are
+ * removed while it is read, as readdir would. */
 static int remove_dir_contents(int dfd, const char *what, struct ovl_release *rel, ovl_error_t *err)
 {
-	cleanup_dir DIR *d = ovl_opendir_dup(dfd);
-	if (d == NULL)
-		return ovl_error(err, errno, "opendir %s", ovl_qp(what));
-	struct dirent *de;
+	enum { BUF = 8192 };
+	cleanup_free char *buf = malloc(BUF);
+	if (buf == NULL)
+		abort();
 	for (;;) {
-		errno = 0;
-		de = readdir(d);
-		if (de == NULL)
-			break;
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		if (remove_tree(dfd, de->d_name, rel, err) < 0)
-			return ovl_error_wrap(err, "%s", ovl_qp(what));
+		ssize_t n = getdents64(dfd, buf, BUF);
+		if (n < 0)
+			return ovl_error(err, errno, "readdir %s", ovl_qp(what));
+		if (n == 0)
+			return 0;
+		for (ssize_t off = 0; off < n;) {
+			const struct dirent64 *de = (const struct dirent64 *)(buf + off);
+			off += de->d_reclen;
+			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+				continue;
+			if (remove_tree(dfd, de->d_name, de->d_type, rel, err) < 0)
+				return ovl_error_wrap(err, "%s", ovl_qp(what));
+		}
 	}
-	if (errno != 0)
-		return ovl_error(err, errno, "readdir %s", ovl_qp(what));
-	return 0;
 }
 
-static int remove_tree(int dirfd, const char *name, struct ovl_release *rel, ovl_error_t *err)
+/* d_type from the parent's listing (DT_UNKNOWN if none): a directory is opened at once, anything
+ * else unlinked first. */
+static int remove_tree(int dirfd, const char *name, unsigned char d_type, struct ovl_release *rel,
+		       ovl_error_t *err)
 {
-	if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
-		return 0;
-	if (errno != EISDIR && errno != EPERM)
-		return ovl_error(err, errno, "unlink %s", ovl_qp(name));
+	if (d_type != DT_DIR) {
+		if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
+			return 0;
+		if (errno != EISDIR && errno != EPERM)
+			return ovl_error(err, errno, "unlink %s", ovl_qp(name));
+	}
 	cleanup_close int dfd =
 	    openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0) {
 		if (errno == ENOENT)
 			return 0;
+		if (d_type == DT_DIR && (errno == ENOTDIR || errno == ELOOP))
+			/* replaced by a non-directory since it was listed */
+			return remove_tree(dirfd, name, DT_UNKNOWN, rel, err);
 		return ovl_error(err, errno, "open %s", ovl_qp(name));
 	}
 	if (remove_dir_contents(dfd, name, rel, err) < 0)
@@ -229,13 +243,13 @@ static int remove_tree(int dirfd, const char *name, struct ovl_release *rel, ovl
 
 int ovl_remove_tree_at(int dirfd, const char *name, ovl_error_t *err)
 {
-	return remove_tree(dirfd, name, NULL, err);
+	return remove_tree(dirfd, name, DT_UNKNOWN, NULL, err);
 }
 
 int ovl_remove_tree_release_at(int dirfd, const char *name, struct ovl_release *rel,
 			       ovl_error_t *err)
 {
-	return remove_tree(dirfd, name, rel, err);
+	return remove_tree(dirfd, name, DT_UNKNOWN, rel, err);
 }
 
 static void proc_fd_path(char buf[static 32], int fd)

@@ -162,16 +162,10 @@ static int mount_via_child(struct hook_ctx *ctx, const struct ovl_ns_target *t,
 	return ovl_error(err, 0, "mount helper failed (exit status %d)", WEXITSTATUS(status));
 }
 
-static bool exists(const char *path)
-{
-	struct stat st;
-	return lstat(path, &st) == 0;
-}
-
 /* Fail closed: a layer directory this run created goes away again. */
-static void remove_created(const char *path, bool existed)
+static void remove_created(const char *path, bool created)
 {
-	if (existed)
+	if (!created)
 		return;
 	cleanup_error ovl_error_t rerr = NULL;
 	if (ovl_remove_tree_at(AT_FDCWD, path, &rerr) < 0)
@@ -221,8 +215,8 @@ int hook_mount(struct hook_ctx *ctx, bool in_place, ovl_error_t *err)
 		goto fail_ns;
 	userxattr = userxattr || t.user_fd >= 0;
 
-	bool had_upper = exists(l->upper), had_work = exists(l->work);
-	if (ovl_layers_prepare(l, userxattr, err) < 0)
+	unsigned created = 0;
+	if (ovl_layers_prepare(l, userxattr, &created, err) < 0)
 		goto fail_created;
 	struct ovl_layer_fds fds;
 	if (ovl_layers_open(l, &fds, err) < 0)
@@ -246,8 +240,8 @@ int hook_mount(struct hook_ctx *ctx, bool in_place, ovl_error_t *err)
 	return 0;
 
 fail_created:
-	remove_created(l->upper, had_upper);
-	remove_created(l->work, had_work);
+	remove_created(l->upper, created & OVL_CREATED_UPPER);
+	remove_created(l->work, created & OVL_CREATED_WORK);
 fail_ns:
 	ovl_ns_target_close(&t);
 	return -1;

@@ -334,16 +334,6 @@ static int remove_work(const char *work, int *work_fd, bool journaled, struct ov
 	return 0;
 }
 
-/* The work dir, opened for reading where that is allowed, so that ovl_release_hold() takes it
- * (an O_PATH fd serves everything else apply does with it). */
-static int open_work_dir(const char *work)
-{
-	int fd = open(work, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 && errno == EACCES)
-		fd = open(work, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	return fd;
-}
-
 /* syncfs of the upper's filesystem, and of the work dir's when it is another one. */
 static int sync_layers(int upper_fd, int work_fd, ovl_error_t *err)
 {
@@ -366,7 +356,7 @@ int ovl_apply(const struct ovl_layers *l, const struct ovl_apply_opts *opts,
 	    ovl_openat_noatime(AT_FDCWD, l->lower, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (lower_fd < 0)
 		return ovl_error(err, errno, "workspace %s", ovl_qp(l->lower));
-	cleanup_close int work_fd = open_work_dir(l->work);
+	cleanup_close int work_fd = ovl_open_dir_fd(AT_FDCWD, l->work, O_NOFOLLOW);
 	if (work_fd < 0 && errno != ENOENT)
 		return ovl_error(err, errno, "work dir %s", ovl_qp(l->work));
 	cleanup_close int upper_fd =
@@ -389,7 +379,7 @@ int ovl_apply(const struct ovl_layers *l, const struct ovl_apply_opts *opts,
 		if (work_fd < 0) {
 			if (ovl_mkdir_if_missing(l->work, 0700, err) < 0)
 				return -1;
-			work_fd = open_work_dir(l->work);
+			work_fd = ovl_open_dir_fd(AT_FDCWD, l->work, O_NOFOLLOW);
 			if (work_fd < 0)
 				return ovl_error(err, errno, "work dir %s", ovl_qp(l->work));
 		}

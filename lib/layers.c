@@ -127,19 +127,21 @@ int ovl_layers_lock(const struct ovl_layers *l, ovl_error_t *err)
 	return ovl_steal_fd(&fd);
 }
 
+/* dfd freshly opened (read from its start). An unreadable directory counts as not empty. */
 static bool dir_is_empty(int dfd)
 {
-	cleanup_dir DIR *dir = ovl_opendir_dup(dfd);
-	if (dir == NULL)
-		return false;
-	struct dirent *de;
-	bool empty = true;
-	while ((de = readdir(dir)) != NULL)
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
-			empty = false;
-			break;
+	char buf[1024]; /* room for ".", ".." and a longest name */
+	for (;;) {
+		ssize_t n = getdents64(dfd, buf, sizeof(buf));
+		if (n <= 0)
+			return n == 0;
+		for (ssize_t off = 0; off < n;) {
+			const struct dirent64 *de = (const struct dirent64 *)(buf + off);
+			off += de->d_reclen;
+			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+				return false;
 		}
-	return empty;
+	}
 }
 
 /* The mode ovlbox recorded in the work dir at prepare time ("userxattr" or "trusted"), or ""
@@ -147,9 +149,7 @@ static bool dir_is_empty(int dfd)
  * symlink or file named MODE_FILE in it. */
 static void read_mode(int wfd, char buf[32])
 {
-	char p[32];
-	snprintf(p, sizeof(p), "/proc/self/fd/%d", wfd);
-	ssize_t n = getxattr(p, MODE_XATTR, buf, 31);
+	ssize_t n = ovl_fgetxattr(wfd, MODE_XATTR, buf, 31);
 	if (n <= 0)
 		n = readlinkat(wfd, MODE_FILE, buf, 31);
 	if (n <= 0) {
@@ -161,7 +161,7 @@ static void read_mode(int wfd, char buf[32])
 
 int ovl_layers_state(const struct ovl_layers *l, ovl_error_t *err)
 {
-	cleanup_close int wfd = open(l->work, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int wfd = ovl_open_dir_fd(AT_FDCWD, l->work, 0);
 	if (wfd < 0 && errno != ENOENT)
 		return ovl_error(err, errno, "work dir %s", ovl_qp(l->work));
 	if (wfd >= 0 && faccessat(wfd, OVL_JOURNAL_NAME, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
@@ -192,7 +192,7 @@ int ovl_layers_state(const struct ovl_layers *l, ovl_error_t *err)
 
 bool ovl_layers_userxattr(const struct ovl_layers *l)
 {
-	cleanup_close int wfd = open(l->work, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int wfd = ovl_open_dir_fd(AT_FDCWD, l->work, 0);
 	if (wfd >= 0) {
 		char mode[32];
 		read_mode(wfd, mode);
@@ -221,15 +221,13 @@ static bool not_overlay_xattr(const char *name, void *data)
  * xattrs (ENOTSUP), the target of a symlink (made whole, never followed). */
 static int write_mode_file(const char *work, bool userxattr, ovl_error_t *err)
 {
-	cleanup_close int wfd = open(work, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int wfd = ovl_open_dir_fd(AT_FDCWD, work, 0);
 	if (wfd < 0)
 		return ovl_error(err, errno, "work dir %s", ovl_qp(work));
 	const char *mode = userxattr ? "userxattr" : "trusted";
-	char p[32];
-	snprintf(p, sizeof(p), "/proc/self/fd/%d", wfd);
 	/* No fsync: losing the mode in a crash before any apply only loses the hint; the
 	 * journal records the mode for itself. */
-	if (setxattr(p, MODE_XATTR, mode, strlen(mode), 0) == 0)
+	if (ovl_fsetxattr(wfd, MODE_XATTR, mode, strlen(mode), 0) == 0)
 		return 0;
 	if (errno != ENOTSUP && errno != EOPNOTSUPP)
 		return ovl_error(err, errno, "work dir %s: setxattr %s", ovl_qp(work), MODE_XATTR);
@@ -276,11 +274,24 @@ int ovl_layers_clear_volatile_marker_at(int wfd, ovl_error_t *err)
 	return 0;
 }
 
-int ovl_layers_prepare(const struct ovl_layers *l, bool userxattr, ovl_error_t *err)
+int ovl_layers_prepare(const struct ovl_layers *l, bool userxattr, unsigned *created,
+		       ovl_error_t *err)
 {
-	if (ovl_mkdir_if_missing(l->upper, 0755, err) < 0 ||
-	    ovl_mkdir_if_missing(l->work, 0700, err) < 0)
+	unsigned made = 0;
+	if (created)
+		*created = 0;
+	int r = ovl_mkdir_if_missing(l->upper, 0755, err);
+	if (r < 0)
 		return -1;
+	made |= r ? OVL_CREATED_UPPER : 0;
+	if (created)
+		*created = made;
+	r = ovl_mkdir_if_missing(l->work, 0700, err);
+	if (r < 0)
+		return -1;
+	made |= r ? OVL_CREATED_WORK : 0;
+	if (created)
+		*created = made;
 	cleanup_close int lfd = open(l->lower, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	cleanup_close int ufd = open(l->upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (lfd < 0 || ufd < 0)
@@ -293,7 +304,8 @@ int ovl_layers_prepare(const struct ovl_layers *l, bool userxattr, ovl_error_t *
 		    err, EXDEV,
 		    "workspace %s, upper dir %s and work dir %s must be on one filesystem",
 		    ovl_qp(l->lower), ovl_qp(l->upper), ovl_qp(l->work));
-	if (write_mode_file(l->work, userxattr, err) < 0 || clear_overlay_work(l->work, err) < 0)
+	if (write_mode_file(l->work, userxattr, err) < 0 ||
+	    (!(made & OVL_CREATED_WORK) && clear_overlay_work(l->work, err) < 0))
 		return -1;
 	if (ovl_layers_copy_root_meta(lfd, ufd, err) < 0)
 		return ovl_error_wrap(err, "copy metadata of %s onto %s", ovl_qp(l->lower),

@@ -38,6 +38,11 @@ DIR *ovl_opendir_dup(int fd);
  * compares, nor the workspace's. flags as for openat(). */
 int ovl_openat_noatime(int dirfd, const char *name, int flags);
 
+/* openat() of a directory (O_DIRECTORY and O_CLOEXEC are added to flags) for working on it
+ * through the fd: O_RDONLY where permission allows, so that xattr calls need no /proc lookup
+ * and ovl_release_hold() takes it, else O_PATH. */
+int ovl_open_dir_fd(int dirfd, const char *path, int flags);
+
 /* statx(AT_SYMLINK_NOFOLLOW) of dirfd/name ("" = dirfd itself) into a struct stat; also reports
  * whether the inode is immutable or append-only. Returns 0, or -1 with errno set (no error object:
  * callers decide whether ENOENT is an error). */
@@ -45,6 +50,9 @@ int ovl_lstat_at(int dirfd, const char *name, struct stat *st, bool *protected_a
 
 /* Extended attributes of the inode behind fd (which may be an O_PATH fd of any file type,
  * symlinks included). */
+/* fgetxattr(2) and fsetxattr(2) that also take an O_PATH fd (through /proc/self/fd). */
+ssize_t ovl_fgetxattr(int fd, const char *name, void *buf, size_t size);
+int ovl_fsetxattr(int fd, const char *name, const void *value, size_t len, int flags);
 /* Fills *names with a NUL-separated list (caller frees) and its size. */
 int ovl_xattr_list(int fd, char **names, size_t *size, ovl_error_t *err);
 /* Fills *value (caller frees) and *len; returns 1, 0 if absent, -1 on error. */

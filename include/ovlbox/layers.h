@@ -43,10 +43,15 @@ int ovl_layers_state(const struct ovl_layers *l, ovl_error_t *err);
  * caller. */
 bool ovl_layers_userxattr(const struct ovl_layers *l);
 
-/* Creates upper and work if missing (work mode 0700),
- * copies the lower root's mode/owner/times/xattrs onto the upper root, and records userxattr in
- * the work dir. Requires OVL_STATE_CLEAN. */
-int ovl_layers_prepare(const struct ovl_layers *l, bool userxattr, ovl_error_t *err);
+/* Creates upper and work if missing (work mode 0700), clears overlayfs' scratch dirs from a work
+ * dir that existed, copies the lower root's mode/owner/times/xattrs onto the upper root, and
+ * records userxattr in the work dir. Requires OVL_STATE_CLEAN. If created is not NULL, it gets
+ * OVL_CREATED_UPPER and OVL_CREATED_WORK for the dirs this call made, failing or not (for the
+ * caller to remove them again). */
+#define OVL_CREATED_UPPER 1u
+#define OVL_CREATED_WORK  2u
+int ovl_layers_prepare(const struct ovl_layers *l, bool userxattr, unsigned *created,
+		       ovl_error_t *err);
 
 /* Copies the workspace root's mode, owner, times and (non-overlay) xattrs onto an upper root,
  * so the merged root looks like the workspace's. */

@@ -38,12 +38,11 @@ done
 # shellcheck source=tests/lib/bundle.bash
 source tests/lib/bundle.bash
 OVL_TOP=$(mktemp -d /tmp/ovlbox-bench-hook.XXXXXX)
-# OVL_T in ext4's least-used block group, not in that of /tmp, where other programs' recent
-# removals slow every inode allocation on this no-journal ext4; OVL_T itself without the
-# attribute, so upper and work are made next to it (see bench/startup.sh).
+# OVL_T in one of ext4's least-used block groups, picked by its random name, not in that of
+# /tmp, nor in the one the previous benchmark churned; OVL_T itself without the attribute, so
+# upper and work are made next to it (see bench/startup.sh).
 chattr +T "$OVL_TOP" 2>/dev/null || true
-OVL_T=$OVL_TOP/t
-mkdir "$OVL_T"
+OVL_T=$(mktemp -d "$OVL_TOP/t.XXXXXX")
 trap 'rm -rf "$OVL_TOP"' EXIT
 ovl_rootfs "$OVL_T/rootfs"
 ovl_spec_template "$OVL_T/spec.json"

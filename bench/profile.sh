@@ -24,8 +24,7 @@ trap 'rm -rf "$top"' EXIT
 # As in bench/startup.sh: the workspaces in an ordinary dir that ext4 placed in its least-used
 # block group, away from the files the benchmarks before this one removed under /var/tmp.
 chattr +T "$top" 2>/dev/null || true
-base=$top/t
-mkdir "$base"
+base=$(mktemp -d "$top/t.XXXXXX") # a random name: not the group the previous run churned
 for i in 1 2 3 4 5 6; do mkdir -p "$base/ws$i"; done
 
 echo "### 1. Start-up ablation: what each part of \`ovlbox run true\` costs"

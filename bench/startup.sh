@@ -53,15 +53,19 @@ OVL_TOP=$(mktemp -d /var/tmp/ovlbox-bench-startup.XXXXXX)
 # The workspaces' block group: on an ext4 without a journal every inode allocation steps over the
 # inodes of its group freed in the last minutes (see below), and /var/tmp's group is where every
 # test suite and benchmark creates and removes its files. With the "top directory" attribute on
-# OVL_TOP, ext4 places its one subdirectory OVL_T in the least-used group; OVL_T itself is an
-# ordinary dir, so what is created under it (the workspaces, upper, work) stays in that group
-# and costs what it costs anywhere. (The spread search over every group happens once, here: with
-# +T on OVL_T itself each mkdir of upper and work did it, +0.35 ms a run.) So the figures do not
-# depend on what other programs removed just before; ovlbox's own removals, run after run, still
-# count. No-op elsewhere.
+# OVL_TOP, ext4 places each subdirectory in one of its least-used groups, the tie broken by a hash
+# of the name: OVL_T (ovlbox run's workspaces) and OVL_H (the hook's) have random names, so
+# that each lands in a group of its own, and not in the one the previous benchmark churned (with
+# a fixed name every run of every benchmark got the same group: after one hook benchmark a mkdir
+# there took 0.58 ms instead of 0.03-0.05 for minutes). OVL_T and OVL_H themselves are ordinary
+# dirs, so what is created under them (the workspaces, upper, work) stays in their group and
+# costs what it costs anywhere. (The spread search over every group happens once, here: with +T
+# on OVL_T itself each mkdir of upper and work did it, +0.35 ms a run.) So the figures do not
+# depend on what other programs removed just before; each case's own removals, run after run,
+# still count. No-op elsewhere.
 chattr +T "$OVL_TOP" 2>/dev/null || true
-OVL_T=$OVL_TOP/t
-mkdir "$OVL_T"
+OVL_T=$(mktemp -d "$OVL_TOP/t.XXXXXX")
+OVL_H=$(mktemp -d "$OVL_TOP/h.XXXXXX")
 # podman refuses a runroot path longer than 50 characters.
 OVL_PODMAN_DIR=$(mktemp -d /tmp/obp.XXXXXX)
 cleanup() {
@@ -80,7 +84,7 @@ have() { command -v "$1" >/dev/null 2>&1 || { missing+=("$1"); return 1; }; }
 
 # Workspace: a few files, as in bench/hook.sh. One for each runner so that none trips over
 # another's lock or layers.
-WS=$OVL_T/ws
+WS=$OVL_H/ws
 mkdir -p "$WS" "$OVL_T/ws-ovlbox" "$OVL_T/out" "$OVL_T/state"
 for i in $(seq 1 100); do
 	echo "$i" >"$WS/f$i"

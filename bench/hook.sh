@@ -16,6 +16,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 runs=${1:-300}
+results=${OUT:-} # OUT is the bundles' /out below
 warmup=5
 build=${OVLBOX_BUILD:-$PWD/build/rel}
 export OVLBOX_HOOK=${OVLBOX_HOOK:-$build/bin/ovlbox-hook}
@@ -82,7 +83,7 @@ unshare -m --propagation private sh -c 'mount -t tmpfs -o mode=0700 tmpfs "$0" &
 	echo "bench/hook.sh: layers left behind" >&2
 	exit 1
 }
-[[ -z ${OUT:-} ]] || cat "$OVL_T/summary.tsv" >>"$OUT/summary.tsv" # for bench/run.sh's goals
+[[ -z $results ]] || cat "$OVL_T/summary.tsv" >>"$results/summary.tsv" # for bench/run.sh's goals
 ratio=$(awk -F'\t' 'NR == 2 { printf "%.3f", $6 }' "$OVL_T/summary.tsv")
 noop=$(awk -F'\t' 'NR == 3 { printf "%.3f", $6 }' "$OVL_T/summary.tsv")
 verdict=$(awk -v r="$ratio" 'BEGIN { print (r <= 1.10) ? "within the 1.10x goal" : "OVER the 1.10x goal" }')

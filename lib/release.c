@@ -14,27 +14,28 @@ static void close_keep_errno(int fd)
 	errno = saved;
 }
 
-/* Registers fds with a new io_uring instance that is closed again: from then on the instance
- * holds its own references, which its teardown (queued to a kernel worker by the last close of
- * the ring) drops. Returns 0, or -1 if io_uring is not available to this process. */
-static int hand_to_ring(const int *fds, unsigned n, int *ring)
+/* A new io_uring instance holding its own references to fds (registered files), or -1 if
+ * io_uring is not available to this process. Its teardown, queued to a kernel worker by the last
+ * close of the returned fd, drops those references. */
+static int ring_holding(const int *fds, unsigned n)
 {
 	struct io_uring_params p;
 	memset(&p, 0, sizeof(p));
-	*ring = (int)syscall(__NR_io_uring_setup, 1, &p);
-	if (*ring < 0)
+	int ring = (int)syscall(__NR_io_uring_setup, 1, &p);
+	if (ring < 0)
 		return -1;
-	if (syscall(__NR_io_uring_register, *ring, IORING_REGISTER_FILES, fds, n) < 0)
+	if (syscall(__NR_io_uring_register, ring, IORING_REGISTER_FILES, fds, n) < 0) {
+		close_keep_errno(ring);
 		return -1;
-	return 0;
+	}
+	return ring;
 }
 
 void ovl_release_all(struct ovl_release *r)
 {
 	if (r->n == 0)
 		return;
-	int ring = -1;
-	hand_to_ring(r->fd, r->n, &ring);
+	int ring = ring_holding(r->fd, r->n);
 	/* Our references go first, so that the ring's, dropped in the worker, are the last
 	 * (without a ring, these closes free the directories here). */
 	for (unsigned i = 0; i < r->n; i++)

@@ -49,8 +49,8 @@ int ovl_open_dir_fd(int dirfd, const char *path, int flags);
 int ovl_lstat_at(int dirfd, const char *name, struct stat *st, bool *protected_attr);
 
 /* Extended attributes of the inode behind fd (which may be an O_PATH fd of any file type,
- * symlinks included). */
-/* fgetxattr(2) and fsetxattr(2) that also take an O_PATH fd (through /proc/self/fd). */
+ * symlinks included: those go through /proc/self/fd, the others through the f*xattr calls). */
+/* fgetxattr(2) and fsetxattr(2), returning as they do. */
 ssize_t ovl_fgetxattr(int fd, const char *name, void *buf, size_t size);
 int ovl_fsetxattr(int fd, const char *name, const void *value, size_t len, int flags);
 /* Fills *names with a NUL-separated list (caller frees) and its size. */

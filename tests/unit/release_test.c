@@ -18,19 +18,7 @@
 #include "ovlbox/cleanup.h"
 #include "ovlbox/fs.h"
 #include "ovlbox/release.h"
-
-static int checks, failures;
-
-#define CHECK(cond, ...)                                                                           \
-	do {                                                                                       \
-		checks++;                                                                          \
-		if (!(cond)) {                                                                     \
-			failures++;                                                                \
-			printf("FAIL %s:%d: ", __FILE__, __LINE__);                                \
-			printf(__VA_ARGS__);                                                       \
-			putchar('\n');                                                             \
-		}                                                                                  \
-	} while (0)
+#include "check.h"
 
 static const char *root;
 

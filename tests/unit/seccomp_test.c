@@ -21,20 +21,9 @@
 #include "ovlbox/cleanup.h"
 #include "ovlbox/log.h"
 #include "ovlbox/seccomp.h"
+#include "check.h"
 
-static int checks, failures;
 static char dir[64];
-
-#define CHECK(cond, ...)                                                                           \
-	do {                                                                                       \
-		checks++;                                                                          \
-		if (!(cond)) {                                                                     \
-			failures++;                                                                \
-			printf("FAIL %s:%d: ", __FILE__, __LINE__);                                \
-			printf(__VA_ARGS__);                                                       \
-			putchar('\n');                                                             \
-		}                                                                                  \
-	} while (0)
 
 static const char *write_file(const char *name, const char *text)
 {

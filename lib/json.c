@@ -1,10 +1,12 @@
-/* JSON via yajl's tree parser and generator. Nothing else in ovlbox includes yajl. */
+/* JSON via yajl's parser (into yajl's tree type) and generator. Nothing else in ovlbox includes
+ * yajl. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <yajl/yajl_gen.h>
+#include <yajl/yajl_parse.h>
 #include <yajl/yajl_tree.h>
 
 #include "ovlbox/cleanup.h"
@@ -12,29 +14,260 @@
 
 #define V(x) ((yajl_val)(x))
 
-ovl_json *ovl_json_parse(const char *text, size_t len, ovl_error_t *err)
+/* The tree is yajl's own (yajl_val, freed by yajl_tree_free), built here from yajl's callbacks
+ * rather than by yajl_tree_parse, so that members nobody reads are checked but never stored:
+ * config.json carries the whole process, seccomp and namespace setup, and a hook reads three of
+ * its sections at each stage. Numbers get the flags yajl_tree_parse gives them: integer-valid when
+ * the text is an integer in range, double-valid when strtod takes all of it. */
+struct frame {
+	yajl_val v; /* the object or array being filled */
+	char *key;  /* an object's key waiting for its value */
+};
+
+struct builder {
+	struct frame *stack;
+	size_t depth, cap;
+	const char *const *keep; /* top-level members to store; NULL: all */
+	bool skip_next;		 /* the next value belongs to a member not stored */
+	size_t skipping;	 /* > 0: inside such a value, this many levels deep */
+	yajl_val root;
+};
+
+static void *xrealloc(void *p, size_t n)
 {
-	cleanup_free char *copy = malloc(len + 1);
-	if (copy == NULL)
+	void *q = realloc(p, n);
+	if (q == NULL)
 		abort();
-	memcpy(copy, text, len);
-	copy[len] = '\0';
-	if (strlen(copy) != len) {
+	return q;
+}
+
+static yajl_val node_new(yajl_type type)
+{
+	yajl_val v = calloc(1, sizeof(*v));
+	if (v == NULL)
+		abort();
+	v->type = type;
+	return v;
+}
+
+static char *text_dup(const void *s, size_t len)
+{
+	char *d = malloc(len + 1);
+	if (d == NULL)
+		abort();
+	memcpy(d, s, len);
+	d[len] = '\0';
+	return d;
+}
+
+/* Appends v to the object or array on top of the stack, or makes it the root. */
+static void node_add(struct builder *b, yajl_val v)
+{
+	if (b->depth == 0) {
+		b->root = v;
+		return;
+	}
+	struct frame *f = &b->stack[b->depth - 1];
+	if (f->v->type == yajl_t_object) {
+		size_t n = f->v->u.object.len;
+		f->v->u.object.keys =
+		    xrealloc((void *)f->v->u.object.keys, (n + 1) * sizeof(char *));
+		f->v->u.object.values = xrealloc(f->v->u.object.values, (n + 1) * sizeof(yajl_val));
+		f->v->u.object.keys[n] = f->key;
+		f->v->u.object.values[n] = v;
+		f->v->u.object.len = n + 1;
+		f->key = NULL;
+	} else {
+		size_t n = f->v->u.array.len;
+		f->v->u.array.values = xrealloc(f->v->u.array.values, (n + 1) * sizeof(yajl_val));
+		f->v->u.array.values[n] = v;
+		f->v->u.array.len = n + 1;
+	}
+}
+
+/* A scalar is stored unless it is (inside) a member not kept. */
+static bool store_scalar(struct builder *b)
+{
+	if (b->skipping > 0)
+		return false;
+	if (b->skip_next) {
+		b->skip_next = false;
+		return false;
+	}
+	return true;
+}
+
+static int on_null(void *ctx)
+{
+	struct builder *b = ctx;
+	if (store_scalar(b))
+		node_add(b, node_new(yajl_t_null));
+	return 1;
+}
+
+static int on_bool(void *ctx, int value)
+{
+	struct builder *b = ctx;
+	if (store_scalar(b))
+		node_add(b, node_new(value ? yajl_t_true : yajl_t_false));
+	return 1;
+}
+
+static int on_number(void *ctx, const char *s, size_t len)
+{
+	struct builder *b = ctx;
+	if (!store_scalar(b))
+		return 1;
+	yajl_val v = node_new(yajl_t_number);
+	v->u.number.r = text_dup(s, len);
+	char *end = NULL;
+	errno = 0;
+	v->u.number.i = strtoll(v->u.number.r, &end, 10);
+	if (errno == 0 && *end == '\0')
+		v->u.number.flags |= YAJL_NUMBER_INT_VALID;
+	errno = 0;
+	v->u.number.d = strtod(v->u.number.r, &end);
+	if (errno == 0 && *end == '\0')
+		v->u.number.flags |= YAJL_NUMBER_DOUBLE_VALID;
+	node_add(b, v);
+	return 1;
+}
+
+static int on_string(void *ctx, const unsigned char *s, size_t len)
+{
+	struct builder *b = ctx;
+	if (!store_scalar(b))
+		return 1;
+	yajl_val v = node_new(yajl_t_string);
+	v->u.string = text_dup(s, len);
+	node_add(b, v);
+	return 1;
+}
+
+static bool kept(const struct builder *b, const unsigned char *key, size_t len)
+{
+	if (b->keep == NULL)
+		return true;
+	for (const char *const *k = b->keep; *k; k++)
+		if (strlen(*k) == len && memcmp(*k, key, len) == 0)
+			return true;
+	return false;
+}
+
+static int on_key(void *ctx, const unsigned char *key, size_t len)
+{
+	struct builder *b = ctx;
+	if (b->skipping > 0)
+		return 1;
+	if (b->depth == 1 && !kept(b, key, len)) {
+		b->skip_next = true;
+		return 1;
+	}
+	b->stack[b->depth - 1].key = text_dup(key, len);
+	return 1;
+}
+
+static int on_open(struct builder *b, yajl_type type)
+{
+	if (b->skipping > 0 || b->skip_next) {
+		b->skip_next = false;
+		b->skipping++;
+		return 1;
+	}
+	if (b->depth == b->cap) {
+		b->cap = b->cap ? 2 * b->cap : 8;
+		b->stack = xrealloc(b->stack, b->cap * sizeof(*b->stack));
+	}
+	b->stack[b->depth++] = (struct frame){.v = node_new(type), .key = NULL};
+	return 1;
+}
+
+static int on_close(void *ctx)
+{
+	struct builder *b = ctx;
+	if (b->skipping > 0) {
+		b->skipping--;
+		return 1;
+	}
+	yajl_val v = b->stack[--b->depth].v;
+	node_add(b, v);
+	return 1;
+}
+
+static int on_start_map(void *ctx)
+{
+	return on_open(ctx, yajl_t_object);
+}
+
+static int on_start_array(void *ctx)
+{
+	return on_open(ctx, yajl_t_array);
+}
+
+/* After a failed parse: what was built so far, innermost first. */
+static void builder_free(struct builder *b)
+{
+	while (b->depth > 0) {
+		struct frame *f = &b->stack[--b->depth];
+		free(f->key);
+		yajl_tree_free(f->v);
+	}
+	free(b->stack);
+	yajl_tree_free(b->root);
+	b->stack = NULL;
+	b->root = NULL;
+}
+
+static const yajl_callbacks build_callbacks = {
+    .yajl_null = on_null,
+    .yajl_boolean = on_bool,
+    .yajl_number = on_number,
+    .yajl_string = on_string,
+    .yajl_start_map = on_start_map,
+    .yajl_map_key = on_key,
+    .yajl_end_map = on_close,
+    .yajl_start_array = on_start_array,
+    .yajl_end_array = on_close,
+};
+
+static ovl_json *parse(const char *text, size_t len, const char *const *keep, ovl_error_t *err)
+{
+	if (memchr(text, '\0', len) != NULL) {
 		ovl_error(err, 0, "invalid JSON: contains a NUL byte");
 		return NULL;
 	}
-	char msg[256] = "";
-	yajl_val root = yajl_tree_parse(copy, msg, sizeof(msg));
-	if (root == NULL) {
+	struct builder b = {.keep = keep};
+	yajl_handle h = yajl_alloc(&build_callbacks, NULL, &b);
+	if (h == NULL)
+		abort();
+	/* as yajl_tree_parse */
+	yajl_config(h, yajl_allow_comments, 1);
+	const unsigned char *u = (const unsigned char *)text;
+	yajl_status st = yajl_parse(h, u, len);
+	if (st == yajl_status_ok)
+		st = yajl_complete_parse(h);
+	if (st != yajl_status_ok) {
+		unsigned char *msg = yajl_get_error(h, 1, u, len);
 		/* yajl's message spans lines (it quotes the text); keep the first. */
-		msg[strcspn(msg, "\n")] = '\0';
-		ovl_error(err, 0, "invalid JSON: %s", msg[0] ? msg : "parse error");
+		const char *m = msg && msg[0] ? (const char *)msg : "parse error";
+		ovl_error(err, 0, "invalid JSON: %.*s", (int)strcspn(m, "\n"), m);
+		yajl_free_error(h, msg);
+		yajl_free(h);
+		builder_free(&b);
 		return NULL;
 	}
-	return (ovl_json *)root;
+	yajl_free(h);
+	free(b.stack);
+	return (ovl_json *)b.root;
 }
 
-ovl_json *ovl_json_parse_fd(int fd, size_t max_bytes, const char *what, ovl_error_t *err)
+ovl_json *ovl_json_parse(const char *text, size_t len, ovl_error_t *err)
+{
+	return parse(text, len, NULL, err);
+}
+
+static ovl_json *parse_fd(int fd, size_t max_bytes, const char *what, const char *const *keep,
+			  ovl_error_t *err)
 {
 	size_t cap = 4096, len = 0;
 	cleanup_free char *buf = malloc(cap);
@@ -47,10 +280,7 @@ ovl_json *ovl_json_parse_fd(int fd, size_t max_bytes, const char *what, ovl_erro
 				return NULL;
 			}
 			cap *= 2;
-			char *n = realloc(buf, cap);
-			if (n == NULL)
-				abort();
-			buf = n;
+			buf = xrealloc(buf, cap);
 		}
 		ssize_t r = read(fd, buf + len, cap - len);
 		if (r < 0) {
@@ -67,10 +297,21 @@ ovl_json *ovl_json_parse_fd(int fd, size_t max_bytes, const char *what, ovl_erro
 		ovl_error(err, 0, "%s: larger than %zu bytes", what, max_bytes);
 		return NULL;
 	}
-	ovl_json *j = ovl_json_parse(buf, len, err);
+	ovl_json *j = parse(buf, len, keep, err);
 	if (j == NULL)
 		ovl_error_wrap(err, "%s", what);
 	return j;
+}
+
+ovl_json *ovl_json_parse_fd(int fd, size_t max_bytes, const char *what, ovl_error_t *err)
+{
+	return parse_fd(fd, max_bytes, what, NULL, err);
+}
+
+ovl_json *ovl_json_parse_fd_members(int fd, size_t max_bytes, const char *what,
+				    const char *const *keep, ovl_error_t *err)
+{
+	return parse_fd(fd, max_bytes, what, keep, err);
 }
 
 void ovl_json_free(ovl_json *root)

@@ -87,7 +87,9 @@ int ovl_oci_config_load(const char *bundle, struct ovl_oci_config *c, ovl_error_
 		return ovl_error(err, errno, "stat %s", ovl_qp(path));
 	if (!S_ISREG(st.st_mode))
 		return ovl_error(err, 0, "%s: not a regular file", ovl_qp(path));
-	c->root = ovl_json_parse_fd(fd, OVL_OCI_CONFIG_MAX, "config.json", err);
+	/* The rest (process, linux, hooks, ...) is checked as JSON but not stored. */
+	static const char *const used[] = {"root", "mounts", "annotations", NULL};
+	c->root = ovl_json_parse_fd_members(fd, OVL_OCI_CONFIG_MAX, "config.json", used, err);
 	if (c->root == NULL)
 		return -1;
 	if (ovl_json_type(c->root) != OVL_JSON_OBJECT) {

@@ -14,6 +14,10 @@ typedef struct ovl_json ovl_json; /* a parsed value; the root owns the tree */
 ovl_json *ovl_json_parse(const char *text, size_t len, ovl_error_t *err);
 /* Reads at most max_bytes from fd (refuses larger input) and parses it. what names the input. */
 ovl_json *ovl_json_parse_fd(int fd, size_t max_bytes, const char *what, ovl_error_t *err);
+/* The same, storing only the top-level object's members named in keep (NULL-terminated): the
+ * others are checked as JSON but not kept. For large documents read in part (config.json). */
+ovl_json *ovl_json_parse_fd_members(int fd, size_t max_bytes, const char *what,
+				    const char *const *keep, ovl_error_t *err);
 void ovl_json_free(ovl_json *root);
 
 enum ovl_json_type {

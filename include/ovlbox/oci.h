@@ -35,7 +35,8 @@ struct ovl_oci_config {
 };
 
 /* Loads <bundle>/config.json. Requires root.path (a string); checks the types of "mounts" and
- * "annotations" (their elements are checked when used). */
+ * "annotations" (their elements are checked when used). Only root, mounts and annotations are
+ * kept: the whole file must be valid JSON, but its other sections are not stored. */
 int ovl_oci_config_load(const char *bundle, struct ovl_oci_config *c, ovl_error_t *err);
 void ovl_oci_config_free(struct ovl_oci_config *c);
 

@@ -102,8 +102,7 @@ static void mount_overlay(const char *mode, const char *lower, const char *layer
 		struct ovl_layer_fds fds;
 		ovl_error_t err = NULL;
 		if (ovl_layers_init(&l, lower, upper, work, &err) < 0 ||
-		    ovl_layers_prepare(&l, false, NULL, &err) < 0 ||
-		    ovl_layers_open(&l, &fds, &err) < 0 ||
+		    ovl_layers_prepare(&l, false, NULL, &fds, &err) < 0 ||
 		    ovl_layers_mount(&fds, fds.lower, false, &err) < 0) {
 			fprintf(stderr, "io: libovlbox: %s\n", err->msg);
 			exit(1);

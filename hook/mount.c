@@ -95,14 +95,13 @@ static int mount_and_return(struct hook_ctx *ctx, const struct ovl_ns_target *t,
 {
 	if (t->mnt_fd < 0) /* already there (createContainer) */
 		return mount_in_container(ctx, t, host, userxattr, err);
-	cleanup_close int home = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
 	cleanup_close int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	cleanup_close int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (home < 0 || root < 0 || cwd < 0)
-		return ovl_error(err, errno, "open the hook's own mount namespace, root and cwd");
+	if (root < 0 || cwd < 0)
+		return ovl_error(err, errno, "open the hook's own root and cwd");
 	int r = mount_in_container(ctx, t, host, userxattr, err);
 	/* setns() moved root and cwd to the namespace's root: put back the hook's own */
-	if (setns(home, CLONE_NEWNS) < 0 || fchdir(root) < 0 || chroot(".") < 0 ||
+	if (setns(t->home_mnt_fd, CLONE_NEWNS) < 0 || fchdir(root) < 0 || chroot(".") < 0 ||
 	    fchdir(cwd) < 0) {
 		ovl_errorf("return to the hook's mount namespace: %s", strerror(errno));
 		_exit(1);
@@ -216,10 +215,8 @@ int hook_mount(struct hook_ctx *ctx, bool in_place, ovl_error_t *err)
 	userxattr = userxattr || t.user_fd >= 0;
 
 	unsigned created = 0;
-	if (ovl_layers_prepare(l, userxattr, &created, err) < 0)
-		goto fail_created;
 	struct ovl_layer_fds fds;
-	if (ovl_layers_open(l, &fds, err) < 0)
+	if (ovl_layers_prepare(l, userxattr, &created, &fds, err) < 0)
 		goto fail_created;
 	if (t.user_fd >= 0 && fchownat(fds.work, "", t.root_uid, t.root_gid,
 				       AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {

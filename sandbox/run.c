@@ -308,7 +308,7 @@ static int ready_layers(const struct ovl_layers *l, bool rootless, bool on_tmpfs
 		if (apply_locked(l, false, false, NULL, err) < 0)
 			return -1;
 	}
-	return on_tmpfs ? 0 : ovl_layers_prepare(l, rootless, NULL, err);
+	return on_tmpfs ? 0 : ovl_layers_prepare(l, rootless, NULL, NULL, err);
 }
 
 /* --upper-size: copies the tmpfs upper onto the workspace's filesystem (a temporary name, then

@@ -24,7 +24,8 @@ int ovl_open_beneath(int dirfd, const char *relpath, int flags, ovl_error_t *err
 int ovl_remove_tree_at(int dirfd, const char *name, ovl_error_t *err);
 
 /* The same, handing each removed directory to rel (see release.h) instead of closing it: the
- * caller's ovl_release_all() then leaves freeing them to the kernel. */
+ * caller's ovl_release_all() then leaves freeing them to the kernel. For directories (name is
+ * opened as one first; a non-directory costs a failed open before its unlink). */
 struct ovl_release;
 int ovl_remove_tree_release_at(int dirfd, const char *name, struct ovl_release *rel,
 			       ovl_error_t *err);

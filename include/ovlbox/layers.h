@@ -47,11 +47,14 @@ bool ovl_layers_userxattr(const struct ovl_layers *l);
  * dir that existed, copies the lower root's mode/owner/times/xattrs onto the upper root, and
  * records userxattr in the work dir. Requires OVL_STATE_CLEAN. If created is not NULL, it gets
  * OVL_CREATED_UPPER and OVL_CREATED_WORK for the dirs this call made, failing or not (for the
- * caller to remove them again). */
+ * caller to remove them again). If fds is not NULL, it gets the three layers as opened here
+ * (read-only directory fds; the work dir's O_PATH when it is not readable), to close with
+ * ovl_layer_fds_close(): the same as ovl_layers_open() would give, without opening them again. */
 #define OVL_CREATED_UPPER 1u
 #define OVL_CREATED_WORK  2u
+struct ovl_layer_fds;
 int ovl_layers_prepare(const struct ovl_layers *l, bool userxattr, unsigned *created,
-		       ovl_error_t *err);
+		       struct ovl_layer_fds *fds, ovl_error_t *err);
 
 /* Copies the workspace root's mode, owner, times and (non-overlay) xattrs onto an upper root,
  * so the merged root looks like the workspace's. */
@@ -61,7 +64,7 @@ int ovl_layers_copy_root_meta(int lower_fd, int upper_fd, ovl_error_t *err);
  * elsewhere (ovlbox run --upper-size copies one in). */
 int ovl_layers_record_mode(const struct ovl_layers *l, bool userxattr, ovl_error_t *err);
 
-/* Open O_PATH directory fds of the three layers. Open them in the mount namespace the overlay
+/* Opens O_PATH directory fds of the three layers. Open them in the mount namespace the overlay
  * is made in: the kernel refuses layers reached through fds of another mount namespace
  * ("failed to clone upperpath"); ovlbox-hook reopens them by path after setns and checks that
  * they are the same inodes. Detached mounts (fsmount) are fine. */

@@ -11,15 +11,16 @@
 /* The namespaces of a process, opened (so that the pid may go away afterwards). A namespace the
  * caller already is in is not opened (fd -1): setns() into one's own user namespace fails. */
 struct ovl_ns_target {
-	int user_fd;	/* -1: same user namespace as the caller */
-	int mnt_fd;	/* -1: same mount namespace as the caller */
-	uid_t root_uid; /* with user_fd >= 0: the caller-side ids of uid/gid 0 in the target */
+	int user_fd;	 /* -1: same user namespace as the caller */
+	int mnt_fd;	 /* -1: same mount namespace as the caller */
+	int home_mnt_fd; /* with mnt_fd >= 0: the caller's own mount namespace, to come back to */
+	uid_t root_uid;	 /* with user_fd >= 0: the caller-side ids of uid/gid 0 in the target */
 	gid_t root_gid;
 };
 
 #define OVL_NS_TARGET_INIT                                                                         \
 	{                                                                                          \
-		.user_fd = -1, .mnt_fd = -1                                                        \
+		.user_fd = -1, .mnt_fd = -1, .home_mnt_fd = -1                                     \
 	}
 
 int ovl_ns_open_pid(pid_t pid, struct ovl_ns_target *t, ovl_error_t *err);

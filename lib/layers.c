@@ -397,15 +397,16 @@ static int build_opts(const struct ovl_layer_fds *fds, bool userxattr, char path
 	return n;
 }
 
-/* Sets one option. Layers go by fd where the kernel takes them so (overlayfs since Linux 6.13):
- * no lookup of a /proc/self/fd path each, ~15 us apiece here. *by_fd starts true and turns false
- * at the first layer the kernel does not take by fd; the rest then go by path too. */
+/* Sets one option. Layers go by fd where the kernel takes them so (overlayfs since Linux 6.13,
+ * O_PATH fds since 6.15): no lookup of a /proc/self/fd path each, ~15 us apiece here. *by_fd
+ * starts true and turns false at the first layer the kernel does not take by fd (EINVAL: an
+ * unknown key; EBADF: an O_PATH fd before 6.15); the rest then go by path too. */
 static int set_opt(int fsfd, const struct mount_opt *o, bool *by_fd)
 {
 	if (o->fd >= 0 && *by_fd) {
 		if (fsconfig(fsfd, FSCONFIG_SET_FD, o->fd_key, NULL, o->fd) == 0)
 			return 0;
-		if (errno != EINVAL)
+		if (errno != EINVAL && errno != EBADF)
 			return -1;
 		*by_fd = false;
 	}
@@ -488,22 +489,40 @@ int ovl_layers_mount(const struct ovl_layer_fds *fds, int target_fd, bool userxa
 	}
 	if (mfd < 0)
 		return -1;
+	return ovl_layers_attach(mfd, target_fd, err);
+}
+
+int ovl_layers_attach(int mfd, int target_fd, ovl_error_t *err)
+{
 	if (move_mount(mfd, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) <
 	    0)
 		return ovl_error(err, errno, "overlay mount: attach to workspace");
 	return 0;
 }
 
-int ovl_layers_mount_detached(const struct ovl_layer_fds *fds, bool userxattr, unsigned int attrs,
-			      int fallback_target, ovl_error_t *err)
+int ovl_layers_fsmount(const struct ovl_layer_fds *fds, bool userxattr, unsigned int attrs,
+		       ovl_error_t *err)
 {
 	char paths[3][32];
 	struct mount_opt opts[16];
 	int n = build_opts(fds, userxattr, paths, opts);
 	int mfd = overlay_fsmount(opts, n, attrs, err);
-	if (mfd != -2)
+	if (mfd == -2)
+		return ovl_error(err, ENOSYS, "overlay mount: no fsopen (new mount API)");
+	return mfd;
+}
+
+int ovl_layers_mount_detached(const struct ovl_layer_fds *fds, bool userxattr, unsigned int attrs,
+			      int fallback_target, ovl_error_t *err)
+{
+	int mfd = ovl_layers_fsmount(fds, userxattr, attrs, err);
+	if (mfd >= 0 || ovl_error_errno(*err) != ENOSYS)
 		return mfd;
+	ovl_error_free(err);
 	/* No new mount API: mount in place, take a clone, unmount the original. */
+	char paths[3][32];
+	struct mount_opt opts[16];
+	int n = build_opts(fds, userxattr, paths, opts);
 	if (mount_legacy(opts, n, fallback_target, err) < 0)
 		return -1;
 	char p[32];

@@ -75,7 +75,8 @@ int ovl_layers_open(const struct ovl_layers *l, struct ovl_layer_fds *fds, ovl_e
 void ovl_layer_fds_close(struct ovl_layer_fds *fds);
 
 /* Mounts the overlay on target_fd (an O_PATH directory fd) in the caller's mount namespace with
- * lowerdir/upperdir/workdir given as /proc/self/fd/N (so no path needs escaping) and the options
+ * the layers given by fd (FSCONFIG_SET_FD; as /proc/self/fd/N where the kernel does not take
+ * that: no path needs escaping either way) and the options
  * redirect_dir=nofollow,index=off,metacopy=off,xino=off,uuid=null[,userxattr]. If the kernel
  * refuses uuid or xino, retries without them (harmless); never drops the others, and the error
  * names the option the kernel refused. */
@@ -86,6 +87,16 @@ int ovl_layers_mount(const struct ovl_layer_fds *fds, int target_fd, bool userxa
  * owned by another uid or gid (overlayfs cannot copy those up there: EOVERFLOW inside the
  * action) and fails naming it. Walks the whole workspace without following symlinks. */
 int ovl_layers_check_owners(const struct ovl_layers *l, uid_t uid, gid_t gid, ovl_error_t *err);
+
+/* Attaches the detached mount mfd on target_fd (an O_PATH directory fd of the caller's mount
+ * namespace). */
+int ovl_layers_attach(int mfd, int target_fd, ovl_error_t *err);
+
+/* The same overlay as a detached mount (an fd for move_mount), with MOUNT_ATTR_* attrs, made
+ * with the new mount API only (ENOSYS without it). A detached mount belongs to no namespace: the
+ * layers are taken from the caller's, and the mount can be attached in another (ovlbox-hook). */
+int ovl_layers_fsmount(const struct ovl_layer_fds *fds, bool userxattr, unsigned int attrs,
+		       ovl_error_t *err);
 
 /* The same overlay as a detached mount (an fd for move_mount), with MOUNT_ATTR_* attrs; no
  * unmount is ever needed to move it (an unmount waits for an RCU grace period). Kernels without

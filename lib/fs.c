@@ -233,7 +233,7 @@ static int remove_tree(int dirfd, const char *name, unsigned char d_type, struct
 			return ovl_error(err, errno, "unlink %s", ovl_qp(name));
 	}
 	cleanup_close int dfd =
-	    openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	    ovl_openat_noatime(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0) {
 		if (errno == ENOENT)
 			return 0;

@@ -166,7 +166,8 @@ int ovl_layers_state(const struct ovl_layers *l, ovl_error_t *err)
 		return ovl_error(err, errno, "work dir %s", ovl_qp(l->work));
 	if (wfd >= 0 && faccessat(wfd, OVL_JOURNAL_NAME, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 		return OVL_STATE_JOURNAL;
-	cleanup_close int ufd = open(l->upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int ufd =
+	    ovl_openat_noatime(AT_FDCWD, l->upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (ufd < 0) {
 		if (errno == ENOENT)
 			return OVL_STATE_CLEAN;

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <yajl/yajl_gen.h>
@@ -266,10 +267,21 @@ ovl_json *ovl_json_parse(const char *text, size_t len, ovl_error_t *err)
 	return parse(text, len, NULL, err);
 }
 
+/* The buffer starts at the file's size (one read, no copy), or 1 KiB for a pipe (a hook's state
+ * is a few hundred bytes): every page of fresh heap touched is a page fault. */
+static size_t first_buffer_size(int fd, size_t max_bytes)
+{
+	struct stat st;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+	    (size_t)st.st_size < max_bytes)
+		return (size_t)st.st_size + 1;
+	return 1024;
+}
+
 static ovl_json *parse_fd(int fd, size_t max_bytes, const char *what, const char *const *keep,
 			  ovl_error_t *err)
 {
-	size_t cap = 4096, len = 0;
+	size_t cap = first_buffer_size(fd, max_bytes), len = 0;
 	cleanup_free char *buf = malloc(cap);
 	if (buf == NULL)
 		abort();

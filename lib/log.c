@@ -57,10 +57,13 @@ void ovl_errorf(const char *fmt, ...)
 	va_end(ap);
 }
 
-void ovl_info(const char *fmt, ...)
+bool ovl_info_enabled(void)
 {
-	if (!log_verbose && log_fd < 0)
-		return;
+	return log_verbose || log_fd >= 0;
+}
+
+void ovl_info_(const char *fmt, ...)
+{
 	va_list ap;
 	va_start(ap, fmt);
 	if (log_verbose) {

@@ -66,6 +66,9 @@ OVL_TOP=$(mktemp -d /var/tmp/ovlbox-bench-startup.XXXXXX)
 chattr +T "$OVL_TOP" 2>/dev/null || true
 OVL_T=$(mktemp -d "$OVL_TOP/t.XXXXXX")
 OVL_H=$(mktemp -d "$OVL_TOP/h.XXXXXX")
+# crun + hook's workspace too: with runc + hook's, each of them saw the other's 300 containers'
+# inodes freed in its group as well as its own.
+OVL_C=$(mktemp -d "$OVL_TOP/c.XXXXXX")
 # podman refuses a runroot path longer than 50 characters.
 OVL_PODMAN_DIR=$(mktemp -d /tmp/obp.XXXXXX)
 cleanup() {
@@ -85,9 +88,10 @@ have() { command -v "$1" >/dev/null 2>&1 || { missing+=("$1"); return 1; }; }
 # Workspace: a few files, as in bench/hook.sh. One for each runner so that none trips over
 # another's lock or layers.
 WS=$OVL_H/ws
-mkdir -p "$WS" "$OVL_T/ws-ovlbox" "$OVL_T/out" "$OVL_T/state"
+mkdir -p "$WS" "$OVL_C/ws" "$OVL_T/ws-ovlbox" "$OVL_T/out" "$OVL_T/state"
 for i in $(seq 1 100); do
 	echo "$i" >"$WS/f$i"
+	echo "$i" >"$OVL_C/ws/f$i"
 	echo "$i" >"$OVL_T/ws-ovlbox/f$i"
 done
 OUT=$OVL_T/out
@@ -132,6 +136,10 @@ if have runc || have crun; then
 	mkdir -p "$OVL_T/noop"
 	jq --arg p "$build/bench/noophook" '.hooks[][].path = $p' "$OVL_T/hook/config.json" \
 		>"$OVL_T/noop/config.json"
+	mkdir -p "$OVL_T/hook-crun"
+	jq --arg ws "$OVL_C/ws" '.mounts |= map(if .destination == "/workspace"
+		then .source = $ws else . end)' "$OVL_T/hook/config.json" \
+		>"$OVL_T/hook-crun/config.json"
 	if [[ -n $LOOP_IMG ]]; then # the hook's workspace on the journaled ext4
 		mkdir -p "$OVL_T/hook-ext4"
 		jq --arg ws "$LOOP_MNT/wsh" '.mounts |= map(if .destination == "/workspace"
@@ -152,7 +160,7 @@ fi
 if have crun; then
 	cases+=("crun run" "crun --root $OVL_T/state/crun run -b $OVL_T/plain bench-ca")
 	hcases+=("crun run" "crun --root $OVL_T/state/crun run -b $OVL_T/plain bench-ca")
-	hcases+=("crun run + hook" "crun --root $OVL_T/state/crun run -b $OVL_T/hook bench-cb")
+	hcases+=("crun run + hook" "crun --root $OVL_T/state/crun run -b $OVL_T/hook-crun bench-cb")
 fi
 if [[ ${SKIP_PODMAN:-} != 1 ]] && have podman; then
 	mkdir -p "$OVL_PODMAN_DIR/tmp" "$OVL_T/hooks.d"
@@ -191,7 +199,7 @@ if [[ -n ${pcases[*]:-} ]]; then
 fi
 
 # The hook really mounted and cleaned up, and ovlbox run left nothing.
-for d in "$WS" "$OVL_T/ws-ovlbox" ${LOOP_IMG:+"$LOOP_MNT/ws" "$LOOP_MNT/wsh"}; do
+for d in "$WS" "$OVL_C/ws" "$OVL_T/ws-ovlbox" ${LOOP_IMG:+"$LOOP_MNT/ws" "$LOOP_MNT/wsh"}; do
 	[[ ! -e $d.upper && ! -e $d.work ]] || {
 		echo "bench/startup.sh: layers left behind next to $d" >&2
 		exit 1

@@ -72,7 +72,7 @@ mkdir -p "$OVL_T/state"
 title="ovlbox-hook cost: \`runc run\` with and without the hook"
 # shellcheck disable=SC2016 # $0 and $@ expand in the inner sh
 unshare -m --propagation private sh -c 'mount -t tmpfs -o mode=0700 tmpfs "$0" && exec "$@"' \
-	"$OVL_T/state" "$build/bench/timeit" -a -r "$runs" -w "$warmup" -u ms -t "$title" \
+	"$OVL_T/state" "$build/bench/timeit" -a -C -r "$runs" -w "$warmup" -u ms -t "$title" \
 	-o "$OVL_T/summary.tsv" ${SAMPLES:+-s "$SAMPLES"} \
 	"runc run (workspace bind mount)" "$r -b $OVL_T/plain bench-a" \
 	"runc run + ovlbox-hook (createRuntime + poststop, 0 changes)" "$r -b $OVL_T/hook bench-b" \

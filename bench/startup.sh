@@ -188,7 +188,7 @@ in_ns "$timeit" -a -r "$rounds" -w "$warmup" -u ms \
 	-t "Start-up: wall time of \`true\`" ${out:+-o "$out/summary.tsv"} "${cases[@]}"
 if [[ -n ${hcases[*]:-} ]]; then
 	echo
-	in_ns "$timeit" -a -r "${HOOK_ROUNDS:-300}" -w "$warmup" -u ms \
+	in_ns "$timeit" -a -C -r "${HOOK_ROUNDS:-300}" -w "$warmup" -u ms \
 		-t "Hook start-up: runtimes with and without ovlbox-hook, wall time of \`true\`" \
 		${out:+-o "$out/summary.tsv"} "${hcases[@]}"
 fi

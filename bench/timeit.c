@@ -32,6 +32,10 @@
  *               TITLE NAME MEDIAN MIN MAX RATIO RSS_KB CPU_S_MEDIAN CPU_RATIO
  *   -s FILE     append every timed sample: TITLE NAME ROUND VALUE
  *   -H          print the table header too
+ *   -C          under the table, a 95% interval for each ratio of medians: the 2.5th and 97.5th
+ *               percentiles over 2,000 bootstrap resamples of the timed rounds (drawn with
+ *               replacement, the same draws for every case, so that a round's cases stay
+ *               together; a fixed seed, so the same samples give the same interval)
  *
  * The commands' stdout goes to /dev/null (with -m stdout: to timeit), stderr is inherited.
  * A command that fails (exit status not 0) stops the benchmark with exit status 1.
@@ -179,6 +183,43 @@ static double median(double *v, int n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/* See -C. lo[i], hi[i]: the interval of median(case i) / median(case b). */
+static void ratio_intervals(const struct cmd *c, int n, int b, int rounds, double *lo, double *hi)
+{
+	enum { DRAWS = 2000 };
+	double *ratios = calloc((size_t)n * DRAWS, sizeof(double));
+	double *x = calloc((size_t)rounds, sizeof(double));
+	int *idx = calloc((size_t)rounds, sizeof(int));
+	if (ratios == NULL || x == NULL || idx == NULL)
+		die("out of memory", "");
+	unsigned long long s = 0x9e3779b97f4a7c15ull; /* xorshift64 */
+	for (int d = 0; d < DRAWS; d++) {
+		for (int r = 0; r < rounds; r++) {
+			s ^= s << 13;
+			s ^= s >> 7;
+			s ^= s << 17;
+			idx[r] = (int)(s % (unsigned long long)rounds);
+		}
+		for (int r = 0; r < rounds; r++)
+			x[r] = c[b].v[idx[r]];
+		double mb = median(x, rounds);
+		for (int i = 0; i < n; i++) {
+			for (int r = 0; r < rounds; r++)
+				x[r] = c[i].v[idx[r]];
+			ratios[(size_t)i * DRAWS + d] = mb > 0 ? median(x, rounds) / mb : 0;
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		double *ri = ratios + (size_t)i * DRAWS;
+		qsort(ri, DRAWS, sizeof(*ri), cmp_double);
+		lo[i] = ri[DRAWS * 25 / 1000];
+		hi[i] = ri[DRAWS * 975 / 1000 - 1];
+	}
+	free(ratios);
+	free(x);
+	free(idx);
+}
+
 static int rss_exec(int argc, char **argv)
 {
 	if (argc < 5 || strcmp(argv[3], "--") != 0) {
@@ -205,7 +246,7 @@ static int rss_exec(int argc, char **argv)
 static int usage(void)
 {
 	fputs("usage: timeit [-r ROUNDS] [-w WARMUP] [-1] [-a] [-p SH] [-c SH] [-m wall|stdout]\n"
-	      "              [-u UNIT] [-b NAME] [-t TITLE] [-o FILE] [-s FILE] [-H]\n"
+	      "              [-u UNIT] [-b NAME] [-t TITLE] [-o FILE] [-s FILE] [-H] [-C]\n"
 	      "              NAME CMD [NAME CMD]...\n"
 	      "       timeit --rss-exec FILE -- CMD [ARG...]\n",
 	      stderr);
@@ -217,10 +258,11 @@ int main(int argc, char **argv)
 	if (argc > 1 && strcmp(argv[1], "--rss-exec") == 0)
 		return rss_exec(argc, argv);
 
-	int rounds = 7, warmup = 1, warm_first = 0, alternate = 0, capture = 0, header = 0, opt;
+	int rounds = 7, warmup = 1, warm_first = 0, alternate = 0, capture = 0, header = 0,
+	    intervals = 0, opt;
 	const char *prepare = NULL, *cleanup = NULL, *unit = "ms", *base = NULL, *title = "",
 		   *out = NULL, *samples = NULL;
-	while ((opt = getopt(argc, argv, "+r:w:1ap:c:m:u:b:t:o:s:H")) != -1) {
+	while ((opt = getopt(argc, argv, "+r:w:1ap:c:m:u:b:t:o:s:HC")) != -1) {
 		switch (opt) {
 		case 'r':
 			rounds = atoi(optarg);
@@ -260,6 +302,9 @@ int main(int argc, char **argv)
 			break;
 		case 'H':
 			header = 1;
+			break;
+		case 'C':
+			intervals = 1;
 			break;
 		default:
 			return usage();
@@ -323,6 +368,9 @@ int main(int argc, char **argv)
 	}
 
 	double *med = calloc((size_t)n, sizeof(double)), *cmed = calloc((size_t)n, sizeof(double));
+	double *lo = calloc((size_t)n, sizeof(double)), *hi = calloc((size_t)n, sizeof(double));
+	if (intervals) /* before median() sorts the samples out of round order */
+		ratio_intervals(c, n, b, rounds, lo, hi);
 	for (int i = 0; i < n; i++) {
 		med[i] = median(c[i].v, rounds);
 		cmed[i] = median(c[i].cpu, rounds);
@@ -351,6 +399,18 @@ int main(int argc, char **argv)
 	}
 	if (o)
 		fclose(o);
+	if (intervals && n > 1) {
+		printf("\n95%% intervals of the ratios to %s (2,000 bootstrap resamples of the %d "
+		       "rounds):",
+		       c[b].name, rounds);
+		for (int i = 0, first = 1; i < n; i++) {
+			if (i == b)
+				continue;
+			printf("%s %s %.3f-%.3f", first ? "" : ";", c[i].name, lo[i], hi[i]);
+			first = 0;
+		}
+		printf(".\n");
+	}
 	fflush(stdout);
 	for (int i = 0; i < n; i++) {
 		wordfree(&c[i].argv);
@@ -360,5 +420,7 @@ int main(int argc, char **argv)
 	free(c);
 	free(med);
 	free(cmed);
+	free(lo);
+	free(hi);
 	return 0;
 }

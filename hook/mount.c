@@ -97,59 +97,71 @@ static int mount_in_container(struct hook_ctx *ctx, const struct ovl_ns_target *
 	return r;
 }
 
-/* Attaches the detached overlay mfd on the workspace destination, in the container's mount
- * namespace (entered already, or the hook's own at createContainer). */
-static int attach_in_container(struct hook_ctx *ctx, const struct ovl_layer_fds *host, int mfd,
-			       ovl_error_t *err)
+/* Comes back from the container's mount namespace: setns() moved root and cwd to its root, so
+ * the hook's own are put back too. Failing to come back would leave the hook working with host
+ * paths in the container's tree: it stops there, and the runtime refuses to start the
+ * container. */
+static void come_back(const struct ovl_ns_target *t, int root, int cwd)
 {
-	struct stat want;
-	if (fstat(host->lower, &want) < 0)
-		return ovl_error(err, errno, "stat workspace %s", ovl_qp(ctx->layers.lower));
-	cleanup_close int target = open_destination(ctx, &want, err);
-	if (target < 0)
-		return -1;
-	if (ovl_layers_attach(mfd, target, err) < 0)
-		return ovl_error_wrap(err, "mount the overlay on %s in the container",
-				      ovl_qp(ctx->destination));
-	return 0;
-}
-
-/* Without a user namespace to enter, the hook makes the overlay in its own mount namespace as a
- * detached mount, from the layers as it opened them (a detached mount is in no namespace: nothing
- * appears in the host's), then goes into the container's mount namespace only to attach it, and
- * comes back, as libnvidia-container does: no child to fork and wait for (~0.4 ms of each
- * container start), no layer opened twice. Failing to come back would leave the hook working with
- * host paths in the container's tree: it stops there, and the runtime refuses to start the
- * container. Kernels without fsopen (before 5.2): mount(2) inside, from the layers opened again
- * there (mount_in_container). */
-static int mount_and_return(struct hook_ctx *ctx, const struct ovl_ns_target *t,
-			    const struct ovl_layer_fds *host, bool userxattr, ovl_error_t *err)
-{
-	cleanup_close int mfd = ovl_layers_fsmount(host, userxattr, 0, err);
-	if (mfd < 0) {
-		if (ovl_error_errno(*err) != ENOSYS)
-			return ovl_error_wrap(err, "mount the overlay on %s in the container",
-					      ovl_qp(ctx->destination));
-		ovl_error_free(err);
-	}
-	if (t->mnt_fd < 0) /* already there (createContainer) */
-		return mfd >= 0 ? attach_in_container(ctx, host, mfd, err)
-				: mount_in_container(ctx, t, host, userxattr, err);
-	cleanup_close int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	cleanup_close int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (root < 0 || cwd < 0)
-		return ovl_error(err, errno, "open the hook's own root and cwd");
-	int r;
-	if (mfd >= 0)
-		r = ovl_ns_enter_mnt(t, err) < 0 ? -1 : attach_in_container(ctx, host, mfd, err);
-	else
-		r = mount_in_container(ctx, t, host, userxattr, err);
-	/* setns() moved root and cwd to the namespace's root: put back the hook's own */
 	if (setns(t->home_mnt_fd, CLONE_NEWNS) < 0 || fchdir(root) < 0 || chroot(".") < 0 ||
 	    fchdir(cwd) < 0) {
 		ovl_errorf("return to the hook's mount namespace: %s", strerror(errno));
 		_exit(1);
 	}
+}
+
+/* The workspace destination, opened and checked in the container's mount namespace (the hook's
+ * own at createContainer, t->mnt_fd < 0), before anything is made: bad input stops here. */
+static int check_destination(struct hook_ctx *ctx, const struct ovl_ns_target *t,
+			     const struct ovl_layer_fds *host, int root, int cwd, ovl_error_t *err)
+{
+	struct stat want;
+	if (fstat(host->lower, &want) < 0)
+		return ovl_error(err, errno, "stat workspace %s", ovl_qp(ctx->layers.lower));
+	if (ovl_ns_enter_mnt(t, err) < 0)
+		return -1;
+	int target = open_destination(ctx, &want, err);
+	if (t->mnt_fd >= 0)
+		come_back(t, root, cwd);
+	return target;
+}
+
+/* Without a user namespace to enter, the hook goes into the container's mount namespace itself
+ * and comes back, as libnvidia-container does: no child to fork and wait for (~0.4 ms of each
+ * container start). It goes in twice: to check the destination, then to attach the overlay,
+ * which it makes in between in its own namespace as a detached mount (in no namespace, nothing
+ * appears in the host's) from the layers as it opened them, so that no layer is opened twice.
+ * Kernels without fsopen (before 5.2): mount(2) inside, from the layers opened again there
+ * (mount_in_container). */
+static int mount_and_return(struct hook_ctx *ctx, const struct ovl_ns_target *t,
+			    const struct ovl_layer_fds *host, bool userxattr, ovl_error_t *err)
+{
+	bool away = t->mnt_fd >= 0; /* else already there (createContainer) */
+	cleanup_close int root = away ? open("/", O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+	cleanup_close int cwd = away ? open(".", O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+	if (away && (root < 0 || cwd < 0))
+		return ovl_error(err, errno, "open the hook's own root and cwd");
+	cleanup_close int target = check_destination(ctx, t, host, root, cwd, err);
+	if (target < 0)
+		return -1;
+	cleanup_close int mfd = ovl_layers_fsmount(host, userxattr, 0, err);
+	if (mfd < 0 && ovl_error_errno(*err) != ENOSYS)
+		return ovl_error_wrap(err, "mount the overlay on %s in the container",
+				      ovl_qp(ctx->destination));
+	int r;
+	if (mfd < 0) {
+		ovl_error_free(err);
+		r = mount_in_container(ctx, t, host, userxattr, err);
+	} else if (ovl_ns_enter_mnt(t, err) < 0) {
+		return -1;
+	} else {
+		r = ovl_layers_attach(mfd, target, err);
+		if (r < 0)
+			ovl_error_wrap(err, "mount the overlay on %s in the container",
+				       ovl_qp(ctx->destination));
+	}
+	if (away)
+		come_back(t, root, cwd);
 	return r;
 }
 

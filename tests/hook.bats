@@ -261,6 +261,30 @@ run_runc() {
 	ovl_assert_refused "ovlbox-hook: workspace destination /workspace: container path /workspace is a symlink in the rootfs (not followed"
 }
 
+@test "refused: the destination is checked before the overlay is made (an existing work dir stays empty)" {
+	# Called directly, with a process in a mount namespace of its own as the container: under a
+	# runtime the refused start's poststop would remove the work dir before it could be looked at.
+	mkdir -p "$OVL_T/rootfs-evil-work" && cp -a "$OVL_T/rootfs/." "$OVL_T/rootfs-evil-work/"
+	rmdir "$OVL_T/rootfs-evil-work/workspace"
+	ln -s /etc "$OVL_T/rootfs-evil-work/workspace"
+	mkdir "$WS.work"
+	ovl_make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/workspace)" "$OVL_STARTED_CMD" \
+		"$OVL_T/rootfs-evil-work"
+	unshare -m --propagation private sleep 60 &
+	local pid=$! left
+	run "$OVLBOX_HOOK" createRuntime <<<"{\"ociVersion\":\"1.0.2\",\"id\":\"x\",\"status\":\"creating\",\"pid\":$pid,\"bundle\":\"$B\"}"
+	kill "$pid"
+	wait "$pid" || true
+	left=$(ls -A "$WS.work")
+	rmdir "$WS.work" 2>/dev/null || true
+	[[ $status -eq 1 ]] || fail "status $status: $output"
+	[[ $output == "ovlbox-hook: workspace destination /workspace: container path /workspace is a symlink in the rootfs"* ]] ||
+		fail "output: $output"
+	[[ -z $left ]] || fail "overlayfs wrote its scratch dirs before the refusal: $left"
+	ovl_assert_untouched
+	ovl_assert_no_layers
+}
+
 @test "refused: a symlinked parent of the destination (/lnk -> /tmp, /lnk/ws)" {
 	mkdir -p "$OVL_T/rootfs-lnk" && cp -a "$OVL_T/rootfs/." "$OVL_T/rootfs-lnk/"
 	ln -s /tmp "$OVL_T/rootfs-lnk/lnk"

@@ -409,6 +409,9 @@ static int set_opt(int fsfd, const struct mount_opt *o, bool *by_fd)
 			return 0;
 		if (errno != EINVAL && errno != EBADF)
 			return -1;
+		ovl_info("overlayfs takes no layer by fd here (%s: %s): passing the layers as "
+			 "/proc/self/fd paths",
+			 o->fd_key, strerror(errno));
 		*by_fd = false;
 	}
 	if (o->value)
@@ -422,7 +425,7 @@ static int overlay_fsmount(const struct mount_opt *opts, int n, unsigned int att
 {
 	cleanup_close int fsfd = fsopen("overlay", FSOPEN_CLOEXEC);
 	if (fsfd < 0)
-		return -2; /* no new mount API: caller falls back */
+		return -2; /* no new mount API: errno says why; the caller decides */
 	bool by_fd = true;
 	for (int i = 0; i < n; i++) {
 		int r = set_opt(fsfd, &opts[i], &by_fd);
@@ -486,6 +489,8 @@ int ovl_layers_mount(const struct ovl_layer_fds *fds, int target_fd, bool userxa
 	cleanup_close int mfd = overlay_fsmount(opts, n, 0, err);
 	if (mfd == -2) {
 		mfd = -1;
+		ovl_info("no new mount API here (fsopen: %s): mounting with mount(2)",
+			 strerror(errno));
 		return mount_legacy(opts, n, target_fd, err);
 	}
 	if (mfd < 0)
@@ -509,32 +514,8 @@ int ovl_layers_fsmount(const struct ovl_layer_fds *fds, bool userxattr, unsigned
 	int n = build_opts(fds, userxattr, paths, opts);
 	int mfd = overlay_fsmount(opts, n, attrs, err);
 	if (mfd == -2)
-		return ovl_error(err, ENOSYS, "overlay mount: no fsopen (new mount API)");
+		return ovl_error(err, errno, "overlay mount: fsopen (the new mount API)");
 	return mfd;
-}
-
-int ovl_layers_mount_detached(const struct ovl_layer_fds *fds, bool userxattr, unsigned int attrs,
-			      int fallback_target, ovl_error_t *err)
-{
-	int mfd = ovl_layers_fsmount(fds, userxattr, attrs, err);
-	if (mfd >= 0 || ovl_error_errno(*err) != ENOSYS)
-		return mfd;
-	ovl_error_free(err);
-	/* No new mount API: mount in place, take a clone, unmount the original. */
-	char paths[3][32];
-	struct mount_opt opts[16];
-	int n = build_opts(fds, userxattr, paths, opts);
-	if (mount_legacy(opts, n, fallback_target, err) < 0)
-		return -1;
-	char p[32];
-	snprintf(p, sizeof(p), "/proc/self/fd/%d", fallback_target);
-	cleanup_close int clone = open_tree(AT_FDCWD, p, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-	if (clone < 0 || umount2(p, 0) < 0)
-		return ovl_error(err, errno, "overlay mount: detach");
-	struct mount_attr a = {.attr_set = attrs};
-	if (attrs && mount_setattr(clone, "", AT_EMPTY_PATH, &a, sizeof(a)) < 0)
-		return ovl_error(err, errno, "overlay mount: set mount flags");
-	return ovl_steal_fd(&clone);
 }
 
 static int remove_path(const char *path, struct ovl_release *rel, ovl_error_t *err)

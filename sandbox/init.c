@@ -311,8 +311,8 @@ static int build_view(const struct run_opts *o, const struct ovl_layers *l, bool
 		return -1;
 	}
 	/* nosuid, nodev: an action given CAP_MKNOD must not use a device node it made there */
-	cleanup_close int ws_mnt = ovl_layers_mount_detached(
-	    &fds, rootless, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, fds.lower, err);
+	cleanup_close int ws_mnt =
+	    ovl_layers_fsmount(&fds, rootless, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, err);
 	ovl_layer_fds_close(&fds);
 	if (ws_mnt < 0)
 		return ovl_error_wrap(err, "workspace %s", ovl_qp(l->lower));

@@ -4,8 +4,9 @@
 # (type, mode, owner, size, bytes, symlink target, mtime including dirs, xattrs, hardlink groups),
 # upper and work are gone, and the cache files hardlinked into the workspace are intact.
 
-# Action scripts are single-quoted on purpose: they run inside the sandbox.
-# shellcheck disable=SC2016
+# Action scripts are single-quoted on purpose: they run inside the sandbox. Each @test runs in
+# its own subshell (SC2030/SC2031); ORUN_WRAP is read by orun in lib/common.bash (SC2034).
+# shellcheck disable=SC2016,SC2030,SC2031,SC2034
 
 load lib/common
 
@@ -503,6 +504,65 @@ op_everything() {
 @test "a read-only (0555) workspace root written by the action (user)" { do_op rorootws user; }
 @test "every operation in one action (root)" { do_op everything root; }
 @test "every operation in one action (user)" { do_op everything user; }
+
+# Older kernels, played on this one by refusing the newer calls with seccomp
+# (tests/helpers/seccomp_exec, around `ovlbox run`). An overlayfs that takes no layer by fd
+# (before Linux 6.13; O_PATH fds before 6.15) gets the layers as /proc/self/fd paths: the same
+# action, the same result. Without fsopen (before 5.2, where the rest of the new mount API that
+# `ovlbox run` needs is missing too) it refuses with the reason and changes nothing.
+# kernel_profile NAME: the profile's path ($IO, readable by the user mode too).
+kernel_profile() {
+	local rules
+	case $1 in
+	no-fsopen) rules='{"names": ["fsopen"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}' ;;
+	# fsconfig(fd, FSCONFIG_SET_FD = 5, ...)
+	no-layer-fd) rules='{"names": ["fsconfig"], "action": "SCMP_ACT_ERRNO", "errnoRet": 22,
+		"args": [{"index": 1, "value": 5, "op": "SCMP_CMP_EQ"}]}' ;;
+	esac
+	printf '{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [%s]}\n' "$rules" >"$IO/$1.json"
+	chmod 0644 "$IO/$1.json"
+	printf '%s\n' "$IO/$1.json"
+}
+
+# everything_without_layer_fds MODE: every operation in one action; ovlbox run's info lines
+# (OVLBOX_DEBUG) show that the layers went as paths.
+everything_without_layer_fds() {
+	use_mode "$1"
+	make_fixture
+	local profile line="ovlbox: overlayfs takes no layer by fd here (lowerdir+: Invalid argument): passing the layers as /proc/self/fd paths"
+	profile=$(kernel_profile no-layer-fd)
+	ORUN_WRAP=(env OVLBOX_DEBUG=1 "$OVLBOX_HELPERS/seccomp_exec" "$profile" --)
+	op_everything
+	grep -qxF "$line" <<<"$output" || fail_output "no line: $line"
+}
+
+@test "no layer by fd (FSCONFIG_SET_FD refused with EINVAL): paths, every operation applied (root)" {
+	everything_without_layer_fds root
+}
+@test "no layer by fd (FSCONFIG_SET_FD refused with EINVAL): paths, every operation applied (user)" {
+	everything_without_layer_fds user
+}
+
+no_fsopen_refused() {
+	use_mode "$1"
+	make_fixture
+	local profile
+	profile=$(kernel_profile no-fsopen)
+	ORUN_WRAP=("$OVLBOX_HELPERS/seccomp_exec" "$profile" --)
+	run orun -- sh -c 'echo new > new.txt'
+	[[ $status -eq 125 ]] || fail_output "exit status"
+	[[ $output == "ovlbox: workspace $WS: overlay mount: fsopen (the new mount API): Function not implemented" ]] ||
+		fail_output "message"
+	assert_ws_unchanged
+	assert_no_layers "$WS"
+}
+
+@test "no fsopen (refused with ENOSYS): one line naming it, nothing changed (root)" {
+	no_fsopen_refused root
+}
+@test "no fsopen (refused with ENOSYS): one line naming it, nothing changed (user)" {
+	no_fsopen_refused user
+}
 
 @test "an action that changes nothing leaves the workspace and cache as they were (root)" {
 	use_mode root

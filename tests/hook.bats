@@ -173,6 +173,68 @@ run_runc() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# Older kernels, played on this one: runc runs the hook under tests/helpers/seccomp_exec with a
+# profile that refuses what such a kernel lacks (ENOSYS) or does not take (EINVAL, EBADF).
+
+# kernel_profile NAME: writes the profile NAME and prints its path.
+kernel_profile() {
+	local rules
+	case $1 in
+	# before Linux 5.2: no new mount API (and none of the later calls: openat2 is 5.6)
+	before-5.2) rules='{"names": ["fsopen", "fsconfig", "fsmount", "fspick", "move_mount",
+		"open_tree", "mount_setattr", "openat2", "pidfd_open", "pidfd_getfd", "close_range",
+		"clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}' ;;
+	# overlayfs without layers by fd: fsconfig(fd, FSCONFIG_SET_FD = 5, ...) refused the way
+	# 6.12 refuses an unknown key (EINVAL), or 6.13/6.14 an O_PATH fd (EBADF)
+	no-layer-fd-*) rules='{"names": ["fsconfig"], "action": "SCMP_ACT_ERRNO", "errnoRet": '"${1#no-layer-fd-}"',
+		"args": [{"index": 1, "value": 5, "op": "SCMP_CMP_EQ"}]}' ;;
+	# no way to mount at all
+	no-mount) rules='{"names": ["fsopen"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38},
+		{"names": ["mount"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}' ;;
+	esac
+	printf '{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [%s]}\n' "$rules" >"$C/$1.json"
+	printf '%s\n' "$C/$1.json"
+}
+
+# hooks_under PROFILE: every hook in $B/config.json runs as `seccomp_exec PROFILE -- HOOK ARGS`.
+hooks_under() {
+	jq --arg se "$OVLBOX_HELPERS/seccomp_exec" --arg p "$1" \
+		'.hooks |= map_values(map(.args = ["seccomp_exec", $p, "--", .path] + .args[1:] | .path = $se))' \
+		"$B/config.json" >"$B/config.new" && mv "$B/config.new" "$B/config.json"
+}
+
+# applied_on_old_kernel STAGE PROFILE LOG-LINE: the action under the hook at STAGE (and poststop),
+# both under PROFILE, is applied exactly; the hook's log shows the fallback it took.
+applied_on_old_kernel() {
+	ovl_make_bundle "$1" "$(ovl_ann org.ovlbox.workspace=/workspace)"
+	hooks_under "$(kernel_profile "$2")"
+	run_runc
+	[[ $status -eq 0 ]] || fail "runc: $output"
+	ovl_assert_applied
+	grep -qF "$3" "$LOG" || fail "not in the hook's log: $3"$'\n'"$(cat "$LOG")"
+}
+
+OVL_NO_FSOPEN_LINE="no new mount API here (fsopen: Function not implemented): mounting with mount(2)"
+
+@test "runc createRuntime, a kernel before 5.2 (no fsopen, no openat2): mount(2) in the container, applied" {
+	applied_on_old_kernel createRuntime before-5.2 "$OVL_NO_FSOPEN_LINE"
+}
+
+@test "runc createContainer, a kernel before 5.2 (no fsopen, no openat2): mount(2), applied" {
+	applied_on_old_kernel createContainer before-5.2 "$OVL_NO_FSOPEN_LINE"
+}
+
+@test "runc, overlayfs before 6.13 (no layer by fd: EINVAL): the layers as /proc/self/fd paths, applied" {
+	applied_on_old_kernel createRuntime no-layer-fd-22 \
+		"overlayfs takes no layer by fd here (lowerdir+: Invalid argument): passing the layers as /proc/self/fd paths"
+}
+
+@test "runc, overlayfs 6.13/6.14 (no O_PATH layer fd: EBADF): the layers as /proc/self/fd paths, applied" {
+	applied_on_old_kernel createRuntime no-layer-fd-9 \
+		"overlayfs takes no layer by fd here (lowerdir+: Bad file descriptor): passing the layers as /proc/self/fd paths"
+}
+
+# ---------------------------------------------------------------------------------------------
 # Refusals: the container does not start and nothing changes.
 
 @test "refused: the annotation names no mount" {
@@ -307,4 +369,12 @@ run_runc() {
 	[[ $output == "ovlbox-hook: state: pid: 1 is not a container process" ]]
 	ovl_assert_untouched
 	ovl_assert_no_layers
+}
+
+@test "refused: neither fsopen nor mount(2) is allowed: the reason, nothing changed" {
+	ovl_make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/workspace)" "$OVL_STARTED_CMD"
+	hooks_under "$(kernel_profile no-mount)"
+	run_runc
+	ovl_assert_refused "ovlbox-hook: mount the overlay on /workspace in the container: overlay mount (lowerdir=/proc/self/fd/" \
+		",redirect_dir=nofollow,index=off,metacopy=off,xino=off,uuid=null,volatile): Operation not permitted"
 }

@@ -79,7 +79,8 @@ void ovl_layer_fds_close(struct ovl_layer_fds *fds);
  * that: no path needs escaping either way) and the options
  * redirect_dir=nofollow,index=off,metacopy=off,xino=off,uuid=null[,userxattr]. If the kernel
  * refuses uuid or xino, retries without them (harmless); never drops the others, and the error
- * names the option the kernel refused. */
+ * names the option the kernel refused. Where fsopen fails (before Linux 5.2), mount(2) on
+ * /proc/self/fd/<target_fd>, which mounts on that very directory. */
 int ovl_layers_mount(const struct ovl_layer_fds *fds, int target_fd, bool userxattr,
 		     ovl_error_t *err);
 
@@ -93,16 +94,12 @@ int ovl_layers_check_owners(const struct ovl_layers *l, uid_t uid, gid_t gid, ov
 int ovl_layers_attach(int mfd, int target_fd, ovl_error_t *err);
 
 /* The same overlay as a detached mount (an fd for move_mount), with MOUNT_ATTR_* attrs, made
- * with the new mount API only (ENOSYS without it). A detached mount belongs to no namespace: the
- * layers are taken from the caller's, and the mount can be attached in another (ovlbox-hook). */
+ * with the new mount API only: where fsopen fails, the error carries its errno (ENOSYS before
+ * Linux 5.2). A detached mount belongs to no namespace: the layers are taken from the caller's,
+ * and the mount can be attached in another (ovlbox-hook); no unmount is ever needed to move it
+ * (an unmount waits for an RCU grace period). */
 int ovl_layers_fsmount(const struct ovl_layer_fds *fds, bool userxattr, unsigned int attrs,
 		       ovl_error_t *err);
-
-/* The same overlay as a detached mount (an fd for move_mount), with MOUNT_ATTR_* attrs; no
- * unmount is ever needed to move it (an unmount waits for an RCU grace period). Kernels without
- * fsopen: mounted on fallback_target with mount(2), cloned and unmounted there. */
-int ovl_layers_mount_detached(const struct ovl_layer_fds *fds, bool userxattr, unsigned int attrs,
-			      int fallback_target, ovl_error_t *err);
 
 /* Removes the marker a `volatile` overlay makes at mount (work/work/incompat/volatile/dirty)
  * from the work dir open as wfd. Only the next mount of these layers reads it, and

@@ -267,9 +267,10 @@ assert_no_layers() {
 # ---------------------------------------------------------------------------------------------
 # running actions
 
-# orun ARGS...: `ovlbox run --workspace $WS RUN_FLAGS ARGS...` as the mode's user.
+# orun ARGS...: `ovlbox run --workspace $WS RUN_FLAGS ARGS...` as the mode's user, under the
+# command in the array ORUN_WRAP if a test sets one (e.g. seccomp_exec PROFILE --).
 orun() {
-	as_mode "$OVLBOX" run --workspace "$WS" "${RUN_FLAGS[@]}" "$@"
+	as_mode ${ORUN_WRAP[@]+"${ORUN_WRAP[@]}"} "$OVLBOX" run --workspace "$WS" "${RUN_FLAGS[@]}" "$@"
 }
 
 # run_action [RUN-OPTION...] SCRIPT: runs SCRIPT (sh, `set -e`, cwd = the workspace) with

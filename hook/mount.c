@@ -131,8 +131,8 @@ static int check_destination(struct hook_ctx *ctx, const struct ovl_ns_target *t
  * container start). It goes in twice: to check the destination, then to attach the overlay,
  * which it makes in between in its own namespace as a detached mount (in no namespace, nothing
  * appears in the host's) from the layers as it opened them, so that no layer is opened twice.
- * Kernels without fsopen (before 5.2): mount(2) inside, from the layers opened again there
- * (mount_in_container). */
+ * Where fsopen fails (before Linux 5.2, or a seccomp filter refuses it): mount(2) inside, from
+ * the layers opened again there (mount_in_container). */
 static int mount_and_return(struct hook_ctx *ctx, const struct ovl_ns_target *t,
 			    const struct ovl_layer_fds *host, bool userxattr, ovl_error_t *err)
 {
@@ -145,11 +145,12 @@ static int mount_and_return(struct hook_ctx *ctx, const struct ovl_ns_target *t,
 	if (target < 0)
 		return -1;
 	cleanup_close int mfd = ovl_layers_fsmount(host, userxattr, 0, err);
-	if (mfd < 0 && ovl_error_errno(*err) != ENOSYS)
+	if (mfd == -1)
 		return ovl_error_wrap(err, "mount the overlay on %s in the container",
 				      ovl_qp(ctx->destination));
 	int r;
-	if (mfd < 0) {
+	if (mfd == -2) {
+		mfd = -1;
 		ovl_error_free(err);
 		r = mount_in_container(ctx, t, host, userxattr, err);
 	} else if (ovl_ns_enter_mnt(t, err) < 0) {

@@ -514,7 +514,7 @@ int ovl_layers_fsmount(const struct ovl_layer_fds *fds, bool userxattr, unsigned
 	int n = build_opts(fds, userxattr, paths, opts);
 	int mfd = overlay_fsmount(opts, n, attrs, err);
 	if (mfd == -2)
-		return ovl_error(err, errno, "overlay mount: fsopen (the new mount API)");
+		ovl_error(err, errno, "overlay mount: fsopen (the new mount API)");
 	return mfd;
 }
 

@@ -508,13 +508,15 @@ op_everything() {
 # Older kernels, played on this one by refusing the newer calls with seccomp
 # (tests/helpers/seccomp_exec, around `ovlbox run`). An overlayfs that takes no layer by fd
 # (before Linux 6.13; O_PATH fds before 6.15) gets the layers as /proc/self/fd paths: the same
-# action, the same result. Without fsopen (before 5.2, where the rest of the new mount API that
-# `ovlbox run` needs is missing too) it refuses with the reason and changes nothing.
+# action, the same result; so without openat2 (before 5.6). Without fsopen (before 5.2, where
+# the rest of the new mount API that `ovlbox run` needs is missing too) it refuses with the
+# reason and changes nothing.
 # kernel_profile NAME: the profile's path ($IO, readable by the user mode too).
 kernel_profile() {
 	local rules
 	case $1 in
 	no-fsopen) rules='{"names": ["fsopen"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}' ;;
+	no-openat2) rules='{"names": ["openat2"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}' ;;
 	# fsconfig(fd, FSCONFIG_SET_FD = 5, ...)
 	no-layer-fd) rules='{"names": ["fsconfig"], "action": "SCMP_ACT_ERRNO", "errnoRet": 22,
 		"args": [{"index": 1, "value": 5, "op": "SCMP_CMP_EQ"}]}' ;;
@@ -541,6 +543,24 @@ everything_without_layer_fds() {
 }
 @test "no layer by fd (FSCONFIG_SET_FD refused with EINVAL): paths, every operation applied (user)" {
 	everything_without_layer_fds user
+}
+
+# Before Linux 5.6: no openat2; every walk below the workspace, the upper and the sandbox's
+# mount points is an O_NOFOLLOW walk instead of RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS.
+everything_without_openat2() {
+	use_mode "$1"
+	make_fixture
+	local profile
+	profile=$(kernel_profile no-openat2)
+	ORUN_WRAP=("$OVLBOX_HELPERS/seccomp_exec" "$profile" --)
+	op_everything
+}
+
+@test "no openat2 (refused with ENOSYS): every operation applied (root)" {
+	everything_without_openat2 root
+}
+@test "no openat2 (refused with ENOSYS): every operation applied (user)" {
+	everything_without_openat2 user
 }
 
 no_fsopen_refused() {

@@ -174,7 +174,8 @@ run_runc() {
 
 # ---------------------------------------------------------------------------------------------
 # Older kernels, played on this one: runc runs the hook under tests/helpers/seccomp_exec with a
-# profile that refuses what such a kernel lacks (ENOSYS) or does not take (EINVAL, EBADF).
+# profile that refuses what such a kernel lacks (ENOSYS) or does not take (EINVAL, EBADF), or
+# what a seccomp filter of the hook's environment may refuse (EPERM).
 
 # kernel_profile NAME: writes the profile NAME and prints its path.
 kernel_profile() {
@@ -188,6 +189,8 @@ kernel_profile() {
 	# 6.12 refuses an unknown key (EINVAL), or 6.13/6.14 an O_PATH fd (EBADF)
 	no-layer-fd-*) rules='{"names": ["fsconfig"], "action": "SCMP_ACT_ERRNO", "errnoRet": '"${1#no-layer-fd-}"',
 		"args": [{"index": 1, "value": 5, "op": "SCMP_CMP_EQ"}]}' ;;
+	# a filter that refuses fsopen as Docker's older profiles refuse calls they do not know
+	fsopen-eperm) rules='{"names": ["fsopen"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}' ;;
 	# no way to mount at all
 	no-mount) rules='{"names": ["fsopen"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38},
 		{"names": ["mount"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}' ;;
@@ -222,6 +225,11 @@ OVL_NO_FSOPEN_LINE="no new mount API here (fsopen: Function not implemented): mo
 
 @test "runc createContainer, a kernel before 5.2 (no fsopen, no openat2): mount(2), applied" {
 	applied_on_old_kernel createContainer before-5.2 "$OVL_NO_FSOPEN_LINE"
+}
+
+@test "runc, fsopen refused with EPERM by a seccomp filter, mount(2) allowed: mount(2), applied" {
+	applied_on_old_kernel createRuntime fsopen-eperm \
+		"no new mount API here (fsopen: Operation not permitted): mounting with mount(2)"
 }
 
 @test "runc, overlayfs before 6.13 (no layer by fd: EINVAL): the layers as /proc/self/fd paths, applied" {

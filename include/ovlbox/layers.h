@@ -94,10 +94,11 @@ int ovl_layers_check_owners(const struct ovl_layers *l, uid_t uid, gid_t gid, ov
 int ovl_layers_attach(int mfd, int target_fd, ovl_error_t *err);
 
 /* The same overlay as a detached mount (an fd for move_mount), with MOUNT_ATTR_* attrs, made
- * with the new mount API only: where fsopen fails, the error carries its errno (ENOSYS before
- * Linux 5.2). A detached mount belongs to no namespace: the layers are taken from the caller's,
- * and the mount can be attached in another (ovlbox-hook); no unmount is ever needed to move it
- * (an unmount waits for an RCU grace period). */
+ * with the new mount API only. Returns -1 on error, and -2 (err set, with fsopen's errno) where
+ * fsopen itself fails: before Linux 5.2 (ENOSYS), or refused by a seccomp filter; the caller
+ * may then try mount(2) (ovl_layers_mount). A detached mount belongs to no namespace: the layers
+ * are taken from the caller's, and the mount can be attached in another (ovlbox-hook); no
+ * unmount is ever needed to move it (an unmount waits for an RCU grace period). */
 int ovl_layers_fsmount(const struct ovl_layer_fds *fds, bool userxattr, unsigned int attrs,
 		       ovl_error_t *err);
 

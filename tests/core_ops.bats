@@ -526,14 +526,21 @@ kernel_profile() {
 	printf '%s\n' "$IO/$1.json"
 }
 
+# under_kernel MODE NAME [CMD...]: MODE's fixture; ovlbox run then runs under the profile NAME,
+# behind CMD if given (e.g. env VAR=VALUE).
+under_kernel() {
+	use_mode "$1"
+	make_fixture
+	local profile
+	profile=$(kernel_profile "$2")
+	ORUN_WRAP=("${@:3}" "$OVLBOX_HELPERS/seccomp_exec" "$profile" --)
+}
+
 # everything_without_layer_fds MODE: every operation in one action; ovlbox run's info lines
 # (OVLBOX_DEBUG) show that the layers went as paths.
 everything_without_layer_fds() {
-	use_mode "$1"
-	make_fixture
-	local profile line="ovlbox: overlayfs takes no layer by fd here (lowerdir+: Invalid argument): passing the layers as /proc/self/fd paths"
-	profile=$(kernel_profile no-layer-fd)
-	ORUN_WRAP=(env OVLBOX_DEBUG=1 "$OVLBOX_HELPERS/seccomp_exec" "$profile" --)
+	local line="ovlbox: overlayfs takes no layer by fd here (lowerdir+: Invalid argument): passing the layers as /proc/self/fd paths"
+	under_kernel "$1" no-layer-fd env OVLBOX_DEBUG=1
 	op_everything
 	grep -qxF "$line" <<<"$output" || fail_output "no line: $line"
 }
@@ -548,11 +555,7 @@ everything_without_layer_fds() {
 # Before Linux 5.6: no openat2; every walk below the workspace, the upper and the sandbox's
 # mount points is an O_NOFOLLOW walk instead of RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS.
 everything_without_openat2() {
-	use_mode "$1"
-	make_fixture
-	local profile
-	profile=$(kernel_profile no-openat2)
-	ORUN_WRAP=("$OVLBOX_HELPERS/seccomp_exec" "$profile" --)
+	under_kernel "$1" no-openat2
 	op_everything
 }
 
@@ -564,11 +567,7 @@ everything_without_openat2() {
 }
 
 no_fsopen_refused() {
-	use_mode "$1"
-	make_fixture
-	local profile
-	profile=$(kernel_profile no-fsopen)
-	ORUN_WRAP=("$OVLBOX_HELPERS/seccomp_exec" "$profile" --)
+	under_kernel "$1" no-fsopen
 	run orun -- sh -c 'echo new > new.txt'
 	[[ $status -eq 125 ]] || fail_output "exit status"
 	[[ $output == "ovlbox: workspace $WS: overlay mount: fsopen (the new mount API): Function not implemented" ]] ||

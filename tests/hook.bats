@@ -140,7 +140,9 @@ run_runc() {
 	ovl_assert_applied
 }
 
-@test "runc with a user namespace: the hook enters it, mounts with userxattr as its root" {
+# userns_case [PROFILE]: a container with its own user namespace; the hook (under the seccomp
+# PROFILE of kernel_profile, if given) enters it and mounts with userxattr as its root.
+userns_case() {
 	# Container ids 0-65535 are host ids 100000-165535; the workspace belongs to container root.
 	# runc mounts as container root: everything must be reachable for it (bats' dirs are 0700).
 	USERNS_SCRATCH=$(mktemp -d /tmp/ovlbox-hook-userns.XXXXXX)
@@ -156,6 +158,7 @@ run_runc() {
 	local action
 	action=$(ovl_action_cmd | jq -c '.[2] += "\ngrep \" /workspace \" /proc/self/mountinfo >/out/mountinfo"')
 	ovl_make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/workspace)" "$action" "$C/rootfs"
+	[[ -z ${1:-} ]] || hooks_under "$(kernel_profile "$1")"
 	jq '.linux.namespaces += [{"type": "user"}]
 		| .linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
 		| .linux.gidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
@@ -170,6 +173,15 @@ run_runc() {
 	diff -u <(ovl_inside_as_host 100000 100000) <(ovl_snapshot "$WS")
 	ovl_assert_cache_intact
 	ovl_assert_no_layers
+}
+
+@test "runc with a user namespace: the hook enters it, mounts with userxattr as its root" {
+	userns_case
+}
+
+@test "runc with a user namespace, fsopen and openat2 refused (ENOSYS): mount(2) as the container's root, applied" {
+	userns_case before-5.2
+	grep -qF "$OVL_NO_FSOPEN_LINE" "$LOG" || fail "not in the hook's log: $OVL_NO_FSOPEN_LINE"
 }
 
 # ---------------------------------------------------------------------------------------------

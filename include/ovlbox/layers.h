@@ -79,8 +79,8 @@ void ovl_layer_fds_close(struct ovl_layer_fds *fds);
  * that: no path needs escaping either way) and the options
  * redirect_dir=nofollow,index=off,metacopy=off,xino=off,uuid=null[,userxattr]. If the kernel
  * refuses uuid or xino, retries without them (harmless); never drops the others, and the error
- * names the option the kernel refused. Where fsopen fails (before Linux 5.2), mount(2) on
- * /proc/self/fd/<target_fd>, which mounts on that very directory. */
+ * names the option the kernel refused. Where fsopen fails (before Linux 5.2, or refused by a
+ * seccomp filter), mount(2) on /proc/self/fd/<target_fd>, which mounts on that very directory. */
 int ovl_layers_mount(const struct ovl_layer_fds *fds, int target_fd, bool userxattr,
 		     ovl_error_t *err);
 

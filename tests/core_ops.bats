@@ -9,6 +9,7 @@
 # shellcheck disable=SC2016,SC2030,SC2031,SC2034
 
 load lib/common
+load lib/kernel
 
 setup_file() {
 	ensure_test_user
@@ -506,33 +507,19 @@ op_everything() {
 @test "every operation in one action (user)" { do_op everything user; }
 
 # Older kernels, played on this one by refusing the newer calls with seccomp
-# (tests/helpers/seccomp_exec, around `ovlbox run`). An overlayfs that takes no layer by fd
-# (before Linux 6.13; O_PATH fds before 6.15) gets the layers as /proc/self/fd paths: the same
-# action, the same result; so without openat2 (before 5.6). Without fsopen (before 5.2, where
-# the rest of the new mount API that `ovlbox run` needs is missing too) it refuses with the
-# reason and changes nothing.
-# kernel_profile NAME: the profile's path ($IO, readable by the user mode too).
-kernel_profile() {
-	local rules
-	case $1 in
-	no-fsopen) rules='{"names": ["fsopen"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}' ;;
-	no-openat2) rules='{"names": ["openat2"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}' ;;
-	# fsconfig(fd, FSCONFIG_SET_FD = 5, ...)
-	no-layer-fd) rules='{"names": ["fsconfig"], "action": "SCMP_ACT_ERRNO", "errnoRet": 22,
-		"args": [{"index": 1, "value": 5, "op": "SCMP_CMP_EQ"}]}' ;;
-	esac
-	printf '{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [%s]}\n' "$rules" >"$IO/$1.json"
-	chmod 0644 "$IO/$1.json"
-	printf '%s\n' "$IO/$1.json"
-}
+# (tests/helpers/seccomp_exec around `ovlbox run`, profiles of tests/lib/kernel.bash). An
+# overlayfs that takes no layer by fd (before Linux 6.13; O_PATH fds before 6.15) gets the layers
+# as /proc/self/fd paths: the same action, the same result; so without openat2 (before 5.6).
+# Without fsopen (before 5.2, where the rest of the new mount API that `ovlbox run` needs is
+# missing too) it refuses with the reason and changes nothing.
 
-# under_kernel MODE NAME [CMD...]: MODE's fixture; ovlbox run then runs under the profile NAME,
-# behind CMD if given (e.g. env VAR=VALUE).
+# under_kernel MODE NAME [CMD...]: MODE's fixture; ovlbox run then runs under the profile NAME
+# (written to $IO, readable by the user mode too), behind CMD if given (e.g. env VAR=VALUE).
 under_kernel() {
 	use_mode "$1"
 	make_fixture
 	local profile
-	profile=$(kernel_profile "$2")
+	profile=$(kernel_profile "$IO" "$2")
 	ORUN_WRAP=("${@:3}" "$OVLBOX_HELPERS/seccomp_exec" "$profile" --)
 }
 
@@ -540,7 +527,7 @@ under_kernel() {
 # (OVLBOX_DEBUG) show that the layers went as paths.
 everything_without_layer_fds() {
 	local line="ovlbox: overlayfs takes no layer by fd here (lowerdir+: Invalid argument): passing the layers as /proc/self/fd paths"
-	under_kernel "$1" no-layer-fd env OVLBOX_DEBUG=1
+	under_kernel "$1" no-layer-fd-22 env OVLBOX_DEBUG=1
 	op_everything
 	grep -qxF "$line" <<<"$output" || fail_output "no line: $line"
 }

@@ -9,6 +9,7 @@
 # shellcheck disable=SC2030,SC2031
 
 load lib/bundle
+load lib/kernel
 
 
 setup_file() {
@@ -141,7 +142,7 @@ run_runc() {
 }
 
 # userns_case [PROFILE]: a container with its own user namespace; the hook (under the seccomp
-# PROFILE of kernel_profile, if given) enters it and mounts with userxattr as its root.
+# PROFILE of tests/lib/kernel.bash, if given) enters it and mounts with userxattr as its root.
 userns_case() {
 	# Container ids 0-65535 are host ids 100000-165535; the workspace belongs to container root.
 	# runc mounts as container root: everything must be reachable for it (bats' dirs are 0700).
@@ -158,7 +159,7 @@ userns_case() {
 	local action
 	action=$(ovl_action_cmd | jq -c '.[2] += "\ngrep \" /workspace \" /proc/self/mountinfo >/out/mountinfo"')
 	ovl_make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/workspace)" "$action" "$C/rootfs"
-	[[ -z ${1:-} ]] || hooks_under "$(kernel_profile "$1")"
+	[[ -z ${1:-} ]] || hooks_under "$(kernel_profile "$C" "$1")"
 	jq '.linux.namespaces += [{"type": "user"}]
 		| .linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
 		| .linux.gidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
@@ -186,30 +187,7 @@ userns_case() {
 
 # ---------------------------------------------------------------------------------------------
 # Older kernels, played on this one: runc runs the hook under tests/helpers/seccomp_exec with a
-# profile that refuses what such a kernel lacks (ENOSYS) or does not take (EINVAL, EBADF), or
-# what a seccomp filter of the hook's environment may refuse (EPERM).
-
-# kernel_profile NAME: writes the profile NAME and prints its path.
-kernel_profile() {
-	local rules
-	case $1 in
-	# before Linux 5.2: no new mount API (and none of the later calls: openat2 is 5.6)
-	before-5.2) rules='{"names": ["fsopen", "fsconfig", "fsmount", "fspick", "move_mount",
-		"open_tree", "mount_setattr", "openat2", "pidfd_open", "pidfd_getfd", "close_range",
-		"clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}' ;;
-	# overlayfs without layers by fd: fsconfig(fd, FSCONFIG_SET_FD = 5, ...) refused the way
-	# 6.12 refuses an unknown key (EINVAL), or 6.13/6.14 an O_PATH fd (EBADF)
-	no-layer-fd-*) rules='{"names": ["fsconfig"], "action": "SCMP_ACT_ERRNO", "errnoRet": '"${1#no-layer-fd-}"',
-		"args": [{"index": 1, "value": 5, "op": "SCMP_CMP_EQ"}]}' ;;
-	# a filter that refuses fsopen as Docker's older profiles refuse calls they do not know
-	fsopen-eperm) rules='{"names": ["fsopen"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}' ;;
-	# no way to mount at all
-	no-mount) rules='{"names": ["fsopen"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38},
-		{"names": ["mount"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}' ;;
-	esac
-	printf '{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [%s]}\n' "$rules" >"$C/$1.json"
-	printf '%s\n' "$C/$1.json"
-}
+# profile of tests/lib/kernel.bash.
 
 # hooks_under PROFILE: every hook in $B/config.json runs as `seccomp_exec PROFILE -- HOOK ARGS`.
 hooks_under() {
@@ -222,7 +200,7 @@ hooks_under() {
 # both under PROFILE, is applied exactly; the hook's log shows the fallback it took.
 applied_on_old_kernel() {
 	ovl_make_bundle "$1" "$(ovl_ann org.ovlbox.workspace=/workspace)"
-	hooks_under "$(kernel_profile "$2")"
+	hooks_under "$(kernel_profile "$C" "$2")"
 	run_runc
 	[[ $status -eq 0 ]] || fail "runc: $output"
 	ovl_assert_applied
@@ -393,7 +371,7 @@ OVL_NO_FSOPEN_LINE="no new mount API here (fsopen: Function not implemented): mo
 
 @test "refused: neither fsopen nor mount(2) is allowed: the reason, nothing changed" {
 	ovl_make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/workspace)" "$OVL_STARTED_CMD"
-	hooks_under "$(kernel_profile no-mount)"
+	hooks_under "$(kernel_profile "$C" no-mount)"
 	run_runc
 	ovl_assert_refused "ovlbox-hook: mount the overlay on /workspace in the container: overlay mount (lowerdir=/proc/self/fd/" \
 		",redirect_dir=nofollow,index=off,metacopy=off,xino=off,uuid=null,volatile): Operation not permitted"

@@ -15,6 +15,7 @@
 # shellcheck disable=SC2016
 
 load lib/common
+load lib/crash
 
 setup_file() {
 	ensure_test_user
@@ -31,13 +32,6 @@ setup() {
 teardown() {
 	common_teardown
 }
-
-# System calls that change the filesystem (openat only when it creates or writes).
-MUTATING=' rename renameat renameat2 unlink unlinkat rmdir mkdir mkdirat link linkat symlink
-	symlinkat mknod mknodat chmod fchmod fchmodat fchmodat2 chown fchown lchown fchownat utime
-	utimes utimensat futimesat setxattr lsetxattr fsetxattr removexattr lremovexattr
-	fremovexattr write pwrite64 writev ftruncate truncate fsync fdatasync syncfs sync ioctl
-	copy_file_range sendfile open openat openat2 creat '
 
 # The action: every kind of change apply has to get right after a restart.
 CRASH_ACTION='
@@ -110,41 +104,6 @@ plant_strays() {
 	touch -r "$T/stamp.root" "$up"
 }
 
-# as_mode_cmd: the command prefix that runs as the mode's user (an array, for strace to run).
-mode_prefix() {
-	if [[ $MODE == user ]]; then
-		PREFIX=(setpriv --reuid="$TEST_USER" --regid="$TEST_USER" --clear-groups --)
-	else
-		PREFIX=()
-	fi
-}
-
-# copy_scenario DEST: a fresh copy of the saved scenario (hardlinks kept).
-copy_scenario() {
-	rm -rf "$1"
-	mkdir "$1"
-	[[ $MODE == user ]] && chown "$TEST_UID:$TEST_GID" "$1"
-	cp -a "$T/scenario/." "$1/"
-}
-
-# crash_points TRACE: "SYSCALL N" for every call in TRACE (strace -f -o, one pid) that changes
-# the filesystem, N counting that syscall's calls (all of them) in order.
-crash_points() {
-	awk -v mut="$MUTATING" '
-		BEGIN { n = split(mut, a, /[ \t\n]+/); for (i = 1; i <= n; i++) if (a[i] != "") m[a[i]] = 1 }
-		{
-			line = $0
-			sub(/^[0-9]+ +/, "", line)
-			if (!match(line, /^[a-z0-9_]+\(/)) next
-			name = substr(line, 1, RLENGTH - 1)
-			count[name]++
-			if (!(name in m)) next
-			if (name ~ /^open/ && line !~ /O_CREAT|O_WRONLY|O_RDWR|O_TRUNC/) next
-			if (name == "ioctl" && line !~ /FS_IOC_SETFLAGS/) next
-			print name, count[name]
-		}' "$1"
-}
-
 # run_crash_test MODE
 run_crash_test() {
 	use_mode "$1"
@@ -155,13 +114,11 @@ run_crash_test() {
 	plant_strays
 	mkdir "$T/scenario"
 	cp -a "$FX/." "$T/scenario/"
-	mode_prefix
 
 	# the reference: an uninterrupted apply, traced
-	copy_scenario "$T/ref"
+	copy_scenario "$T/scenario" "$T/ref"
 	local ref=$T/ref/ws
-	strace -f -qq -o "$T/ref.trace" "${PREFIX[@]}" "$OVLBOX" apply "$ref" ||
-		fail "the reference apply failed"
+	traced_apply_points "$ref" "$T/ref.trace" "$T/points" || fail "the reference apply failed"
 	assert_no_layers "$ref"
 	snap "$ref" >"$T/ref.snap"
 	# it is what the action saw, plus the planted dir without its stray whiteouts
@@ -180,60 +137,14 @@ run_crash_test() {
 	assert_no_snap_line dir/ghost3 "$T/ref.snap"
 	CACHE=$T/ref/cache assert_cache_intact
 
-	# the crash points
-	local pid
-	pid=$(awk 'NR == 1 { print $1 }' "$T/ref.trace")
-	awk -v p="$pid" '$1 == p' "$T/ref.trace" >"$T/ref.main.trace"
-	crash_points "$T/ref.main.trace" >"$T/points"
 	local npoints
 	npoints=$(wc -l <"$T/points")
 	[[ $npoints -ge 30 ]] || fail "only $npoints crash points: $(cat "$T/points")"
 	echo "# $npoints crash points: $(awk '{print $1}' "$T/points" | sort | uniq -c | tr '\n' ' ')" >&3
 
-	local sc n st failures=0 trial=$T/trial tws=$T/trial/ws
+	local sc n failures=0
 	while read -r sc n; do
-		copy_scenario "$trial"
-		st=0
-		strace -f -qq -o /dev/null -e trace="$sc" -e inject="$sc":signal=KILL:when="$n" \
-			"${PREFIX[@]}" "$OVLBOX" apply "$tws" >"$T/trial.out" 2>&1 || st=$?
-		if [[ $st -ne 137 ]]; then
-			echo "# $sc #$n: the traced apply was not killed (exit $st): $(cat "$T/trial.out")" >&3
-			failures=$((failures + 1))
-			continue
-		fi
-		st=0
-		"${PREFIX[@]}" "$OVLBOX" apply "$tws" >"$T/trial.out" 2>&1 || st=$?
-		if [[ $st -ne 0 ]]; then
-			echo "# $sc #$n: the apply after the crash failed ($st): $(cat "$T/trial.out")" >&3
-			failures=$((failures + 1))
-			continue
-		fi
-		snap "$tws" >"$T/trial.snap"
-		if ! diff -u "$T/ref.snap" "$T/trial.snap" >"$T/trial.diff"; then
-			echo "# $sc #$n: the tree differs from the reference:" >&3
-			sed 's/^/#   /' "$T/trial.diff" | head -20 >&3
-			failures=$((failures + 1))
-			continue
-		fi
-		if [[ -e $tws.upper || -e $tws.work ]]; then
-			echo "# $sc #$n: upper or work left behind" >&3
-			failures=$((failures + 1))
-			continue
-		fi
-		"$TREESNAP" --no-links "$trial/cache" >"$T/trial.cache"
-		if ! cmp -s "$T/cache.before" "$T/trial.cache"; then
-			echo "# $sc #$n: the cache changed" >&3
-			failures=$((failures + 1))
-			continue
-		fi
-		# a third apply is a no-op
-		st=0
-		"${PREFIX[@]}" "$OVLBOX" apply "$tws" >"$T/trial.out" 2>&1 || st=$?
-		snap "$tws" >"$T/trial.snap2"
-		if [[ $st -ne 0 ]] || ! cmp -s "$T/trial.snap" "$T/trial.snap2"; then
-			echo "# $sc #$n: the third apply was not a no-op ($st): $(cat "$T/trial.out")" >&3
-			failures=$((failures + 1))
-		fi
+		crash_trial "$T/scenario" "$sc" "$n" "$T/ref.snap" || failures=$((failures + 1))
 	done <"$T/points"
 	[[ $failures -eq 0 ]] || fail "$failures of $npoints crash points went wrong (see above)"
 }

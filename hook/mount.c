@@ -228,9 +228,42 @@ static void remove_created(const char *path, bool created)
 		ovl_warn("could not remove %s: %s", ovl_qp(path), rerr->msg);
 }
 
+/* Takes back the mark of a mount that failed, from a work dir this run did not make. */
+static void disown_layers(const struct ovl_layers *l)
+{
+	cleanup_error ovl_error_t rerr = NULL;
+	if (ovl_layers_clear_owner(l, &rerr) < 0)
+		ovl_warn("%s", rerr->msg);
+}
+
+/* Layers marked by another container are in use by it (its overlay is mounted on them: a second
+ * overlay would share its upper and work, and clear its work dir), or that container ended
+ * without its poststop: either way they are not this one's to take. */
+static int check_not_in_use(const struct hook_ctx *ctx, ovl_error_t *err)
+{
+	const struct ovl_layers *l = &ctx->layers;
+	char owner[256];
+	if (ovl_layers_owner(l, owner, sizeof(owner), err) < 0)
+		return -1;
+	if (owner[0] == '\0' || strcmp(owner, ctx->state.id) == 0)
+		return 0;
+	cleanup_free char *apply = hook_ovlbox_cmd(ctx, "apply");
+	cleanup_free char *discard = hook_ovlbox_cmd(ctx, "discard");
+	return ovl_error(err, 0,
+			 "workspace %s is in use by container %s (its layers are %s and %s), "
+			 "or that container stopped without its poststop hook: once it is gone, "
+			 "run `%s` or `%s`",
+			 ovl_qp(l->lower), ovl_qp(owner), ovl_qp(l->upper), ovl_qp(l->work), apply,
+			 discard);
+}
+
 int hook_mount(struct hook_ctx *ctx, bool in_place, ovl_error_t *err)
 {
 	const struct ovl_layers *l = &ctx->layers;
+	if (ctx->state.id == NULL || ctx->state.id[0] == '\0')
+		return ovl_error(err, 0,
+				 "state: id: missing (the hook marks the layers with the "
+				 "container's id)");
 	cleanup_close int lock = hook_lock(ctx, err);
 	if (lock < 0)
 		return -1;
@@ -252,6 +285,8 @@ int hook_mount(struct hook_ctx *ctx, bool in_place, ovl_error_t *err)
 		if (st < 0)
 			return -1;
 	}
+	if (check_not_in_use(ctx, err) < 0)
+		return -1;
 	if (st != OVL_STATE_CLEAN) {
 		cleanup_free char *apply = hook_ovlbox_cmd(ctx, "apply");
 		cleanup_free char *discard = hook_ovlbox_cmd(ctx, "discard");
@@ -266,6 +301,14 @@ int hook_mount(struct hook_ctx *ctx, bool in_place, ovl_error_t *err)
 	if (!in_place) {
 		if (ovl_ns_open_pid((pid_t)ctx->state.pid, &t, err) < 0)
 			return ovl_error_wrap(err, "state pid %lld", (long long)ctx->state.pid);
+		if (t.mnt_fd < 0) {
+			/* The overlay would land in the runtime's (the host's) namespace. */
+			ovl_ns_target_close(&t);
+			return ovl_error(err, 0,
+					 "the container (state pid %lld) has no mount namespace of "
+					 "its own: the hook mounts only in the container's",
+					 (long long)ctx->state.pid);
+		}
 	}
 	if (ovl_ns_in_child_userns(&userxattr, err) < 0)
 		goto fail_ns;
@@ -275,6 +318,10 @@ int hook_mount(struct hook_ctx *ctx, bool in_place, ovl_error_t *err)
 	struct ovl_layer_fds fds;
 	if (ovl_layers_prepare(l, userxattr, &created, &fds, err) < 0)
 		goto fail_created;
+	if (ovl_layers_set_owner(l, ctx->state.id, err) < 0) {
+		ovl_layer_fds_close(&fds);
+		goto fail_created;
+	}
 	if (t.user_fd >= 0 && fchownat(fds.work, "", t.root_uid, t.root_gid,
 				       AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
 		/* The overlay, mounted by the container's root, creates its work entries there. */
@@ -296,6 +343,8 @@ int hook_mount(struct hook_ctx *ctx, bool in_place, ovl_error_t *err)
 fail_created:
 	remove_created(l->upper, created & OVL_CREATED_UPPER);
 	remove_created(l->work, created & OVL_CREATED_WORK);
+	if (!(created & OVL_CREATED_WORK))
+		disown_layers(l);
 fail_ns:
 	ovl_ns_target_close(&t);
 	return -1;

@@ -4,6 +4,7 @@
  * does nothing. A failing poststop hook is only logged by the runtime, so it never loses data:
  * an apply that cannot finish leaves its journal and upper for `ovlbox apply`. */
 #include <inttypes.h>
+#include <string.h>
 
 #include "hook.h"
 #include "ovlbox/apply.h"
@@ -27,11 +28,36 @@ static int finish_apply(struct hook_ctx *ctx, ovl_error_t *err)
 	return 0;
 }
 
-static int keep(struct hook_ctx *ctx)
+static int keep(struct hook_ctx *ctx, ovl_error_t *err)
 {
+	/* The layers now wait for `ovlbox apply`, no container's any more: the next container's
+	 * mount stage then refuses them as unapplied changes, not as in use. */
+	if (ovl_layers_clear_owner(&ctx->layers, err) < 0)
+		return -1;
 	cleanup_free char *cmd = hook_ovlbox_cmd(ctx, "apply");
 	ovl_info("kept the changes to %s in %s; apply them with `%s`", ovl_qp(ctx->layers.lower),
 		 ovl_qp(ctx->layers.upper), cmd);
+	return 0;
+}
+
+/* Whether the layers are this container's: its mount stage marked them (ovl_layers_owner).
+ * Otherwise they are another container's, one that may still run (this one's start was refused
+ * because of them), or an earlier keep's waiting for `ovlbox apply`, or no layers at all (a
+ * container that never started; a second poststop): not this poststop's to apply or remove.
+ * 1 if they are, 0 if not, -1 on error. */
+static int own_layers(struct hook_ctx *ctx, ovl_error_t *err)
+{
+	char owner[256];
+	if (ovl_layers_owner(&ctx->layers, owner, sizeof(owner), err) < 0)
+		return -1;
+	if (owner[0] != '\0' && ctx->state.id && strcmp(owner, ctx->state.id) == 0)
+		return 1;
+	if (owner[0] != '\0')
+		ovl_info("the layers of %s belong to container %s: left as they are",
+			 ovl_qp(ctx->layers.lower), ovl_qp(owner));
+	else
+		ovl_info("no layers of this container on %s: nothing to do",
+			 ovl_qp(ctx->layers.lower));
 	return 0;
 }
 
@@ -54,6 +80,9 @@ int hook_poststop(struct hook_ctx *ctx, ovl_error_t *err)
 				 ovl_qp(l->lower));
 		return finish_apply(ctx, err);
 	}
+	int own = own_layers(ctx, err);
+	if (own <= 0)
+		return own;
 	if (st == OVL_STATE_CLEAN || ctx->on_exit == ON_EXIT_DISCARD) {
 		/* Nothing to apply (a container that never started or did not write, or a second
 		 * poststop), or nothing wanted: remove the layers, if any. */
@@ -66,6 +95,6 @@ int hook_poststop(struct hook_ctx *ctx, ovl_error_t *err)
 		return 0;
 	}
 	if (ctx->on_exit == ON_EXIT_KEEP)
-		return keep(ctx);
+		return keep(ctx, err);
 	return finish_apply(ctx, err);
 }

@@ -318,7 +318,12 @@ static int run_plan(struct exec *x, const struct ovl_plan *p, ovl_error_t *err)
 static int remove_work(const char *work, int *work_fd, bool journaled, struct ovl_release *rel,
 		       ovl_error_t *err)
 {
-	const char *names[] = {"work", "index", "ovlbox-mode", "ovlbox-mode.tmp",
+	const char *names[] = {"work",
+			       "index",
+			       "ovlbox-mode",
+			       "ovlbox-mode.tmp",
+			       "ovlbox-container",
+			       "ovlbox-container.tmp",
 			       OVL_JOURNAL_NAME ".tmp"};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (ovl_remove_tree_release_at(*work_fd, names[i], rel, err) < 0)

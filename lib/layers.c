@@ -19,8 +19,10 @@
 #include "ovlbox/ns.h"
 #include "ovlbox/release.h"
 
-#define MODE_FILE  "ovlbox-mode"
-#define MODE_XATTR "user.ovlbox.mode"
+#define MODE_FILE   "ovlbox-mode"
+#define MODE_XATTR  "user.ovlbox.mode"
+#define OWNER_FILE  "ovlbox-container"
+#define OWNER_XATTR "user.ovlbox.container"
 
 /* Canonical absolute path: collapses repeated slashes and drops a trailing one; refuses relative
  * paths and "." / ".." components (they make overlap checks lie). */
@@ -144,23 +146,128 @@ static bool dir_is_empty(int dfd)
 	}
 }
 
-/* The mode ovlbox recorded in the work dir at prepare time ("userxattr" or "trusted"), or ""
- * if none: an xattr of the work dir, or (filesystems without user xattrs, and ovlbox 0.1.0) a
- * symlink or file named MODE_FILE in it. */
-static void read_mode(int wfd, char buf[32])
+/* A tag ovlbox keeps on its work dir: an xattr of the work dir, or (filesystems without user
+ * xattrs, and ovlbox 0.1.0 for the mode) a symlink or file named file in it. buf gets the value,
+ * or "" if there is none. */
+static void read_tag(int wfd, const char *xattr, const char *file, char *buf, size_t size)
 {
-	ssize_t n = ovl_fgetxattr(wfd, MODE_XATTR, buf, 31);
+	ssize_t n = ovl_fgetxattr(wfd, xattr, buf, size - 1);
 	if (n <= 0)
-		n = readlinkat(wfd, MODE_FILE, buf, 31);
+		n = readlinkat(wfd, file, buf, size - 1);
 	if (n <= 0) {
-		cleanup_close int fd = openat(wfd, MODE_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		n = fd >= 0 ? read(fd, buf, 31) : -1;
+		cleanup_close int fd = openat(wfd, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		n = fd >= 0 ? read(fd, buf, size - 1) : -1;
 	}
 	buf[n > 0 ? n : 0] = '\0';
 }
 
+/* The mode ovlbox recorded in the work dir at prepare time ("userxattr" or "trusted"), or "". */
+static void read_mode(int wfd, char buf[32])
+{
+	read_tag(wfd, MODE_XATTR, MODE_FILE, buf, 32);
+}
+
+/* ---- the three trees must be apart on disk, not only as strings ---- */
+
+struct devino {
+	dev_t dev;
+	ino_t ino;
+};
+
+#define MAX_DEPTH 128
+
+/* The directories from fd up to / (fd's own first), by identity: ".." at a mount's root leads to
+ * where the mount sits, so the chain shows where a path really lies, whatever symlinks or bind
+ * mounts it went through. Takes over fd. */
+static int chain_up(int fd, struct devino *chain, size_t *n)
+{
+	*n = 0;
+	struct stat st;
+	while (fd >= 0 && fstat(fd, &st) == 0) {
+		if (*n > 0 && chain[*n - 1].dev == st.st_dev && chain[*n - 1].ino == st.st_ino) {
+			close(fd); /* ".." of / is / */
+			return 0;
+		}
+		if (*n == MAX_DEPTH) {
+			errno = ELOOP;
+			break;
+		}
+		chain[(*n)++] = (struct devino){st.st_dev, st.st_ino};
+		int up = openat(fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		close(fd);
+		fd = up;
+	}
+	int e = errno;
+	if (fd >= 0)
+		close(fd);
+	errno = e;
+	return -1;
+}
+
+static bool in_chain(const struct devino *chain, size_t n, const struct devino *d)
+{
+	for (size_t i = 0; i < n; i++)
+		if (chain[i].dev == d->dev && chain[i].ino == d->ino)
+			return true;
+	return false;
+}
+
+/* One layer's place: the chain of the directory if it exists, else of its parent (where it
+ * would be made). exists: whether the directory itself is there. 0 when neither is there
+ * (nothing to compare; making it will fail), 1 with the chain, -1 on error. */
+static int layer_chain(const char *what, const char *path, struct devino *chain, size_t *n,
+		       bool *exists, ovl_error_t *err)
+{
+	int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	*exists = fd >= 0;
+	if (fd < 0 && errno == ENOENT) {
+		cleanup_free char *parent = strdup(path);
+		if (parent == NULL)
+			abort();
+		char *slash = strrchr(parent, '/');
+		*slash = '\0';
+		fd = open(slash == parent ? "/" : parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0 && errno == ENOENT)
+			return 0;
+	}
+	if (fd < 0 || chain_up(fd, chain, n) < 0)
+		return ovl_error(err, errno, "%s %s: find where it lies", what, ovl_qp(path));
+	return 1;
+}
+
+/* ovl_layers_init() compares the paths as written; here the directories they lead to are
+ * compared, so that a symlinked parent, a bind mount or an alias such as /a/link/ws for /a/ws
+ * cannot make a layer lie inside the workspace (ovlbox would create it there, or, taking the
+ * workspace for an upper dir, remove it) or inside the other layer. */
+static int check_apart(const struct ovl_layers *l, ovl_error_t *err)
+{
+	const char *names[3] = {"workspace", "upper dir", "work dir"};
+	const char *paths[3] = {l->lower, l->upper, l->work};
+	struct devino chains[3][MAX_DEPTH];
+	size_t n[3] = {0, 0, 0};
+	bool exists[3];
+	for (int i = 0; i < 3; i++) {
+		int r = layer_chain(names[i], paths[i], chains[i], &n[i], &exists[i], err);
+		if (r < 0)
+			return -1;
+		if (i == 0 && !exists[0])
+			return 0; /* no workspace: nothing to protect (the caller fails on it) */
+	}
+	for (int i = 0; i < 3; i++)
+		for (int j = 0; j < 3; j++)
+			if (i != j && exists[j] && in_chain(chains[i], n[i], &chains[j][0]))
+				return ovl_error(err, 0,
+						 "%s %s lies in %s %s (through a symlink or a "
+						 "mount): they must be separate trees",
+						 names[i], ovl_qp(paths[i]), names[j],
+						 ovl_qp(paths[j]));
+	return 0;
+}
+
 int ovl_layers_state(const struct ovl_layers *l, ovl_error_t *err)
 {
+	if (check_apart(l, err) < 0)
+		return -1;
 	cleanup_close int wfd = ovl_open_dir_fd(AT_FDCWD, l->work, 0);
 	if (wfd < 0 && errno != ENOENT)
 		return ovl_error(err, errno, "work dir %s", ovl_qp(l->work));
@@ -217,23 +324,30 @@ static bool not_overlay_xattr(const char *name, void *data)
 	       strncmp(name, "user.overlay.", 13) != 0;
 }
 
-/* The mode is an xattr of the work dir: no inode to create and free again per run, which on
- * an ext4 without a journal, after many removals, costs up to a millisecond each. Without user
- * xattrs (ENOTSUP), the target of a symlink (made whole, never followed). */
-static int write_mode_at(int wfd, const char *work, bool userxattr, ovl_error_t *err)
+/* Tags are xattrs of the work dir: no inode to create and free again per run, which on an ext4
+ * without a journal, after many removals, costs up to a millisecond each. Without user xattrs
+ * (ENOTSUP), the target of a symlink (made whole, never followed). */
+static int write_tag(int wfd, const char *work, const char *xattr, const char *file,
+		     const char *value, ovl_error_t *err)
 {
-	const char *mode = userxattr ? "userxattr" : "trusted";
-	/* No fsync: losing the mode in a crash before any apply only loses the hint; the
-	 * journal records the mode for itself. */
-	if (ovl_fsetxattr(wfd, MODE_XATTR, mode, strlen(mode), 0) == 0)
+	if (ovl_fsetxattr(wfd, xattr, value, strlen(value), 0) == 0)
 		return 0;
 	if (errno != ENOTSUP && errno != EOPNOTSUPP)
-		return ovl_error(err, errno, "work dir %s: setxattr %s", ovl_qp(work), MODE_XATTR);
-	if ((unlinkat(wfd, MODE_FILE ".tmp", 0) < 0 && errno != ENOENT) ||
-	    symlinkat(mode, wfd, MODE_FILE ".tmp") < 0 ||
-	    renameat(wfd, MODE_FILE ".tmp", wfd, MODE_FILE) < 0)
-		return ovl_error(err, errno, "write %s/%s", ovl_qp(work), MODE_FILE);
+		return ovl_error(err, errno, "work dir %s: setxattr %s", ovl_qp(work), xattr);
+	char tmp[64];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", file);
+	if ((unlinkat(wfd, tmp, 0) < 0 && errno != ENOENT) || symlinkat(value, wfd, tmp) < 0 ||
+	    renameat(wfd, tmp, wfd, file) < 0)
+		return ovl_error(err, errno, "write %s/%s", ovl_qp(work), file);
 	return 0;
+}
+
+static int write_mode_at(int wfd, const char *work, bool userxattr, ovl_error_t *err)
+{
+	/* No fsync: losing the mode in a crash before any apply only loses the hint; the
+	 * journal records the mode for itself. */
+	return write_tag(wfd, work, MODE_XATTR, MODE_FILE, userxattr ? "userxattr" : "trusted",
+			 err);
 }
 
 static int write_mode_file(const char *work, bool userxattr, ovl_error_t *err)
@@ -242,6 +356,38 @@ static int write_mode_file(const char *work, bool userxattr, ovl_error_t *err)
 	if (wfd < 0)
 		return ovl_error(err, errno, "work dir %s", ovl_qp(work));
 	return write_mode_at(wfd, work, userxattr, err);
+}
+
+int ovl_layers_owner(const struct ovl_layers *l, char *buf, size_t size, ovl_error_t *err)
+{
+	buf[0] = '\0';
+	cleanup_close int wfd = ovl_open_dir_fd(AT_FDCWD, l->work, O_NOFOLLOW);
+	if (wfd < 0)
+		return errno == ENOENT ? 0 : ovl_error(err, errno, "work dir %s", ovl_qp(l->work));
+	read_tag(wfd, OWNER_XATTR, OWNER_FILE, buf, size);
+	return 0;
+}
+
+int ovl_layers_set_owner(const struct ovl_layers *l, const char *owner, ovl_error_t *err)
+{
+	cleanup_close int wfd = ovl_open_dir_fd(AT_FDCWD, l->work, O_NOFOLLOW);
+	if (wfd < 0)
+		return ovl_error(err, errno, "work dir %s", ovl_qp(l->work));
+	return write_tag(wfd, l->work, OWNER_XATTR, OWNER_FILE, owner, err);
+}
+
+int ovl_layers_clear_owner(const struct ovl_layers *l, ovl_error_t *err)
+{
+	cleanup_close int wfd = ovl_open_dir_fd(AT_FDCWD, l->work, O_NOFOLLOW);
+	if (wfd < 0)
+		return errno == ENOENT ? 0 : ovl_error(err, errno, "work dir %s", ovl_qp(l->work));
+	if (ovl_xattr_remove(wfd, OWNER_XATTR, err) < 0 && ovl_error_errno(*err) != ENOTSUP &&
+	    ovl_error_errno(*err) != EOPNOTSUPP)
+		return ovl_error_wrap(err, "work dir %s", ovl_qp(l->work));
+	ovl_error_free(err);
+	if (unlinkat(wfd, OWNER_FILE, 0) < 0 && errno != ENOENT)
+		return ovl_error(err, errno, "remove %s/%s", ovl_qp(l->work), OWNER_FILE);
+	return 0;
 }
 
 int ovl_layers_remove_scratch_at(int wfd, ovl_error_t *err)
@@ -276,9 +422,29 @@ static int copy_root_meta(int lower_fd, const struct stat *lst, int upper_fd, ov
 	return 0;
 }
 
+/* A work dir that is there already must be one ovlbox made (its mode recorded) or an empty one:
+ * prepare clears overlayfs' scratch dirs in it, and apply and discard remove it whole, so a
+ * directory of someone else's named as the work dir would lose its contents. */
+static int check_work_is_ours(const struct ovl_layers *l, ovl_error_t *err)
+{
+	cleanup_close int wfd = ovl_open_dir_fd(AT_FDCWD, l->work, O_NOFOLLOW);
+	if (wfd < 0)
+		return errno == ENOENT ? 0 : ovl_error(err, errno, "work dir %s", ovl_qp(l->work));
+	char mode[32];
+	read_mode(wfd, mode);
+	if (mode[0] != '\0' || dir_is_empty(wfd))
+		return 0;
+	return ovl_error(err, 0,
+			 "work dir %s holds entries but was not made by ovlbox (no %s): name a "
+			 "missing or empty directory",
+			 ovl_qp(l->work), MODE_XATTR);
+}
+
 int ovl_layers_prepare(const struct ovl_layers *l, bool userxattr, unsigned *created,
 		       struct ovl_layer_fds *fds, ovl_error_t *err)
 {
+	if (check_work_is_ours(l, err) < 0)
+		return -1;
 	unsigned made = 0;
 	if (created)
 		*created = 0;

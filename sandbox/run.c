@@ -297,6 +297,17 @@ static int ready_layers(const struct ovl_layers *l, bool rootless, bool on_tmpfs
 	int state = ovl_layers_state(l, err);
 	if (state < 0)
 		return -1;
+	char owner[256];
+	if (state != OVL_STATE_JOURNAL && ovl_layers_owner(l, owner, sizeof(owner), err) < 0)
+		return -1;
+	if (state != OVL_STATE_JOURNAL && owner[0] != '\0')
+		/* ovlbox-hook's mark: a container's overlay may be mounted on these layers. */
+		return ovl_error(
+		    err, 0,
+		    "workspace %s is in use by container %s (ovlbox-hook's layers %s "
+		    "and %s), or that container stopped without its poststop hook: once "
+		    "it is gone, run `ovlbox apply` or `ovlbox discard` on the workspace",
+		    ovl_qp(l->lower), ovl_qp(owner), ovl_qp(l->upper), ovl_qp(l->work));
 	if (state == OVL_STATE_PENDING)
 		return ovl_error(
 		    err, 0,

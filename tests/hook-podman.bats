@@ -142,7 +142,7 @@ EOF
 	[[ $status -eq 0 && -z $output ]] || fail "third poststop: $output"
 	ovl_assert_applied
 	[[ $(grep -c '^applied ' "$LOG") -eq 1 ]]
-	grep -q '^no changes to ' "$LOG"
+	grep -q '^no layers of this container on ' "$LOG"
 	grep -q 'config.json is gone: nothing to do' "$LOG"
 }
 

@@ -182,13 +182,19 @@ assert_bad_input() {
 # ---------------------------------------------------------------------------------------------
 # poststop
 
-# keep_run: a container whose changes are kept in the upper (PENDING); on-exit set back to apply.
+# keep_run: a container whose changes are in the upper (PENDING), as its poststop finds them:
+# kept by a run with on-exit keep, which gives the layers up, then marked as the container's
+# again, as its mount stage marks them (user.ovlbox.container on the work dir); on-exit set back
+# to apply.
 keep_run() {
 	ovl_make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/workspace org.ovlbox.on-exit=keep)"
 	run ovl_runc run -b "$B" "$ID" </dev/null
 	[[ $status -eq 0 ]] || fail "runc: $output"
 	[[ -d $WS.upper ]]
 	ovl_assert_untouched
+	[[ -z $(getfattr --absolute-names --only-values -n user.ovlbox.container "$WS.work" 2>/dev/null) ]] ||
+		fail "keep left the layers marked as the container's"
+	setfattr -n user.ovlbox.container -v "$ID" "$WS.work"
 	config '.annotations["org.ovlbox.on-exit"] = "apply"'
 }
 

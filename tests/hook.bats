@@ -376,3 +376,110 @@ OVL_NO_FSOPEN_LINE="no new mount API here (fsopen: Function not implemented): mo
 	ovl_assert_refused "ovlbox-hook: mount the overlay on /workspace in the container: overlay mount (lowerdir=/proc/self/fd/" \
 		",redirect_dir=nofollow,index=off,metacopy=off,xino=off,uuid=null,volatile): Operation not permitted"
 }
+
+# Layers that are not this container's: its mount stage marks the layers with the container's
+# id (user.ovlbox.container on the work dir); another container's, or an earlier keep's, are
+# neither taken by a mount stage nor applied or removed by a poststop.
+
+@test "a refused start's poststop leaves an earlier container's kept changes alone (discard, then apply)" {
+	ovl_make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/workspace org.ovlbox.on-exit=keep)"
+	run_runc
+	[[ $status -eq 0 ]] || fail "runc: $output"
+	ovl_assert_kept
+	ovl_snapshot "$WS.upper" >"$C/upper-before.txt"
+	cp "$OUT/inside.txt" "$C/inside-1.txt"
+	local first=$ID onexit
+	for onexit in discard apply; do
+		ID=$first-$onexit
+		ovl_make_bundle createRuntime \
+			"$(ovl_ann org.ovlbox.workspace=/workspace org.ovlbox.on-exit=$onexit)" "$OVL_STARTED_CMD"
+		run_runc
+		[[ $status -ne 0 && ! -e $OUT/started ]] || fail "the $onexit container started: $output"
+		ovl_assert_output "has unapplied changes in $WS.upper"
+		grep -q "no layers of this container on $WS: nothing to do" "$LOG" ||
+			fail "no poststop message in the log: $(cat "$LOG")"
+		ovl_assert_untouched
+		diff -u "$C/upper-before.txt" <(ovl_snapshot "$WS.upper")
+	done
+	run "$OVLBOX" apply "$WS"
+	[[ $status -eq 0 ]] || fail "ovlbox apply: $output"
+	cp "$C/inside-1.txt" "$OUT/inside.txt"
+	ovl_assert_applied
+}
+
+@test "a second container on a workspace in use is refused; the first one's changes are applied" {
+	# A waits for B's attempt before it writes; B is refused and its poststop leaves A's layers.
+	ovl_make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/workspace)" \
+		'["sh", "-c", "while [ ! -e /out/go ]; do sleep 0.05; done; echo A > /workspace/a.txt"]'
+	ovl_runc run -d -b "$B" "$ID" </dev/null >/dev/null 2>"$C/a.err" || fail "A: $(cat "$C/a.err")"
+	local a=$ID
+	ID=$a-b
+	mkdir "$C/b"
+	jq '.process.args = ["sh", "-c", "echo B > /workspace/b.txt; touch /out/started"]' \
+		"$B/config.json" >"$C/b/config.json"
+	run ovl_runc run -b "$C/b" "$ID" </dev/null
+	[[ $status -ne 0 && ! -e $OUT/started ]] || fail "B started: $output"
+	ovl_assert_output "workspace $WS is in use by container $a (its layers are $WS.upper and $WS.work)"
+	grep -q "the layers of $WS belong to container $a: left as they are" "$LOG" ||
+		fail "B's poststop: $(cat "$LOG")"
+	# nor does `ovlbox run` take them
+	run "$OVLBOX" run --workspace "$WS" -- sh -c 'echo R > r.txt'
+	[[ $status -eq 125 ]] || fail "ovlbox run: $status: $output"
+	[[ $output == "ovlbox: workspace $WS is in use by container $a (ovlbox-hook's layers $WS.upper and $WS.work), or that container stopped without its poststop hook: once it is gone, run \`ovlbox apply\` or \`ovlbox discard\` on the workspace" ]] ||
+		fail "ovlbox run: $output"
+	touch "$OUT/go"
+	local i
+	for ((i = 0; i < 200; i++)); do
+		[[ $(ovl_runc state "$a" | jq -r .status) == stopped ]] && break
+		sleep 0.05
+	done
+	ovl_runc delete "$a" || fail "runc delete A"
+	[[ $(cat "$WS/a.txt") == A ]] || fail "A's change was not applied: $(ls "$WS")"
+	[[ ! -e $WS/b.txt && ! -e $WS/r.txt ]]
+	ovl_assert_cache_intact
+	ovl_assert_no_layers
+}
+
+@test "refused: the upper dir inside the workspace through a symlinked parent" {
+	ln -s ws "$C/wslink"
+	ovl_make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/workspace \
+		org.ovlbox.upperdir="$C/wslink/up")" "$OVL_STARTED_CMD"
+	run_runc
+	ovl_assert_refused "ovlbox-hook: upper dir $C/wslink/up lies in workspace $WS (through a symlink or a mount): they must be separate trees"
+}
+
+@test "refused: the workspace itself named as the upper dir through an alias, on-exit discard: it stays" {
+	ln -s . "$C/same"
+	ovl_make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/workspace \
+		org.ovlbox.upperdir="$C/same/ws" org.ovlbox.on-exit=discard)" "$OVL_STARTED_CMD"
+	run_runc
+	ovl_assert_refused "ovlbox-hook: workspace $WS lies in upper dir $C/same/ws (through a symlink or a mount): they must be separate trees"
+}
+
+@test "refused: a work dir of someone else's (entries, no ovlbox mode): its contents stay" {
+	mkdir -p "$C/data/work" "$C/data/index" "$C/data/other"
+	echo precious >"$C/data/work/f"
+	echo kept >"$C/data/other/g"
+	find "$C/data" | sort >"$C/data-before.txt"
+	ovl_make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/workspace \
+		org.ovlbox.workdir="$C/data")" "$OVL_STARTED_CMD"
+	run_runc
+	ovl_assert_refused "ovlbox-hook: work dir $C/data holds entries but was not made by ovlbox (no user.ovlbox.mode): name a missing or empty directory"
+	diff -u "$C/data-before.txt" <(find "$C/data" | sort)
+	[[ $(cat "$C/data/work/f") == precious ]]
+}
+
+@test "refused: a container without a mount namespace of its own (the overlay would be the runtime's)" {
+	ovl_make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/workspace)" "$OVL_STARTED_CMD"
+	jq '.linux.namespaces |= map(select(.type != "mount")) | .linux.maskedPaths = [] |
+		.linux.readonlyPaths = []' "$B/config.json" >"$B/config.new"
+	mv "$B/config.new" "$B/config.json"
+	# in a mount namespace of the test's own, so that even a hook that did mount changes nothing
+	# outside; the overlay must not appear there either
+	# shellcheck disable=SC2016 # expanded by the inner sh
+	run unshare -m --propagation private sh -c \
+		'runc --root "$1" run -b "$2" "$3" </dev/null; s=$?; grep " overlay " /proc/self/mountinfo; exit $s' \
+		sh "$OVL_T/runc-state" "$B" "$ID"
+	ovl_assert_refused "ovlbox-hook: the container (state pid" "has no mount namespace of its own: the hook mounts only in the container's"
+	[[ $output != *" - overlay "* ]] || fail "an overlay was mounted in the runtime's namespace: $output"
+}

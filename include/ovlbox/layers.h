@@ -37,6 +37,16 @@ enum ovl_layers_state {
 /* Inspects upper and work (read-only). Returns the state, or -1. */
 int ovl_layers_state(const struct ovl_layers *l, ovl_error_t *err);
 
+/* The container whose overlay the layers serve: ovlbox-hook records the OCI container id on the
+ * work dir (xattr user.ovlbox.container; a symlink ovlbox-container in it without user xattrs)
+ * once it has mounted, so that a poststop acts only on its own container's layers and a mount
+ * stage refuses layers another container holds. ovl_layers_owner() gives it in buf (size
+ * bytes, truncated) or "" when there is none or no work dir. Apply and discard remove it with
+ * the work dir. */
+int ovl_layers_owner(const struct ovl_layers *l, char *buf, size_t size, ovl_error_t *err);
+int ovl_layers_set_owner(const struct ovl_layers *l, const char *owner, ovl_error_t *err);
+int ovl_layers_clear_owner(const struct ovl_layers *l, ovl_error_t *err);
+
 /* Which xattr namespace the overlay that wrote upper used: true = user.overlay.* (userxattr,
  * mounted in a user namespace), false = trusted.overlay.*. Read from the mode ovlbox records
  * on the work dir at prepare time (xattr user.ovlbox.mode); without one, inferred from the

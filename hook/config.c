@@ -35,10 +35,16 @@ static int layer_annotation(struct hook_ctx *ctx, const char *key, const char **
 	return 0;
 }
 
+/* STAGE_INFER when the state does not tell. */
 static enum hook_stage infer_stage(const struct ovl_oci_state *s)
 {
 	if (s->status && strcmp(s->status, "stopped") == 0)
 		return STAGE_POSTSTOP;
+	if (!s->has_pid)
+		/* Every runtime gives a pid before the container stops (the host's at
+		 * createRuntime, 1 or 0 inside at createContainer): without one, guessing
+		 * createContainer would mount in whatever namespace the caller is in. */
+		return STAGE_INFER;
 	if (s->pid <= 1)
 		/* Inside the container already: its pid as seen from there (runc), or none (crun).
 		 */
@@ -53,6 +59,7 @@ int hook_ctx_load(struct hook_ctx *ctx, int state_fd, enum hook_stage *stage, ov
 		return -1;
 	if (*stage == STAGE_INFER)
 		*stage = infer_stage(&ctx->state);
+
 	if (ovl_oci_config_load(ctx->state.bundle, &ctx->config, err) < 0) {
 		if (*stage == STAGE_POSTSTOP && ovl_error_errno(*err) == ENOENT) {
 			/* podman may run poststop again after removing the container: whatever
@@ -69,6 +76,11 @@ int hook_ctx_load(struct hook_ctx *ctx, int state_fd, enum hook_stage *stage, ov
 	    ovl_oci_annotation(&ctx->config, &ctx->state, ANN_WORKSPACE, &ctx->destination, err);
 	if (r <= 0)
 		return r;
+	if (*stage == STAGE_INFER)
+		return ovl_error(err, 0,
+				 "state: pid: missing (status %s): cannot tell the stage; pass "
+				 "STAGE",
+				 ctx->state.status ? ovl_qp(ctx->state.status) : "(none)");
 	if (ovl_oci_container_path(ctx->destination, &ctx->dest_rel, err) < 0)
 		return ovl_error_wrap(err, "annotation %s", ANN_WORKSPACE);
 	if (ctx->dest_rel[0] == '\0')

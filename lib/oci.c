@@ -55,6 +55,7 @@ int ovl_oci_state_read(int fd, struct ovl_oci_state *s, ovl_error_t *err)
 			ovl_error(err, 0, "state: pid: out of range: %lld", (long long)s->pid);
 			goto fail;
 		}
+		s->has_pid = true;
 	}
 	if (ovl_json_get_object(s->root, "annotations", &s->annotations, err) < 0 ||
 	    (s->annotations && check_annotations(s->annotations, err) < 0))

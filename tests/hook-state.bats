@@ -170,6 +170,12 @@ assert_bad_input() {
 	[[ ${lines[0]} == 'ovlbox-hook: unexpected argument --frobnicate' ]]
 }
 
+@test "state: no pid and not stopped, no STAGE argument: the stage is not guessed, nothing changes" {
+	hook_with_state "$(state creating)"
+	assert_bad_input 'ovlbox-hook: state: pid: missing (status creating): cannot tell the stage; pass STAGE'
+	ovl_assert_no_layers
+}
+
 @test "no org.ovlbox.workspace annotation: exit 0, nothing read beyond config.json" {
 	config 'del(.annotations)'
 	hook_with_state "$(state creating 5)" createRuntime

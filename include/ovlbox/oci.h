@@ -19,6 +19,7 @@ struct ovl_oci_state {
 	const char *status;	     /* NULL when absent */
 	const char *bundle;	     /* absolute path (required) */
 	int64_t pid;		     /* 0 when absent */
+	bool has_pid;		     /* whether "pid" was given (not null) */
 	const ovl_json *annotations; /* object, or NULL when absent */
 };
 

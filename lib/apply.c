@@ -18,6 +18,7 @@
 #include "ovlbox/diff.h"
 #include "ovlbox/fs.h"
 #include "ovlbox/journal.h"
+#include "ovlbox/layers.h"
 #include "ovlbox/log.h"
 #include "ovlbox/plan.h"
 #include "ovlbox/release.h"
@@ -355,6 +356,10 @@ int ovl_apply(const struct ovl_layers *l, const struct ovl_apply_opts *opts,
 {
 	if (counts)
 		memset(counts, 0, sizeof(*counts));
+	/* Upper or work that lead into the workspace (an alias, a symlinked parent) would have it
+	 * applied onto itself. */
+	if (ovl_layers_check_apart(l, err) < 0)
+		return -1;
 	/* Declared first, released last: after the fds below are closed. */
 	cleanup_release struct ovl_release rel = OVL_RELEASE_INIT;
 	cleanup_close int lower_fd =

@@ -176,34 +176,6 @@ struct devino {
 
 #define MAX_DEPTH 128
 
-/* The directories from fd up to / (fd's own first), by identity: ".." at a mount's root leads to
- * where the mount sits, so the chain shows where a path really lies, whatever symlinks or bind
- * mounts it went through. Takes over fd. */
-static int chain_up(int fd, struct devino *chain, size_t *n)
-{
-	*n = 0;
-	struct stat st;
-	while (fd >= 0 && fstat(fd, &st) == 0) {
-		if (*n > 0 && chain[*n - 1].dev == st.st_dev && chain[*n - 1].ino == st.st_ino) {
-			close(fd); /* ".." of / is / */
-			return 0;
-		}
-		if (*n == MAX_DEPTH) {
-			errno = ELOOP;
-			break;
-		}
-		chain[(*n)++] = (struct devino){st.st_dev, st.st_ino};
-		int up = openat(fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
-		close(fd);
-		fd = up;
-	}
-	int e = errno;
-	if (fd >= 0)
-		close(fd);
-	errno = e;
-	return -1;
-}
-
 static bool in_chain(const struct devino *chain, size_t n, const struct devino *d)
 {
 	for (size_t i = 0; i < n; i++)
@@ -212,34 +184,70 @@ static bool in_chain(const struct devino *chain, size_t n, const struct devino *
 	return false;
 }
 
-/* One layer's place: the chain of the directory if it exists, else of its parent (where it
- * would be made). exists: whether the directory itself is there. 0 when neither is there
- * (nothing to compare; making it will fail), 1 with the chain, -1 on error. */
-static int layer_chain(const char *what, const char *path, struct devino *chain, size_t *n,
-		       bool *exists, ovl_error_t *err)
+/* The directories from dir up to / (dir's own first), by identity, as "dir", "dir/..",
+ * "dir/../..": ".." at a mount's root leads to where the mount sits, so the chain shows where a
+ * path really lies, whatever symlinks or bind mounts it went through. It stops early at a
+ * directory of stop (the workspace's chain), above which the two chains are the same. */
+static int chain_up(const char *dir, struct devino *chain, size_t *n, const struct devino *stop,
+		    size_t nstop)
 {
-	int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	*exists = fd >= 0;
-	if (fd < 0 && errno == ENOENT) {
+	char path[PATH_MAX];
+	size_t len = strlen(dir);
+	if (len >= sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(path, dir, len + 1);
+	for (*n = 0;;) {
+		struct stat st;
+		if (stat(path, &st) < 0)
+			return -1;
+		struct devino d = {st.st_dev, st.st_ino};
+		if (*n > 0 && chain[*n - 1].dev == d.dev && chain[*n - 1].ino == d.ino)
+			return 0; /* ".." of / is / */
+		if (*n == MAX_DEPTH || len + 3 >= sizeof(path)) {
+			errno = ELOOP;
+			return -1;
+		}
+		chain[(*n)++] = d;
+		if (in_chain(stop, nstop, &d))
+			return 0;
+		memcpy(path + len, "/..", 4);
+		len += 3;
+	}
+}
+
+/* One layer's place: the chain of the directory if it exists, else of its parent (where it
+ * would be made); exists tells which. 0 when neither is there (nothing to compare; making it
+ * will fail), 1 with the chain, -1 on error. */
+static int layer_chain(const char *what, const char *path, struct devino *chain, size_t *n,
+		       bool *exists, const struct devino *stop, size_t nstop, ovl_error_t *err)
+{
+	*n = 0;
+	*exists = chain_up(path, chain, n, stop, nstop) == 0;
+	if (*exists)
+		return 1;
+	if (errno == ENOENT && *n == 0) {
 		cleanup_free char *parent = strdup(path);
 		if (parent == NULL)
 			abort();
 		char *slash = strrchr(parent, '/');
 		*slash = '\0';
-		fd = open(slash == parent ? "/" : parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (fd < 0 && errno == ENOENT)
+		if (chain_up(slash == parent ? "/" : parent, chain, n, stop, nstop) == 0)
+			return 1;
+		if (errno == ENOENT && *n == 0)
 			return 0;
 	}
-	if (fd < 0 || chain_up(fd, chain, n) < 0)
-		return ovl_error(err, errno, "%s %s: find where it lies", what, ovl_qp(path));
-	return 1;
+	return ovl_error(err, errno, "%s %s: find where it lies", what, ovl_qp(path));
 }
 
 /* ovl_layers_init() compares the paths as written; here the directories they lead to are
  * compared, so that a symlinked parent, a bind mount or an alias such as /a/link/ws for /a/ws
  * cannot make a layer lie inside the workspace (ovlbox would create it there, or, taking the
- * workspace for an upper dir, remove it) or inside the other layer. */
-static int check_apart(const struct ovl_layers *l, ovl_error_t *err)
+ * workspace for an upper dir, remove it) or inside the other layer. The layers' chains stop
+ * where they meet the workspace's: above that they are the same, so what lies in what is
+ * decided below it (a layer that contains the workspace is in the workspace's chain). */
+int ovl_layers_check_apart(const struct ovl_layers *l, ovl_error_t *err)
 {
 	const char *names[3] = {"workspace", "upper dir", "work dir"};
 	const char *paths[3] = {l->lower, l->upper, l->work};
@@ -247,7 +255,8 @@ static int check_apart(const struct ovl_layers *l, ovl_error_t *err)
 	size_t n[3] = {0, 0, 0};
 	bool exists[3];
 	for (int i = 0; i < 3; i++) {
-		int r = layer_chain(names[i], paths[i], chains[i], &n[i], &exists[i], err);
+		int r = layer_chain(names[i], paths[i], chains[i], &n[i], &exists[i], chains[0],
+				    i == 0 ? 0 : n[0], err);
 		if (r < 0)
 			return -1;
 		if (i == 0 && !exists[0])
@@ -266,7 +275,7 @@ static int check_apart(const struct ovl_layers *l, ovl_error_t *err)
 
 int ovl_layers_state(const struct ovl_layers *l, ovl_error_t *err)
 {
-	if (check_apart(l, err) < 0)
+	if (ovl_layers_check_apart(l, err) < 0)
 		return -1;
 	cleanup_close int wfd = ovl_open_dir_fd(AT_FDCWD, l->work, 0);
 	if (wfd < 0 && errno != ENOENT)

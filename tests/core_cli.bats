@@ -392,6 +392,39 @@ A src/x/y/new'
 	[[ ! -e $T/same ]]
 }
 
+@test "layers that lie in the workspace (or it in them) on disk are refused: symlinks, a bind mount" {
+	make_fixture
+	ln -s "$WS" "$T/wslink"
+	mkdir "$T/elsewhere"
+	# upper made inside the workspace through a symlinked parent
+	run "$OVLBOX" run --workspace "$WS" --upper "$T/wslink/up" -- true
+	[[ $status -eq 125 ]] || fail_output "upper through a symlink"
+	[[ $output == "ovlbox: upper dir $T/wslink/up lies in workspace $WS (through a symlink or a mount): they must be separate trees" ]] ||
+		fail_output "message"
+	# the workspace itself as the work dir; apply and discard refuse it as well
+	run "$OVLBOX" run --workspace "$WS" --work "$T/wslink" -- true
+	[[ $status -eq 125 && $output == *"workspace $WS lies in work dir $T/wslink"* ]] || fail_output "work alias"
+	ln -s "$FX" "$T/fxlink"
+	run "$OVLBOX" discard --upper "$T/fxlink/ws" "$WS"
+	[[ $status -eq 125 && $output == *"workspace $WS lies in upper dir $T/fxlink/ws"* ]] || fail_output "discard"
+	run "$OVLBOX" apply --upper "$T/fxlink/ws" "$WS"
+	[[ $status -eq 125 && $output == *"workspace $WS lies in upper dir $T/fxlink/ws"* ]] || fail_output "apply"
+	# upper and work: the one inside the other through a symlink
+	ln -s "$T/elsewhere" "$T/elink"
+	run "$OVLBOX" run --workspace "$WS" --upper "$T/elsewhere" --work "$T/elink/wk" -- true
+	[[ $status -eq 125 && $output == *"work dir $T/elink/wk lies in upper dir $T/elsewhere"* ]] ||
+		fail_output "work in upper"
+	# a bind mount of the workspace (in a mount namespace of the test's own)
+	mkdir "$T/bound"
+	run unshare -m --propagation private sh -c \
+		'mount --bind "$1" "$2" && exec "$3" run --workspace "$1" --upper "$2/up" -- true' \
+		sh "$WS" "$T/bound" "$OVLBOX"
+	[[ $status -eq 125 && $output == *"upper dir $T/bound/up lies in workspace $WS"* ]] ||
+		fail_output "bind mount"
+	assert_ws_unchanged
+	[[ -z $(ls -A "$T/elsewhere") && -z $(ls -A "$T/bound") ]]
+}
+
 # ---------------------------------------------------------------------------------------------
 # exit codes
 

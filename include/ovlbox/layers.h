@@ -29,6 +29,11 @@ void ovl_layers_free(struct ovl_layers *l);
  * "workspace DIR is in use by another ovlbox (lock held)". */
 int ovl_layers_lock(const struct ovl_layers *l, ovl_error_t *err);
 
+/* Checks that the directories the three paths lead to (through symlinks and bind mounts) do not
+ * lie in one another, as ovl_layers_init() checks the paths as written. A layer that does not
+ * exist yet is placed by its parent. ovl_layers_state() and ovl_apply() call it. */
+int ovl_layers_check_apart(const struct ovl_layers *l, ovl_error_t *err);
+
 enum ovl_layers_state {
 	OVL_STATE_CLEAN,   /* no upper, or an empty one, and no journal */
 	OVL_STATE_PENDING, /* upper holds changes not applied yet (an earlier --on-exit keep) */

@@ -43,7 +43,9 @@ static int mount_new(int root, const char *dst, const char *fstype, unsigned lon
 }
 
 /* A detached, recursive clone of the host path src (made before anything covers it), read-only
- * or writable. */
+ * or writable. Read-only covers every mount of the clone; writable only its top mount: a
+ * submount that is read-only on the host (a --ro-bind of the caller's, a read-only medium)
+ * stays read-only, as with `mount --rbind`. */
 static int clone_tree(const char *src, bool readonly, ovl_error_t *err)
 {
 	cleanup_close int tree =
@@ -51,11 +53,14 @@ static int clone_tree(const char *src, bool readonly, ovl_error_t *err)
 	if (tree < 0)
 		return ovl_error(err, errno, "bind %s", ovl_qp(src));
 	struct mount_attr attr = {0};
-	if (readonly)
+	unsigned int flags = AT_EMPTY_PATH;
+	if (readonly) {
 		attr.attr_set = MOUNT_ATTR_RDONLY;
-	else
+		flags |= AT_RECURSIVE;
+	} else {
 		attr.attr_clr = MOUNT_ATTR_RDONLY;
-	if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
+	}
+	if (mount_setattr(tree, "", flags, &attr, sizeof(attr)) < 0)
 		return ovl_error(err, errno, "bind %s: make %s", ovl_qp(src),
 				 readonly ? "read-only" : "writable");
 	return ovl_steal_fd(&tree);

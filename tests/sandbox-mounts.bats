@@ -1,0 +1,84 @@
+#!/usr/bin/env bats
+# ovlbox run's mounts, beyond tests/sandbox.bats, one section per fix, each checked as root and
+# as an unprivileged user.
+
+# Action scripts are single-quoted on purpose: they run inside the sandbox (arguments go in as
+# "$1"...). Each @test runs in its own subshell (SC2030/SC2031), and bats' run sets stderr
+# (SC2154).
+# shellcheck disable=SC2016,SC2030,SC2031,SC2154
+
+load lib/common
+load lib/sandbox
+bats_require_minimum_version 1.5.0
+
+setup_file() {
+	sandbox_setup_file
+}
+
+teardown_file() {
+	sandbox_teardown_file
+}
+
+setup() {
+	sb_setup
+}
+
+teardown() {
+	sb_teardown
+}
+
+# ---------------------------------------------------------------------------------------------
+# --bind and --writable: submounts keep their own read-only flag
+#
+# The tests' own mounts are made in `unshare -m --propagation private`: the host's mounts are
+# not touched.
+
+# in_private_ns CMD...: runs CMD in a private mount namespace where $H/src is a tmpfs holding
+# top (a file) and ro/f on a read-only bind mount of $H/src/ro; the host's mounts are not
+# touched. CMD runs as the mode's user.
+in_private_ns() {
+	local who=() uid=0 gid=0
+	if [[ $MODE == user ]]; then
+		who=(setpriv --reuid="$TEST_USER" --regid="$TEST_USER" --clear-groups --)
+		uid=$TEST_UID gid=$TEST_GID
+	fi
+	mkdir -p "$H/src"
+	unshare -m --propagation private sh -c '
+		set -e
+		h=$1 uid=$2 gid=$3
+		shift 3
+		mount -t tmpfs -o mode=0755 tmpfs "$h/src"
+		mkdir "$h/src/ro"
+		echo orig > "$h/src/ro/f"
+		echo orig > "$h/src/top"
+		chown -R "$uid:$gid" "$h/src"
+		mount --bind "$h/src/ro" "$h/src/ro"
+		mount -o remount,bind,ro "$h/src/ro"
+		exec "$@"' sh "$H" "$uid" "$gid" "${who[@]}" "$@"
+}
+
+# check_bind_keeps_ro_submounts OPTION: with `OPTION $H/src`, the top of the bind is writable
+# (the private namespace's tmpfs sees the write) and the read-only submount stays read-only.
+check_bind_keeps_ro_submounts() {
+	[[ $MODE == user ]] && chown -R "$TEST_UID:$TEST_GID" "$WS" "$H"
+	run --separate-stderr in_private_ns "$OVLBOX" run --workspace "$WS" --on-exit discard \
+		"$1" "$H/src" -- sh -c '
+		(echo CHANGED > "$1/ro/f") 2>&1 | sed "s/.*: //"
+		cat "$1/ro/f"
+		echo new > "$1/top" && cat "$1/top"' sh "$H/src"
+	assert_status 0
+	assert_out "Read-only file system
+orig
+new"
+}
+
+@test "bind: root: --bind and --writable keep a read-only submount of SRC read-only" {
+	check_bind_keeps_ro_submounts --bind
+	check_bind_keeps_ro_submounts --writable
+}
+
+@test "bind: user: --bind and --writable keep a read-only submount of SRC read-only" {
+	sb_user
+	check_bind_keeps_ro_submounts --bind
+	check_bind_keeps_ro_submounts --writable
+}

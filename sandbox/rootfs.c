@@ -175,9 +175,16 @@ static int setup_user_mounts(int root, const struct rootfs_config *cfg, const in
 		const struct user_mount *m = &cfg->mounts[i];
 		int r;
 		/* A missing mount point can be made only where the view is writable (the private
-		 * /tmp, the workspace); elsewhere open_target() says it must exist. */
-		struct stat st;
-		bool file = m->src && stat(m->src, &st) == 0 && !S_ISDIR(st.st_mode);
+		 * /tmp, the workspace); elsewhere open_target() says it must exist. File or
+		 * directory is the cloned source's, not a stat of m->src: by now the private /tmp
+		 * covers the host's, and a host path under /tmp is gone or another file. */
+		bool file = false;
+		if (m->kind != MNT_TMPFS) {
+			struct stat st;
+			if (fstat(trees[i], &st) < 0)
+				return ovl_error(err, errno, "stat bind source %s", ovl_qp(m->src));
+			file = !S_ISDIR(st.st_mode);
+		}
 		ovl_error_t ignored = NULL;
 		if (make_mount_point(root, m->dst, file, &ignored) < 0)
 			ovl_error_free(&ignored);

@@ -82,3 +82,31 @@ new"
 	check_bind_keeps_ro_submounts --bind
 	check_bind_keeps_ro_submounts --writable
 }
+
+# ---------------------------------------------------------------------------------------------
+# file binds whose host path is under /tmp (behind the sandbox's private /tmp)
+
+check_tmp_file_binds() {
+	printf 'one\n' >"$T/t1"
+	printf 'two\n' >"$T/t2"
+	[[ $MODE == user ]] && chown "$TEST_UID:$TEST_GID" "$T/t1" "$T/t2"
+	run --separate-stderr sb --bind "$T/t1" --ro-bind "$T/t2:/tmp/elsewhere/t2" -- sh -c '
+		cat "$1" /tmp/elsewhere/t2
+		echo written > "$1"
+		(echo x > /tmp/elsewhere/t2) 2>&1 | sed "s/.*: //"' sh "$T/t1"
+	assert_status 0
+	assert_out "one
+two
+Read-only file system"
+	[[ $(cat "$T/t1") == written ]] || sb_fail "the write to --bind $T/t1 did not reach the host"
+	[[ $(cat "$T/t2") == two ]] || sb_fail "$T/t2 changed"
+}
+
+@test "bind: root: --bind and --ro-bind of a file under /tmp" {
+	check_tmp_file_binds
+}
+
+@test "bind: user: --bind and --ro-bind of a file under /tmp" {
+	sb_user
+	check_tmp_file_binds
+}

@@ -112,6 +112,21 @@ static int add_dev_node(int root, int dev, size_t i, int node_mnt, ovl_error_t *
 	return 0;
 }
 
+/* Once its nodes, mounts and links exist, the /dev tmpfs is made read-only: nothing can be
+ * created in it any more, so an action given CAP_MKNOD cannot make a device node it could use
+ * (/tmp and the workspace are nodev). Nodes made with mknod (real root) live on this tmpfs and
+ * need it to allow devices; binds of the host's nodes (user namespace) are mounts of their
+ * own, so then the tmpfs is nodev too. /dev/shm and /dev/pts are mounts of their own and stay
+ * writable. */
+static int seal_dev(int dev, bool bound_nodes, ovl_error_t *err)
+{
+	struct mount_attr attr = {.attr_set =
+				      MOUNT_ATTR_RDONLY | (bound_nodes ? MOUNT_ATTR_NODEV : 0)};
+	if (mount_setattr(dev, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0)
+		return ovl_error(err, errno, "make /dev read-only");
+	return 0;
+}
+
 static int setup_dev(int root, const int node_mnt[NDEV], ovl_error_t *err)
 {
 	if (mount_new(root, "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k", err) < 0)
@@ -136,7 +151,7 @@ static int setup_dev(int root, const int node_mnt[NDEV], ovl_error_t *err)
 	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
 		if (symlinkat(links[i][0], dev, links[i][1]) < 0)
 			return ovl_error(err, errno, "symlink /dev/%s", links[i][1]);
-	return 0;
+	return seal_dev(dev, node_mnt[0] >= 0, err);
 }
 
 /* mkdir -p of path beneath root without following symlinks (the last component a file if

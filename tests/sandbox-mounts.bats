@@ -110,3 +110,61 @@ Read-only file system"
 	sb_user
 	check_tmp_file_binds
 }
+# ---------------------------------------------------------------------------------------------
+# /dev: read-only once its nodes exist
+
+# mount_opts PATH... (in the action): "PATH OPTIONS" of the top mount at each PATH, or
+# "PATH absent" for a path that does not exist.
+MOUNT_OPTS='
+mount_opts() {
+	for p in "$@"; do
+		if [ ! -e "$p" ]; then echo "$p absent"; continue; fi
+		awk -v p="$p" "\$5 == p { o = \$6 } END { print p, (o == \"\" ? \"none\" : o) }" \
+			/proc/self/mountinfo
+	done
+}
+'
+
+# has_opts OPTIONS OPT...: the comma-separated OPTIONS hold every OPT.
+has_opts() {
+	local o=$1 want
+	shift
+	for want in "$@"; do
+		[[ ,$o, == *,"$want",* ]] || return 1
+	done
+}
+
+# check_dev_readonly: /dev is a read-only, nosuid, noexec tmpfs (nodev too where its nodes are
+# binds, as non-root); nothing can be created in it, not even a node by an action given
+# CAP_MKNOD; its nodes, /dev/shm and /dev/pts still work.
+check_dev_readonly() {
+	run --separate-stderr sb --cap-add MKNOD -- sh -c "$MOUNT_OPTS"'
+		mount_opts /dev
+		(mknod /dev/mynull c 1 3 && echo x > /dev/mynull && echo made) 2>&1 | sed "s/.*: //"
+		(: > /dev/newfile) 2>&1 | sed "s/.*: //"
+		echo x > /dev/null && head -c 2 /dev/zero | wc -c
+		echo shm > /dev/shm/x && cat /dev/shm/x
+		ls /dev/pts/ptmx' sh
+	assert_status 0
+	local opts=${lines[0]#/dev }
+	has_opts "$opts" ro nosuid noexec || sb_fail "/dev is mounted $opts"
+	if [[ $MODE == user ]]; then
+		has_opts "$opts" nodev || sb_fail "/dev is mounted $opts, without nodev"
+	fi
+	# In a user namespace mknod would be refused anyway (EPERM), but the read-only mount is
+	# checked first.
+	[[ $(printf '%s\n' "${lines[@]:1}") == "Read-only file system
+Read-only file system
+2
+shm
+/dev/pts/ptmx" ]] || sb_fail "expected EROFS for mknod and a new file in /dev; working nodes"
+}
+
+@test "dev: root: /dev is read-only: --cap-add MKNOD cannot make a node there (EROFS)" {
+	check_dev_readonly
+}
+
+@test "dev: user: /dev is read-only and nodev: nothing can be created there" {
+	sb_user
+	check_dev_readonly
+}

@@ -168,3 +168,94 @@ shm
 	sb_user
 	check_dev_readonly
 }
+
+# ---------------------------------------------------------------------------------------------
+# /proc and /sys: runc's default read-only and masked paths
+#
+# Nothing here writes a host sysctl: the /proc/sys probe writes kernel/hostname, which belongs
+# to the action's own UTS namespace, and the checks read /proc/self/mountinfo for the ro flag.
+
+PROC_RO=(/proc/bus /proc/fs /proc/irq /proc/sys /proc/sysrq-trigger)
+MASKED=(/proc/acpi /proc/kcore /proc/keys /proc/latency_stats /proc/timer_list /proc/sched_debug
+	/proc/scsi /sys/firmware)
+
+# check_proc_readonly: each of PROC_RO that the host has is a read-only, nosuid,
+# nodev, noexec mount in the sandbox, the others are absent there too; writing a sysctl fails
+# with EROFS (kernel/hostname: the action's own UTS namespace, harmless either way) and the
+# hostname is unchanged.
+check_proc_readonly() {
+	run --separate-stderr sb -- sh -c "$MOUNT_OPTS"'
+		mount_opts "$@"
+		(echo probe > /proc/sys/kernel/hostname) 2>&1 | sed "s/.*: //"
+		hostname' sh "${PROC_RO[@]}"
+	assert_status 0
+	local i p opts
+	for i in "${!PROC_RO[@]}"; do
+		p=${PROC_RO[$i]}
+		if [[ ! -e $p ]]; then
+			[[ ${lines[$i]} == "$p absent" ]] || sb_fail "$p: expected absent"
+			continue
+		fi
+		opts=${lines[$i]#"$p "}
+		has_opts "$opts" ro nosuid nodev noexec || sb_fail "$p is mounted $opts"
+	done
+	[[ ${lines[${#PROC_RO[@]}]} == "Read-only file system" ]] ||
+		sb_fail "a write to /proc/sys/kernel/hostname did not fail with EROFS"
+	[[ ${lines[${#PROC_RO[@]} + 1]} == ovlbox ]] || sb_fail "the hostname changed"
+}
+
+@test "proc: root: /proc/sys sysrq-trigger irq bus fs are read-only; a sysctl write gets EROFS" {
+	check_proc_readonly
+}
+
+@test "proc: user: /proc/sys sysrq-trigger irq bus fs are read-only; a sysctl write gets EROFS" {
+	sb_user
+	check_proc_readonly
+}
+
+# In the action, for each path: "PATH absent", "PATH null C:H" (a character device, its
+# major:minor in hex, and the bytes read from it) or "PATH dir N OPTIONS" (N entries, the
+# mount's options and type).
+MASK_PROBE='
+for p in "$@"; do
+	if [ ! -e "$p" ]; then echo "$p absent"; continue; fi
+	if [ -d "$p" ]; then
+		echo "$p dir $(ls -A "$p" | wc -l) $(awk -v p="$p" "\$5 == p { o = \$6 \" \" \$(NF-2) } END { print o }" /proc/self/mountinfo)"
+	else
+		echo "$p $(stat -c "%F %t:%T" "$p" | sed "s/character special file/chr/") $(wc -c < "$p")"
+	fi
+done
+'
+
+# check_masked [OPTION...]: each of MASKED that the host has reads as /dev/null (a file) or an
+# empty read-only tmpfs (a directory) in the sandbox.
+check_masked() {
+	run --separate-stderr sb "$@" -- sh -c "$MASK_PROBE" sh "${MASKED[@]}"
+	assert_status 0
+	local i p line dir_re='^dir 0 ([^ ]+) tmpfs$'
+	for i in "${!MASKED[@]}"; do
+		p=${MASKED[$i]}
+		line=${lines[$i]#"$p "}
+		if [[ ! -e $p ]]; then
+			[[ $line == absent ]] || sb_fail "$p: expected absent"
+		elif [[ -d $p ]]; then
+			if ! [[ $line =~ $dir_re ]] ||
+				! has_opts "${BASH_REMATCH[1]}" ro nosuid nodev noexec; then
+				sb_fail "$p: expected an empty read-only tmpfs"
+			fi
+		else
+			[[ $line == "chr 1:3 0" ]] || sb_fail "$p: expected /dev/null"
+		fi
+	done
+}
+
+@test "proc: root: kcore keys latency_stats timer_list sched_debug scsi acpi, /sys/firmware are masked" {
+	check_masked
+	check_masked --net host
+}
+
+@test "proc: user: kcore keys latency_stats timer_list sched_debug scsi acpi, /sys/firmware are masked" {
+	sb_user
+	check_masked
+	check_masked --net host
+}

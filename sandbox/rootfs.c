@@ -43,7 +43,9 @@ static int mount_new(int root, const char *dst, const char *fstype, unsigned lon
 }
 
 /* A detached, recursive clone of the host path src (made before anything covers it), read-only
- * or writable. */
+ * or writable. Read-only covers every mount of the clone; writable only its top mount: a
+ * submount that is read-only on the host (a --ro-bind of the caller's, a read-only medium)
+ * stays read-only, as with `mount --rbind`. */
 static int clone_tree(const char *src, bool readonly, ovl_error_t *err)
 {
 	cleanup_close int tree =
@@ -51,11 +53,14 @@ static int clone_tree(const char *src, bool readonly, ovl_error_t *err)
 	if (tree < 0)
 		return ovl_error(err, errno, "bind %s", ovl_qp(src));
 	struct mount_attr attr = {0};
-	if (readonly)
+	unsigned int flags = AT_EMPTY_PATH;
+	if (readonly) {
 		attr.attr_set = MOUNT_ATTR_RDONLY;
-	else
+		flags |= AT_RECURSIVE;
+	} else {
 		attr.attr_clr = MOUNT_ATTR_RDONLY;
-	if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
+	}
+	if (mount_setattr(tree, "", flags, &attr, sizeof(attr)) < 0)
 		return ovl_error(err, errno, "bind %s: make %s", ovl_qp(src),
 				 readonly ? "read-only" : "writable");
 	return ovl_steal_fd(&tree);
@@ -107,6 +112,21 @@ static int add_dev_node(int root, int dev, size_t i, int node_mnt, ovl_error_t *
 	return 0;
 }
 
+/* Once its nodes, mounts and links exist, the /dev tmpfs is made read-only: nothing can be
+ * created in it any more, so an action given CAP_MKNOD cannot make a device node it could use
+ * (/tmp and the workspace are nodev). Nodes made with mknod (real root) live on this tmpfs and
+ * need it to allow devices; binds of the host's nodes (user namespace) are mounts of their
+ * own, so then the tmpfs is nodev too. /dev/shm and /dev/pts are mounts of their own and stay
+ * writable. */
+static int seal_dev(int dev, bool bound_nodes, ovl_error_t *err)
+{
+	struct mount_attr attr = {.attr_set =
+				      MOUNT_ATTR_RDONLY | (bound_nodes ? MOUNT_ATTR_NODEV : 0)};
+	if (mount_setattr(dev, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0)
+		return ovl_error(err, errno, "make /dev read-only");
+	return 0;
+}
+
 static int setup_dev(int root, const int node_mnt[NDEV], ovl_error_t *err)
 {
 	if (mount_new(root, "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k", err) < 0)
@@ -131,6 +151,95 @@ static int setup_dev(int root, const int node_mnt[NDEV], ovl_error_t *err)
 	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
 		if (symlinkat(links[i][0], dev, links[i][1]) < 0)
 			return ovl_error(err, errno, "symlink /dev/%s", links[i][1]);
+	return seal_dev(dev, node_mnt[0] >= 0, err);
+}
+
+/* The parts of /proc and /sys that runc and crun also protect by default (runc's
+ * libcontainer/specconv readonlyPaths and maskedPaths). Read-only: sysctls (euid 0 passes a
+ * sysctl's file mode without any capability, so root's action could otherwise change the
+ * host's kernel settings), sysrq, IRQ affinities, bus and fs knobs. */
+static const char *const readonly_paths[] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
+					     "/proc/sysrq-trigger"};
+/* Masked (/dev/null over a file, an empty read-only tmpfs over a directory): the host's
+ * kernel memory, keyrings, timers, scheduler and hardware details. */
+static const char *const masked_paths[] = {
+    "/proc/acpi",	"/proc/kcore",	     "/proc/keys", "/proc/latency_stats",
+    "/proc/timer_list", "/proc/sched_debug", "/proc/scsi", "/sys/firmware"};
+
+/* Opens path beneath root as O_PATH into *fd: 1, or 0 when it does not exist (the kernel's
+ * configuration decides which of these paths there are), -1 on error. */
+static int open_if_exists(int root, const char *path, int *fd, ovl_error_t *err)
+{
+	*fd = ovl_open_beneath(root, path + 1, O_PATH, err);
+	if (*fd >= 0)
+		return 1;
+	if (ovl_error_errno(*err) != ENOENT)
+		return ovl_error_wrap(err, "%s", path);
+	ovl_error_free(err);
+	return 0;
+}
+
+/* Binds path over itself, read-only, nosuid, nodev, noexec. */
+static int make_readonly(int root, const char *path, ovl_error_t *err)
+{
+	cleanup_close int t = -1;
+	int found = open_if_exists(root, path, &t, err);
+	if (found <= 0)
+		return found;
+	cleanup_close int tree =
+	    open_tree(t, "", OPEN_TREE_CLONE | AT_EMPTY_PATH | AT_RECURSIVE | OPEN_TREE_CLOEXEC);
+	if (tree < 0)
+		return ovl_error(err, errno, "bind %s", path);
+	struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+					    MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC};
+	if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &ro, sizeof(ro)) < 0)
+		return ovl_error(err, errno, "make %s read-only", path);
+	if (move_mount(tree, "", t, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		return ovl_error(err, errno, "mount on %s", path);
+	return 0;
+}
+
+/* Covers a file with a read-only bind of the sandbox's /dev/null (reads give nothing), a
+ * directory with an empty read-only tmpfs. */
+static int mask(int root, const char *path, ovl_error_t *err)
+{
+	cleanup_close int t = -1;
+	int found = open_if_exists(root, path, &t, err);
+	if (found <= 0)
+		return found;
+	struct stat st;
+	if (fstat(t, &st) < 0)
+		return ovl_error(err, errno, "stat %s", path);
+	if (S_ISDIR(st.st_mode)) {
+		char p[32];
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", t);
+		if (mount("tmpfs", p, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+			  "mode=0555") < 0)
+			return ovl_error(err, errno, "mount tmpfs on %s", path);
+		return 0;
+	}
+	cleanup_close int null =
+	    open_tree(root, "dev/null", OPEN_TREE_CLONE | AT_SYMLINK_NOFOLLOW | OPEN_TREE_CLOEXEC);
+	if (null < 0)
+		return ovl_error(err, errno, "bind /dev/null");
+	struct mount_attr ro = {.attr_set =
+				    MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC};
+	if (mount_setattr(null, "", AT_EMPTY_PATH, &ro, sizeof(ro)) < 0)
+		return ovl_error(err, errno, "make a bind of /dev/null read-only");
+	if (move_mount(null, "", t, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		return ovl_error(err, errno, "mount /dev/null on %s", path);
+	return 0;
+}
+
+/* After /dev (for /dev/null) and /sys exist. */
+static int protect_proc_sys(int root, ovl_error_t *err)
+{
+	for (size_t i = 0; i < sizeof(readonly_paths) / sizeof(readonly_paths[0]); i++)
+		if (make_readonly(root, readonly_paths[i], err) < 0)
+			return -1;
+	for (size_t i = 0; i < sizeof(masked_paths) / sizeof(masked_paths[0]); i++)
+		if (mask(root, masked_paths[i], err) < 0)
+			return -1;
 	return 0;
 }
 
@@ -170,9 +279,16 @@ static int setup_user_mounts(int root, const struct rootfs_config *cfg, const in
 		const struct user_mount *m = &cfg->mounts[i];
 		int r;
 		/* A missing mount point can be made only where the view is writable (the private
-		 * /tmp, the workspace); elsewhere open_target() says it must exist. */
-		struct stat st;
-		bool file = m->src && stat(m->src, &st) == 0 && !S_ISDIR(st.st_mode);
+		 * /tmp, the workspace); elsewhere open_target() says it must exist. File or
+		 * directory is the cloned source's, not a stat of m->src: by now the private /tmp
+		 * covers the host's, and a host path under /tmp is gone or another file. */
+		bool file = false;
+		if (m->kind != MNT_TMPFS) {
+			struct stat st;
+			if (fstat(trees[i], &st) < 0)
+				return ovl_error(err, errno, "stat bind source %s", ovl_qp(m->src));
+			file = !S_ISDIR(st.st_mode);
+		}
 		ovl_error_t ignored = NULL;
 		if (make_mount_point(root, m->dst, file, &ignored) < 0)
 			ovl_error_free(&ignored);
@@ -219,9 +335,10 @@ static int take_sources(const struct rootfs_config *cfg, int node[NDEV], int *tr
 }
 
 /* The mount namespace is already a private copy of the host's mounts: make all of it read-only
- * (nosuid, nodev) in place, put fresh /proc /dev /tmp (/sys) over it, then the workspace and the
- * user's mounts. No pivot_root: nothing writable is left underneath, and the action can neither
- * unmount (no capabilities, seccomp) nor reach the covered mounts. */
+ * (nosuid, nodev) in place, put fresh /proc /dev /tmp (/sys) over it, protect parts of /proc and
+ * /sys as runc does, then attach the workspace and the user's mounts. No pivot_root: nothing
+ * writable is left underneath, and the action can neither unmount (no capabilities, seccomp) nor
+ * reach the covered mounts. */
 int rootfs_enter(const struct rootfs_config *cfg, ovl_error_t *err)
 {
 	int node[NDEV], *trees = calloc(cfg->nmounts + 1, sizeof(int));
@@ -254,6 +371,8 @@ int rootfs_enter(const struct rootfs_config *cfg, ovl_error_t *err)
 	    (cfg->join_net(cfg->join_net_data, err) < 0 ||
 	     mount_new(root, "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL,
 		       err) < 0))
+		goto out;
+	if (protect_proc_sys(root, err) < 0)
 		goto out;
 	if (make_mount_point(root, cfg->workspace, false, err) < 0 ||
 	    attach(root, cfg->workspace_mnt, cfg->workspace, err) < 0) {

@@ -45,24 +45,30 @@ static int mount_new(int root, const char *dst, const char *fstype, unsigned lon
 /* A detached, recursive clone of the host path src (made before anything covers it), read-only
  * or writable. Read-only covers every mount of the clone; writable only its top mount: a
  * submount that is read-only on the host (a --ro-bind of the caller's, a read-only medium)
- * stays read-only, as with `mount --rbind`. */
-static int clone_tree(const char *src, bool readonly, ovl_error_t *err)
+ * stays read-only, as with `mount --rbind`. user: a user's bind (nosuid, nodev), not a device
+ * node for /dev. */
+static int clone_tree(const char *src, bool readonly, bool user, ovl_error_t *err)
 {
 	cleanup_close int tree =
 	    open_tree(AT_FDCWD, src, OPEN_TREE_CLONE | AT_RECURSIVE | OPEN_TREE_CLOEXEC);
 	if (tree < 0)
 		return ovl_error(err, errno, "bind %s", ovl_qp(src));
-	struct mount_attr attr = {0};
-	unsigned int flags = AT_EMPTY_PATH;
-	if (readonly) {
-		attr.attr_set = MOUNT_ATTR_RDONLY;
-		flags |= AT_RECURSIVE;
-	} else {
-		attr.attr_clr = MOUNT_ATTR_RDONLY;
-	}
-	if (mount_setattr(tree, "", flags, &attr, sizeof(attr)) < 0)
+	/* A user's bind is nosuid and nodev all through, as the rest of the host root: an action
+	 * given CAP_MKNOD must not use a node it makes in a writable bind, nor a setuid binary
+	 * there gain anything (the device nodes cloned for /dev keep dev). */
+	struct mount_attr restrict_attr = {.attr_set =
+					       (user ? MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV : 0) |
+					       (readonly ? MOUNT_ATTR_RDONLY : 0)};
+	if (restrict_attr.attr_set != 0 && mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE,
+							 &restrict_attr, sizeof(restrict_attr)) < 0)
 		return ovl_error(err, errno, "bind %s: make %s", ovl_qp(src),
-				 readonly ? "read-only" : "writable");
+				 readonly ? "read-only, nosuid and nodev" : "nosuid and nodev");
+	if (!readonly) {
+		/* SRC's own mount only: one below it that is read-only on the host stays so. */
+		struct mount_attr rw = {.attr_clr = MOUNT_ATTR_RDONLY};
+		if (mount_setattr(tree, "", AT_EMPTY_PATH, &rw, sizeof(rw)) < 0)
+			return ovl_error(err, errno, "bind %s: make writable", ovl_qp(src));
+	}
 	return ovl_steal_fd(&tree);
 }
 
@@ -322,13 +328,13 @@ static int take_sources(const struct rootfs_config *cfg, int node[NDEV], int *tr
 	for (size_t i = 0; i < NDEV && !cfg->mknod; i++) {
 		char src[32];
 		snprintf(src, sizeof(src), "/dev/%s", dev_nodes[i].name);
-		if ((node[i] = clone_tree(src, false, err)) < 0)
+		if ((node[i] = clone_tree(src, false, false, err)) < 0)
 			return -1;
 	}
 	for (size_t i = 0; i < cfg->nmounts; i++) {
 		const struct user_mount *m = &cfg->mounts[i];
 		if (m->kind != MNT_TMPFS &&
-		    (trees[i] = clone_tree(m->src, m->kind == MNT_RO_BIND, err)) < 0)
+		    (trees[i] = clone_tree(m->src, m->kind == MNT_RO_BIND, true, err)) < 0)
 			return -1;
 	}
 	return 0;

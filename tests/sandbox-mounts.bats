@@ -111,6 +111,43 @@ Read-only file system"
 	check_tmp_file_binds
 }
 # ---------------------------------------------------------------------------------------------
+# --bind, --writable and --ro-bind are nosuid and nodev, as the rest of the host root
+
+# check_binds_nosuid_nodev: a node made with CAP_MKNOD in a writable bind cannot be used, and
+# every bind (and a submount in it) is mounted nosuid,nodev.
+check_binds_nosuid_nodev() {
+	mkdir -p "$H/w" "$H/r"
+	[[ $MODE == user ]] && chown -R "$TEST_UID:$TEST_GID" "$H"
+	run --separate-stderr sb --cap-add MKNOD --bind "$H/w" --ro-bind "$H/r" --writable "$H/r/sub" \
+		-- sh -c "$MOUNT_OPTS"'
+		mount_opts "$1" "$2" "$3"
+		if mknod "$1/n" c 1 3 2>/dev/null; then
+			(echo x > "$1/n") 2>&1 | sed "s/.*: //"
+		else
+			echo "no mknod"
+		fi' sh "$H/w" "$H/r" "$H/r/sub"
+	assert_status 0
+	local i
+	for i in 0 1 2; do
+		has_opts "${lines[i]#* }" nosuid nodev || sb_fail "not nosuid,nodev: ${lines[i]}"
+	done
+	if [[ $MODE == root ]]; then
+		[[ ${lines[3]} == "Permission denied" ]] || sb_fail "the node made in --bind could be used: ${lines[3]}"
+	fi
+}
+
+@test "bind: root: binds are nosuid,nodev: a node made with --cap-add MKNOD cannot be used" {
+	mkdir -p "$H/r/sub"
+	check_binds_nosuid_nodev
+}
+
+@test "bind: user: binds are nosuid,nodev" {
+	sb_user
+	mkdir -p "$H/r/sub"
+	check_binds_nosuid_nodev
+}
+
+# ---------------------------------------------------------------------------------------------
 # /dev: read-only once its nodes exist
 
 # mount_opts PATH... (in the action): "PATH OPTIONS" of the top mount at each PATH, or

@@ -22,11 +22,7 @@ setup_file() {
 }
 
 setup() {
-	common_setup
-	command -v strace >/dev/null || fail "strace is needed (tests/install-deps.sh installs it)"
-	# These tests run ovlbox under strace; LeakSanitizer (make check SANITIZE=1) cannot work
-	# under ptrace, so only leak detection is off here (ASan and UBSan still check).
-	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+	crash_setup
 }
 
 teardown() {

@@ -21,10 +21,7 @@ setup_file() {
 }
 
 setup() {
-	common_setup
-	command -v strace >/dev/null || fail "strace is needed (tests/install-deps.sh installs it)"
-	# strace and LeakSanitizer do not go together (tests/core_crash.bats)
-	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+	crash_setup
 	RANDFS=$OVLBOX_HELPERS/randfs
 }
 

@@ -3,6 +3,15 @@
 # traced apply, and one trial (tests/core_crash.bats, tests/core_random.bats). Needs strace and
 # lib/common (snap, MODE, T, TREESNAP, OVLBOX).
 
+# crash_setup: the per-test set-up of a suite that runs ovlbox under strace.
+crash_setup() {
+	common_setup
+	command -v strace >/dev/null || fail "strace is needed (tests/install-deps.sh installs it)"
+	# LeakSanitizer (make check SANITIZE=1) cannot work under ptrace, so only leak detection
+	# is off (ASan and UBSan still check).
+	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+}
+
 # System calls that change the filesystem (openat only when it creates or writes).
 MUTATING=' rename renameat renameat2 unlink unlinkat rmdir mkdir mkdirat link linkat symlink
 	symlinkat mknod mknodat chmod fchmod fchmodat fchmodat2 chown fchown lchown fchownat utime

@@ -206,6 +206,11 @@ static int remove_dir_contents(int dfd, const char *what, struct ovl_release *re
 		abort();
 	for (;;) {
 		ssize_t n = getdents64(dfd, buf, BUF);
+		/* ENOENT: the directory was removed since it was opened, by another remover working
+		 * alongside (the sandbox's init removes overlayfs' scratch dirs while ovlbox
+		 * applies): it is gone, as wanted */
+		if (n < 0 && errno == ENOENT)
+			return 0;
 		if (n < 0)
 			return ovl_error(err, errno, "readdir %s", ovl_qp(what));
 		if (n == 0)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -299,6 +300,18 @@ int ovl_seccomp_default(struct ovl_seccomp **out, ovl_error_t *err)
 	 * (not EPERM) makes glibc and others fall back to clone(), whose flags we can check. */
 	if (deny(f, "clone3", ENOSYS, 0, NULL, err) < 0)
 		return -1;
+	/* ioctl TIOCSTI pushes input into a terminal, TIOCLINUX's selection paste too, and the
+	 * caller's shell runs it after ovlbox exits (bubblewrap's CVE-2017-5226). The action has
+	 * no controlling terminal (setsid), which the kernel requires, but CAP_SYS_ADMIN
+	 * (--cap-add) lifts that check. The request is an unsigned int: only its low 32 bits are
+	 * compared, or one with high bits set would pass here and reach the kernel as TIOCSTI. */
+	static const unsigned long tty_inject[] = {TIOCSTI, TIOCLINUX};
+	for (size_t i = 0; i < sizeof(tty_inject) / sizeof(tty_inject[0]); i++) {
+		struct scmp_arg_cmp c =
+		    SCMP_CMP(1, SCMP_CMP_MASKED_EQ, 0xffffffffUL, tty_inject[i]);
+		if (deny(f, "ioctl", EPERM, 1, &c, err) < 0)
+			return -1;
+	}
 	*out = ovl_steal_ptr(&f);
 	return 0;
 }

@@ -35,13 +35,29 @@ static void forward_signal(int sig)
 		kill(action_pid, sig);
 }
 
+static const int forwarded_signals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+
+static void forwarded_set(sigset_t *set)
+{
+	sigemptyset(set);
+	for (size_t i = 0; i < sizeof(forwarded_signals) / sizeof(forwarded_signals[0]); i++)
+		sigaddset(set, forwarded_signals[i]);
+}
+
 void install_handlers(void (*fn)(int))
 {
-	static const int forwarded_signals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
-	struct sigaction sa = {.sa_handler = fn};
+	/* SA_RESTART: a forwarded signal must not fail a set-up step with EINTR */
+	struct sigaction sa = {.sa_handler = fn, .sa_flags = SA_RESTART};
 	sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < sizeof(forwarded_signals) / sizeof(forwarded_signals[0]); i++)
 		sigaction(forwarded_signals[i], &sa, NULL);
+}
+
+void forwarded_signals_mask(int how)
+{
+	sigset_t set;
+	forwarded_set(&set);
+	sigprocmask(how, &set, NULL);
 }
 
 static void init_fail(int fd, struct init_report *r, ovl_error_t *err) __attribute__((noreturn));
@@ -125,20 +141,40 @@ static int join_init_namespaces(ovl_error_t *err)
 	return 0;
 }
 
+/* --rlimit, as late as possible, so that the limits bind the command, not ovlbox's set-up
+ * (nofile=4 would leave it no fd to join the namespaces with); still before the capabilities
+ * are dropped, since raising a hard limit needs CAP_SYS_RESOURCE. */
+static int set_rlimits(const struct run_opts *o, ovl_error_t *err)
+{
+	for (size_t i = 0; i < o->nrlimits; i++)
+		if (setrlimit(o->rlimits[i].resource, &o->rlimits[i].lim) < 0)
+			return ovl_error(err, errno, "--rlimit %s", o->rlimits[i].spec);
+	return 0;
+}
+
 /* The action's process, forked by init as soon as init runs: what it can do without the view
- * (signals, the network namespace, compiling the seccomp filter, limits) overlaps init's
- * making of the view; then it waits for go, joins init's namespaces, changes directory, drops
- * capabilities, installs seccomp and executes. */
+ * (signals, a new session, the network namespace, compiling the seccomp filter) overlaps
+ * init's making of the view; then it waits for go, joins init's namespaces, changes
+ * directory, sets limits, drops capabilities, installs seccomp and executes. */
 static void exec_action(const struct run_opts *o, struct ovl_seccomp *filter, struct action_fds fds)
     __attribute__((noreturn));
 static void exec_action(const struct run_opts *o, struct ovl_seccomp *filter, struct action_fds fds)
 {
 	ovl_error_t err = NULL;
-	sigset_t none;
-	sigemptyset(&none);
 	for (int s = 1; s < NSIG; s++)
 		signal(s, SIG_DFL);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* The forwarded signals stay blocked, as init forked us, until right before execve():
+	 * one that comes during the set-up then ends the action (128+N), not the set-up (125). */
+	sigset_t fwd;
+	forwarded_set(&fwd);
+	sigprocmask(SIG_SETMASK, &fwd, NULL);
+	/* A new session, so no controlling terminal: the action cannot push input into the
+	 * caller's terminal with TIOCSTI (CVE-2017-5226; the default seccomp profile refuses it
+	 * too). Ctrl-C still reaches it: ovlbox and init get it and forward it. */
+	if (setsid() < 0) {
+		ovl_error(&err, errno, "setsid");
+		action_fail(fds.exec, 0, &err);
+	}
 	if ((fds.net >= 0 && make_net_namespace(fds.net, &err) < 0) ||
 	    make_ipc_uts_namespaces(o, &err) < 0)
 		action_fail(fds.exec, 0, &err);
@@ -149,11 +185,6 @@ static void exec_action(const struct run_opts *o, struct ovl_seccomp *filter, st
 		action_fail(fds.exec, 0, &err);
 	if (filter && ovl_seccomp_compile(filter, &err) < 0)
 		action_fail(fds.exec, 0, &err);
-	for (size_t i = 0; i < o->nrlimits; i++)
-		if (setrlimit(o->rlimits[i].resource, &o->rlimits[i].lim) < 0) {
-			ovl_error(&err, errno, "--rlimit %s", o->rlimits[i].spec);
-			action_fail(fds.exec, 0, &err);
-		}
 	char go;
 	if (ovl_read_all(fds.go, &go, 1) < 0) /* init failed to build the view */
 		_exit(EXIT_OVLBOX);
@@ -165,9 +196,12 @@ static void exec_action(const struct run_opts *o, struct ovl_seccomp *filter, st
 		ovl_error(&err, errno, "--cwd %s", ovl_qp(cwd));
 		action_fail(fds.exec, 0, &err);
 	}
-	if (ovl_caps_restrict(&o->caps, &err) < 0 ||
+	if (set_rlimits(o, &err) < 0 || ovl_caps_restrict(&o->caps, &err) < 0 ||
 	    (filter && ovl_seccomp_install(filter, &err) < 0))
 		action_fail(fds.exec, 0, &err);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	if (o->exec_path)
 		execve(o->exec_path, o->argv, o->envp);
 	else
@@ -292,7 +326,7 @@ static int join_action_net(void *data, ovl_error_t *err)
 		return action_ended(a, err);
 	cleanup_close int pidfd = (int)syscall(SYS_pidfd_open, a->pid, 0);
 	if (pidfd < 0 || setns(pidfd, CLONE_NEWNET) < 0) {
-		if (errno == ESRCH) /* it failed after making the namespace (--rlimit) */
+		if (errno == ESRCH) /* it failed after making the namespace */
 			return action_ended(a, err);
 		return ovl_error(err, errno, "join the action's network namespace");
 	}
@@ -358,66 +392,103 @@ static bool unmount_workspace(int ws_mnt)
 	return done;
 }
 
+/* While the action starts would be too late: an action given CAP_SYS_PTRACE reaches init's fds
+ * through /proc/1/fd, and the work dir's is on the host's writable mount. So the marker the
+ * volatile overlay made in the work dir is removed before the action is released, and the fd
+ * closed (ovl_layers_clear_volatile_marker_at: then its two directories need not be freed at the
+ * end; whatever fails here, the apply's removal of the work dir does again). */
+static void clear_volatile_marker(int work_fd)
+{
+	if (work_fd < 0)
+		return;
+	ovl_error_t ignored = NULL;
+	if (ovl_layers_clear_volatile_marker_at(work_fd, &ignored) < 0)
+		ovl_error_free(&ignored);
+	close(work_fd);
+}
+
+/* After the report, with no process of the action left: ovlbox hands the work dir over again
+ * (not when the layers are kept or on the --upper-size tmpfs), and init removes overlayfs'
+ * scratch dirs while ovlbox applies, instead of the apply doing it after (their blocks are freed
+ * by a kernel worker, release.h). ovlbox's apply removes whatever is left, and reaps init before
+ * it returns. The fd is closed here, not by _exit: ovlbox removes the work dir while init exits
+ * and hands its own fd of it to a kernel worker, and whoever drops the last reference frees its
+ * block; left to _exit, that could be init, after its namespaces were torn down, with ovlbox
+ * waiting for it (0.3 ms a run, fourth session). */
+static void remove_scratch(int sync_fd)
+{
+	int work_fd = ovl_recv_fd(sync_fd);
+	if (work_fd < 0)
+		return;
+	ovl_error_t ignored = NULL;
+	if (ovl_layers_remove_scratch_at(work_fd, &ignored) < 0)
+		ovl_error_free(&ignored);
+	close(work_fd);
+}
+
+/* What the action's process reports through its exec pipe: a set-up failure, or exec's errno. */
+static void read_exec_result(const struct action *a, struct init_report *rep)
+{
+	struct exec_failure f = {0};
+	if (ovl_read_all(a->exec, &f, sizeof(f)) == 0) {
+		if (f.msg[0]) {
+			snprintf(rep->msg, sizeof(rep->msg), "%s", f.msg);
+			rep->setup_failed = 1;
+		}
+		rep->exec_errno = f.errnum;
+	}
+	close(a->exec);
+}
+
 /* pid 1 of the new pid namespace: forks the action's process at once, makes its namespaces,
  * then (once ovlbox has the layers ready and says so through sync_fd) mounts the overlay and
  * builds the view; releases the action, reaps everything, reports. tmpfs_sock >= 0: make the
- * --upper-size tmpfs and send it back. */
+ * --upper-size tmpfs and send it back.
+ *
+ * init holds no fd of the host's mounts while the action runs (an action given CAP_SYS_PTRACE
+ * can open them through /proc/1/fd): lock_fd, ovlbox's lock on the workspace inherited through
+ * clone(), is closed at once (ovlbox keeps the lock for the run), the work dir's fd before the
+ * action is released; its cwd moves to the view's root. The forwarded signals are blocked from
+ * before clone() (see sandbox_start) until the action's process exists, so that none is lost: pid 1
+ * of a pid namespace would drop one with no handler, and there is no action to forward it to before
+ * the fork. */
 void sandbox_init(const struct run_opts *o, const struct ovl_layers *l, struct ovl_seccomp *filter,
-		  bool rootless, int sync_fd, int report_fd, int tmpfs_sock)
+		  bool rootless, int lock_fd, int sync_fd, int report_fd, int tmpfs_sock)
 {
 	struct init_report rep = {0};
 	ovl_error_t err = NULL;
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	close(lock_fd);
 	install_handlers(forward_signal);
 	struct action a = {.pid = -1, .go = -1, .exec = -1, .net = -1};
 	const int not_for_action[] = {report_fd, tmpfs_sock, sync_fd};
-	if (fork_action(o, filter, not_for_action, 3, &a, &err) < 0 ||
-	    make_mount_namespace(&err) < 0)
+	if (fork_action(o, filter, not_for_action, 3, &a, &err) < 0)
+		init_fail(report_fd, &rep, &err);
+	forwarded_signals_mask(SIG_UNBLOCK); /* those that came meanwhile go to the action now */
+	if (make_mount_namespace(&err) < 0)
 		init_fail(report_fd, &rep, &err);
 	int work_fd = ovl_recv_fd(sync_fd);
 	if (work_fd < 0 && errno != ENODATA) /* ovlbox gave up */
 		_exit(EXIT_OVLBOX);
-	close(sync_fd);
 	int ws_mnt = build_view(o, l, rootless, &a, tmpfs_sock, &err);
-	if (ws_mnt < 0)
+	/* init's cwd is ovlbox's, which a private mount of the view may cover (/tmp): the action
+	 * must not reach it through /proc/1/cwd */
+	if (ws_mnt < 0 || (chdir("/") < 0 && ovl_error(&err, errno, "chdir /") < 0))
 		init_fail(report_fd, &rep, &err);
 	if (tmpfs_sock >= 0)
 		close(tmpfs_sock);
 	if (a.net >= 0)
 		close(a.net);
+	clear_volatile_marker(work_fd);
 	ovl_write_all(a.go, "g", 1); /* EPIPE if the action failed already: exec says why */
 	close(a.go);
-	/* While the action starts: the marker the volatile overlay made in the work dir, so that
-	 * its two directories need not be freed at the end (ovl_layers_clear_volatile_marker_at);
-	 * whatever fails here, the apply's removal of the work dir does again. */
-	ovl_error_t ignored = NULL;
-	if (work_fd >= 0 && ovl_layers_clear_volatile_marker_at(work_fd, &ignored) < 0)
-		ovl_error_free(&ignored);
-	struct exec_failure f = {0};
-	if (ovl_read_all(a.exec, &f, sizeof(f)) == 0) {
-		if (f.msg[0]) {
-			snprintf(rep.msg, sizeof(rep.msg), "%s", f.msg);
-			rep.setup_failed = 1;
-		}
-		rep.exec_errno = f.errnum;
-	}
-	close(a.exec);
+	read_exec_result(&a, &rep);
 
 	reap_all(a.pid, &rep.wait_status);
 	rep.unmounted = unmount_workspace(ws_mnt);
 	getrusage(RUSAGE_CHILDREN, &rep.usage);
 	ovl_write_all(report_fd, &rep, sizeof(rep));
-	/* While ovlbox applies the upper: the removal of overlayfs' scratch dirs then overlaps
-	 * the apply instead of following it (their blocks are freed by a kernel worker,
-	 * release.h). ovlbox's apply removes whatever is left, and reaps init before it returns.
-	 * The work dir's fd is closed here, not by _exit: ovlbox removes the work dir while init
-	 * exits and hands its own fd of it to a kernel worker, and whoever drops the last
-	 * reference frees its block; left to _exit, that could be init, after its namespaces
-	 * were torn down, with ovlbox waiting for it (0.3 ms a run, fourth session). */
-	if (work_fd >= 0) {
-		if (rep.unmounted)
-			ovl_layers_remove_scratch_at(work_fd, &err);
-		close(work_fd);
-	}
+	if (rep.unmounted)
+		remove_scratch(sync_fd);
 	_exit(0);
 }

@@ -7,11 +7,12 @@
  * kept or on the --upper-size tmpfs. Meanwhile the action's process makes the network, IPC and
  * UTS namespaces and compiles a profile file's filter (the built-in profile is compiled at
  * build time). init mounts the overlay, builds the view (joining the action's network
- * namespace to mount /sys) and releases the action, which joins init's mount namespace and
- * executes; meanwhile init removes the volatile overlay's marker from the work dir. Once the
- * action has exited and every other process is gone, init unmounts the workspace, writes its
- * struct init_report and, while ovlbox applies, removes overlayfs' scratch dir from the work
- * dir. */
+ * namespace to mount /sys), removes the volatile overlay's marker from the work dir, closes it
+ * and releases the action, which joins init's mount namespace and executes. Once the action has
+ * exited and every other process is gone, init unmounts the workspace, writes its struct
+ * init_report and, with the work dir's fd ovlbox sends it again, removes overlayfs' scratch dir
+ * while ovlbox applies. While the action runs, init holds no fd of a host mount (see
+ * sandbox_init). */
 #ifndef OVLBOX_SANDBOX_INIT_H
 #define OVLBOX_SANDBOX_INIT_H
 
@@ -22,7 +23,7 @@
 #include "ovlbox/seccomp.h"
 #include "runopts.h"
 
-/* What the sandbox's init writes to the parent through the report pipe, once: at the end, or
+/* What the sandbox's init writes to the parent through the report socket, once: at the end, or
  * when set-up fails. */
 struct init_report {
 	int setup_failed;    /* 1: ovlbox could not set up; msg says why */
@@ -34,10 +35,13 @@ struct init_report {
 };
 
 void sandbox_init(const struct run_opts *o, const struct ovl_layers *l, struct ovl_seccomp *filter,
-		  bool rootless, int sync_fd, int report_fd, int tmpfs_sock)
+		  bool rootless, int lock_fd, int sync_fd, int report_fd, int tmpfs_sock)
     __attribute__((noreturn));
 
 /* Installs fn for the signals ovlbox passes on to the action (TERM INT HUP QUIT USR1 USR2). */
 void install_handlers(void (*fn)(int));
+
+/* Blocks (SIG_BLOCK) or unblocks (SIG_UNBLOCK) the signals ovlbox passes on. */
+void forwarded_signals_mask(int how);
 
 #endif

@@ -66,9 +66,11 @@ static double now_ms(void)
 /* The sandbox seen from outside: its init and the pipes to it. */
 struct sandbox {
 	pid_t pid;
-	int sync;   /* unix socket: a byte once the layers are ready, with the work dir's fd */
-	int report; /* read: struct init_report */
+	int sync;   /* unix socket: a byte once the layers are ready, with the work dir's fd; the
+		     * work dir's fd again after the report */
+	int report; /* unix socket, read: struct init_report */
 	int sock;   /* --upper-size: receives the tmpfs */
+	int work;   /* the work dir, for init (see sandbox_go); -1 when it gets none */
 	bool reaped;
 	int status; /* init's, once reaped */
 	struct rusage usage;
@@ -82,45 +84,58 @@ static void close_fd(int *fd)
 }
 
 /* Clones init into new pid (and, as non-root, user) namespaces; init and the action's process
- * make the others (see init.h). */
+ * make the others (see init.h). init closes lock, ovlbox's lock fd, at once. Its channels to
+ * ovlbox are unix sockets, not pipes: a pipe in init's fd table can be opened again through
+ * /proc/1/fd (by an action given CAP_SYS_PTRACE), which would let the action write init's report
+ * or read the work dir's fd; a socket cannot be. */
 static int sandbox_start(const struct run_opts *o, const struct ovl_layers *l,
-			 struct ovl_seccomp *filter, bool rootless, struct sandbox *sb,
+			 struct ovl_seccomp *filter, bool rootless, int lock, struct sandbox *sb,
 			 ovl_error_t *err)
 {
-	int sync_pipe[2], report_pipe[2], sock[2] = {-1, -1};
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync_pipe) < 0)
+	int sync_sock[2], report_sock[2], sock[2] = {-1, -1};
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync_sock) < 0)
 		return ovl_error(err, errno, "socketpair");
-	if (pipe2(report_pipe, O_CLOEXEC) < 0 ||
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, report_sock) < 0 ||
 	    (o->upper_size && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sock) < 0)) {
-		close(sync_pipe[0]);
-		close(sync_pipe[1]);
-		return ovl_error(err, errno, "pipe");
+		close(sync_sock[0]);
+		close(sync_sock[1]);
+		return ovl_error(err, errno, "socketpair");
 	}
 	/* init (and ovlbox) must not die writing to a pipe whose reader is gone */
 	signal(SIGPIPE, SIG_IGN);
 	unsigned long flags = CLONE_NEWPID | (rootless ? CLONE_NEWUSER : 0);
 	fflush(NULL);
 
+	/* The forwarded signals are blocked until the handler that relays them to init is
+	 * installed, and init inherits the mask (see sandbox_init): one that comes meanwhile is
+	 * delivered then, rather than killing ovlbox or being lost. */
+	forwarded_signals_mask(SIG_BLOCK);
 	pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
 	if (pid == 0) {
-		close(sync_pipe[1]);
-		close(report_pipe[0]);
+		close(sync_sock[1]);
+		close(report_sock[0]);
 		close_fd(&sock[0]);
-		sandbox_init(o, l, filter, rootless, sync_pipe[0], report_pipe[1], sock[1]);
+		sandbox_init(o, l, filter, rootless, lock, sync_sock[0], report_sock[1], sock[1]);
 	}
 	int e = errno;
-	close(sync_pipe[0]);
-	close(report_pipe[1]);
+	close(sync_sock[0]);
+	close(report_sock[1]);
 	close_fd(&sock[1]);
-	*sb = (struct sandbox){
-	    .pid = pid, .sync = sync_pipe[1], .report = report_pipe[0], .sock = sock[0]};
+	*sb = (struct sandbox){.pid = pid,
+			       .sync = sync_sock[1],
+			       .report = report_sock[0],
+			       .sock = sock[0],
+			       .work = -1};
+	if (pid > 0) {
+		init_pid = pid;
+		install_handlers(relay_signal);
+	}
+	forwarded_signals_mask(SIG_UNBLOCK);
 	if (pid < 0) {
 		sb->reaped = true;
 		return ovl_error(err, e, "create namespaces for the action%s",
 				 rootless ? " (are unprivileged user namespaces disabled?)" : "");
 	}
-	init_pid = pid;
-	install_handlers(relay_signal);
 	/* No waiting for init to run: where a CPU is at hand, init runs while ovlbox prepares. (On
 	 * the project's 2-vCPU VMs a freshly cloned task mostly waits on ovlbox's vCPU until
 	 * ovlbox blocks; a handshake only added a wake-up, ~0.3 ms.) */
@@ -129,18 +144,17 @@ static int sandbox_start(const struct run_opts *o, const struct ovl_layers *l,
 
 /* Lets init go on: the layers are ready. With them goes the work dir (not when the layers are
  * kept, nor on the --upper-size tmpfs), opened here because in init's namespace it is
- * read-only once the view is built: through it init clears the volatile overlay's marker while
- * the action starts, and removes overlayfs' scratch dir at the end. A send fails only if init
- * died already; its report (or its absence) says why. */
+ * read-only once the view is built: through it init clears the volatile overlay's marker
+ * before it releases the action. init closes it then; it gets it again after its report
+ * (sandbox_hand_back_work), to remove overlayfs' scratch dir. A send fails only if init died
+ * already; its report (or its absence) says why. */
 static void sandbox_go(struct sandbox *sb, const struct ovl_layers *l, const struct run_opts *o,
 		       int *tmpfs_fd)
 {
-	cleanup_close int work = -1;
 	if (!o->upper_size && o->on_exit != ON_EXIT_KEEP)
-		work = open(l->work, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (work < 0 || ovl_send_fd(sb->sync, work) < 0)
+		sb->work = open(l->work, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sb->work < 0 || ovl_send_fd(sb->sync, sb->work) < 0)
 		ovl_write_all(sb->sync, "g", 1);
-	close_fd(&sb->sync);
 	if (sb->sock >= 0)
 		*tmpfs_fd =
 		    ovl_recv_fd(sb->sock); /* -1 if set-up failed first: the report says why */
@@ -157,11 +171,24 @@ static void sandbox_reap(struct sandbox *sb)
 	init_pid = 0;
 }
 
+/* After init's report, when it unmounted the workspace: no process of the action is left, so
+ * init may have the work dir again (see sandbox_go). Closing the socket tells init there is
+ * none. */
+static void sandbox_hand_back_work(struct sandbox *sb, bool unmounted)
+{
+	if (unmounted && sb->work >= 0)
+		ovl_send_fd(sb->sync,
+			    sb->work); /* fails only if init is gone: nothing to do then */
+	close_fd(&sb->sync);
+	close_fd(&sb->work);
+}
+
 /* Ends the sandbox if it still runs (init dies of SIGKILL, and its pid namespace with it) and
  * reaps init. */
 static void sandbox_stop(struct sandbox *sb)
 {
 	close_fd(&sb->sync);
+	close_fd(&sb->work);
 	close_fd(&sb->sock);
 	close_fd(&sb->report);
 	if (!sb->reaped) {
@@ -210,6 +237,7 @@ static int sandbox_wait(struct sandbox *sb, const struct run_opts *o, double sta
 	wait_report(sb, o, start, res);
 	bool reported = ovl_read_all(sb->report, &rep, sizeof(rep)) == 0;
 	close_fd(&sb->report);
+	sandbox_hand_back_work(sb, reported && rep.unmounted);
 	res->wall_ms = now_ms() - start;
 	if (!reported || !rep.unmounted)
 		sandbox_reap(sb); /* then the overlay went with init's mount namespace */
@@ -258,36 +286,39 @@ static bool differs_in_sandbox(const struct run_opts *o, const char *path)
 	return false;
 }
 
-/* Looks a command without a slash up on the action's PATH now, so that the action's exec does
- * not walk PATH with failing execve()s under its seccomp filter. Only where the sandbox sees the
- * same file as the host (read-only); otherwise, or when not found, the action's execvpe() decides
- * (and reports 126/127 itself). */
+/* Looks a command without a slash up now, so that the action's exec does not walk PATH with
+ * failing execve()s under its seccomp filter. The PATH is ovlbox's own, as the README says and
+ * as the action's execvpe() would use (glibc's takes the caller's, not envp's), whatever the
+ * action's environment or --cwd. Only while the entries are where the sandbox sees the same
+ * files as the host (read-only); at the first that is not, or is relative to the cwd (an empty
+ * one is "."), or when not found, the action's execvpe() decides (and reports 126/127). */
 static char *resolve_command(const struct run_opts *o)
 {
 	const char *cmd = o->argv[0];
-	if (strchr(cmd, '/') || o->cwd)
+	if (strchr(cmd, '/'))
 		return NULL;
-	const char *path = "/bin:/usr/bin"; /* execvpe's default */
-	for (char **e = o->envp; *e; e++)
-		if (strncmp(*e, "PATH=", 5) == 0)
-			path = *e + 5;
-	cleanup_free char *dirs = strdup(path);
-	if (dirs == NULL)
-		abort();
-	for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d;
-	     d = strtok_r(NULL, ":", &save)) {
+	const char *path = getenv("PATH");
+	if (path == NULL)
+		path = "/bin:/usr/bin"; /* execvpe's default */
+	for (const char *d = path;; d++) {
+		size_t n = strcspn(d, ":");
 		if (d[0] != '/')
 			return NULL; /* relative to the action's cwd: leave it to the action */
 		char *full = NULL;
-		if (asprintf(&full, "%s/%s", d, cmd) < 0)
+		if (asprintf(&full, "%.*s/%s", (int)n, d, cmd) < 0)
 			abort();
+		if (differs_in_sandbox(o, full)) {
+			free(full); /* what the action finds there is not what the host has */
+			return NULL;
+		}
 		struct stat st;
-		if (stat(full, &st) == 0 && S_ISREG(st.st_mode) && access(full, X_OK) == 0 &&
-		    !differs_in_sandbox(o, full))
+		if (stat(full, &st) == 0 && S_ISREG(st.st_mode) && access(full, X_OK) == 0)
 			return full;
 		free(full);
+		d += n;
+		if (*d == '\0')
+			return NULL;
 	}
-	return NULL;
 }
 
 /* Brings the layers to a state where a run can start: finishes an interrupted apply, refuses
@@ -382,7 +413,7 @@ int cmd_run(int argc, char **argv)
 	struct ovl_layers l = {0};
 	struct ovl_seccomp *filter = NULL;
 	struct run_result res = {0};
-	struct sandbox sb = {.reaped = true, .sync = -1, .report = -1, .sock = -1};
+	struct sandbox sb = {.reaped = true, .sync = -1, .report = -1, .sock = -1, .work = -1};
 	int status = EXIT_OVLBOX;
 	bool rootless = geteuid() != 0;
 	cleanup_close int lock = -1;
@@ -401,7 +432,7 @@ int cmd_run(int argc, char **argv)
 	double start = now_ms();
 	/* The sandbox makes its namespaces while the layers are readied; until sandbox_go() it
 	 * has changed nothing outside itself. */
-	if (sandbox_start(&o, &l, filter, rootless, &sb, &err) < 0 ||
+	if (sandbox_start(&o, &l, filter, rootless, lock, &sb, &err) < 0 ||
 	    ready_layers(&l, rootless, o.upper_size != NULL, &err) < 0)
 		goto out;
 	sandbox_go(&sb, &l, &o, &tmpfs_fd);

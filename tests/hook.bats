@@ -331,7 +331,12 @@ OVL_NO_FSOPEN_LINE="no new mount API here (fsopen: Function not implemented): mo
 	ovl_make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/workspace)" "$OVL_STARTED_CMD" \
 		"$OVL_T/rootfs-evil-work"
 	unshare -m --propagation private sleep 60 &
-	local pid=$! left
+	local pid=$! left i
+	# (until unshare has made the namespace: before, the pid is in ours, which is refused)
+	for ((i = 0; i < 100; i++)); do
+		[[ $(readlink "/proc/$pid/ns/mnt") != "$(readlink /proc/self/ns/mnt)" ]] && break
+		sleep 0.02
+	done
 	run "$OVLBOX_HOOK" createRuntime <<<"{\"ociVersion\":\"1.0.2\",\"id\":\"x\",\"status\":\"creating\",\"pid\":$pid,\"bundle\":\"$B\"}"
 	kill "$pid"
 	wait "$pid" || true

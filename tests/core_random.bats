@@ -10,8 +10,9 @@
 #
 # Seeds are fixed, so a failure reproduces: RANDFS_SEEDS=FIRST-LAST (default 1-30) and
 # RANDFS_OPS (changes per action, default 40) choose others, e.g. a long run with
-# RANDFS_SEEDS=1-2000 make check TESTS=tests/core_random.bats. A failing seed prints the
-# changes the action made and the snapshot diff.
+# RANDFS_SEEDS=1-2000 TESTS=tests/core_random.bats make check; RANDFS_CRASH_SEEDS (default 1-8)
+# and RANDFS_CRASHES (crash points per seed, default 6) for the crash tests. A failing seed
+# prints the changes the action made and the snapshot diff.
 
 load lib/common
 load lib/crash

@@ -22,6 +22,7 @@ setup() {
 
 teardown() {
 	ovl_runc delete -f "$ID" >/dev/null 2>&1 || true
+	ovl_runc delete -f "$ID-b" >/dev/null 2>&1 || true
 	if [[ -n ${USERNS_SCRATCH:-} ]]; then
 		rm -rf "$USERNS_SCRATCH"
 	fi
@@ -416,13 +417,13 @@ OVL_NO_FSOPEN_LINE="no new mount API here (fsopen: Function not implemented): mo
 	# A waits for B's attempt before it writes; B is refused and its poststop leaves A's layers.
 	ovl_make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/workspace)" \
 		'["sh", "-c", "while [ ! -e /out/go ]; do sleep 0.05; done; echo A > /workspace/a.txt"]'
+	# (A keeps $ID, which teardown deletes whatever happens; B is $ID-b)
 	ovl_runc run -d -b "$B" "$ID" </dev/null >/dev/null 2>"$C/a.err" || fail "A: $(cat "$C/a.err")"
 	local a=$ID
-	ID=$a-b
 	mkdir "$C/b"
 	jq '.process.args = ["sh", "-c", "echo B > /workspace/b.txt; touch /out/started"]' \
 		"$B/config.json" >"$C/b/config.json"
-	run ovl_runc run -b "$C/b" "$ID" </dev/null
+	run ovl_runc run -b "$C/b" "$ID-b" </dev/null
 	[[ $status -ne 0 && ! -e $OUT/started ]] || fail "B started: $output"
 	ovl_assert_output "workspace $WS is in use by container $a (its layers are $WS.upper and $WS.work)"
 	grep -q "the layers of $WS belong to container $a: left as they are" "$LOG" ||

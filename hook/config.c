@@ -52,7 +52,8 @@ static enum hook_stage infer_stage(const struct ovl_oci_state *s)
 	return STAGE_CREATE_RUNTIME;
 }
 
-int hook_ctx_load(struct hook_ctx *ctx, int state_fd, enum hook_stage *stage, ovl_error_t *err)
+int hook_ctx_load(struct hook_ctx *ctx, int state_fd, enum hook_stage *stage,
+		  const char *layers_under, ovl_error_t *err)
 {
 	memset(ctx, 0, sizeof(*ctx));
 	if (ovl_oci_state_read(state_fd, &ctx->state, err) < 0)
@@ -118,6 +119,11 @@ int hook_ctx_load(struct hook_ctx *ctx, int state_fd, enum hook_stage *stage, ov
 				 m.index, ovl_qp(m.destination), ovl_qp(m.source));
 	if (ovl_layers_init(&ctx->layers, m.source, ctx->upper_ann, ctx->work_ann, err) < 0)
 		return -1;
+	/* Where the annotations come from whoever writes the pod (CRI-O), upper and work could
+	 * otherwise be any host directory the hook (root) would create and the action write into
+	 * while it runs. */
+	if (layers_under && ovl_layers_check_beneath(&ctx->layers, layers_under, err) < 0)
+		return ovl_error_wrap(err, "--layers-under");
 	return 1;
 }
 

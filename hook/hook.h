@@ -41,8 +41,10 @@ struct hook_ctx {
 /* Reads the state from fd and the bundle's config.json and validates every annotation and the
  * workspace mount. *stage STAGE_INFER is replaced by the stage the state implies. Returns 1 when
  * the container asks for a workspace, 0 when there is nothing to do (no org.ovlbox.workspace
- * annotation, or a poststop after the bundle was removed), -1 on error. Touches nothing on disk. */
-int hook_ctx_load(struct hook_ctx *ctx, int state_fd, enum hook_stage *stage, ovl_error_t *err);
+ * annotation, or a poststop after the bundle was removed), -1 on error. Touches nothing on disk.
+ * layers_under (--layers-under): when not NULL, upper and work must lie beneath it. */
+int hook_ctx_load(struct hook_ctx *ctx, int state_fd, enum hook_stage *stage,
+		  const char *layers_under, ovl_error_t *err);
 void hook_ctx_free(struct hook_ctx *ctx);
 
 /* The command that finishes what the hook leaves behind ("ovlbox apply [--upper U] ... DIR");

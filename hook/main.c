@@ -1,6 +1,6 @@
-/* ovlbox-hook [STAGE] [--log FILE]: OCI hook giving a container a copy-on-write workspace.
- * Reads the OCI state on stdin; exits 0 on success or when the container asks for nothing,
- * 1 on failure (one line on stderr), 2 on a usage error. */
+/* ovlbox-hook [STAGE] [--log FILE] [--layers-under DIR]: OCI hook giving a container a
+ * copy-on-write workspace. Reads the OCI state on stdin; exits 0 on success or when the container
+ * asks for nothing, 1 on failure (one line on stderr), 2 on a usage error. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -26,18 +26,20 @@ static const struct {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: " PROG " [STAGE] [--log FILE] [--verbose] < state.json\n"
+	fprintf(f, "usage: " PROG
+		   " [STAGE] [--log FILE] [--verbose] [--layers-under DIR] < state.json\n"
 		   "  STAGE: prestart, createRuntime, createContainer or poststop; without it,\n"
 		   "  the state's status decides (\"stopped\": poststop, otherwise mount).\n"
 		   "  Configured by the container's annotations: org.ovlbox.workspace (a bind\n"
 		   "  mount destination), org.ovlbox.upperdir, org.ovlbox.workdir,\n"
-		   "  org.ovlbox.on-exit (apply|discard|keep).\n");
+		   "  org.ovlbox.on-exit (apply|discard|keep). --layers-under DIR: upper and\n"
+		   "  work must lie beneath DIR (for annotations written by untrusted users).\n");
 }
 
-static int run(enum hook_stage stage, ovl_error_t *err)
+static int run(enum hook_stage stage, const char *layers_under, ovl_error_t *err)
 {
 	struct hook_ctx ctx;
-	int r = hook_ctx_load(&ctx, STDIN_FILENO, &stage, err);
+	int r = hook_ctx_load(&ctx, STDIN_FILENO, &stage, layers_under, err);
 	if (r <= 0) {
 		hook_ctx_free(&ctx);
 		return r;
@@ -65,6 +67,7 @@ int main(int argc, char **argv)
 {
 	enum hook_stage stage = STAGE_INFER;
 	const char *log_path = NULL;
+	const char *layers_under = NULL;
 	bool verbose = false;
 	ovl_log_init(PROG, -1, false);
 	for (int i = 1; i < argc; i++) {
@@ -73,6 +76,10 @@ int main(int argc, char **argv)
 			log_path = argv[++i];
 		} else if (strncmp(a, "--log=", 6) == 0) {
 			log_path = a + 6;
+		} else if (strcmp(a, "--layers-under") == 0 && i + 1 < argc) {
+			layers_under = argv[++i];
+		} else if (strncmp(a, "--layers-under=", 15) == 0) {
+			layers_under = a + 15;
 		} else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
 			verbose = true;
 		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -108,8 +115,12 @@ int main(int argc, char **argv)
 		ovl_warn("open log %s: %s; logging to stderr only", ovl_qp(log_path),
 			 strerror(errno));
 
+	if (layers_under && layers_under[0] != '/') {
+		ovl_errorf("--layers-under %s: not an absolute path", ovl_qp(layers_under));
+		return 2;
+	}
 	cleanup_error ovl_error_t err = NULL;
-	if (run(stage, &err) < 0) {
+	if (run(stage, layers_under, &err) < 0) {
 		ovl_errorf("%s", err ? err->msg : "failed");
 		return 1;
 	}

@@ -273,6 +273,29 @@ int ovl_layers_check_apart(const struct ovl_layers *l, ovl_error_t *err)
 	return 0;
 }
 
+int ovl_layers_check_beneath(const struct ovl_layers *l, const char *dir, ovl_error_t *err)
+{
+	struct stat st;
+	if (stat(dir, &st) < 0)
+		return ovl_error(err, errno, "%s", ovl_qp(dir));
+	struct devino d = {st.st_dev, st.st_ino};
+	const char *names[2] = {"upper dir", "work dir"};
+	const char *paths[2] = {l->upper, l->work};
+	for (int i = 0; i < 2; i++) {
+		struct devino chain[MAX_DEPTH];
+		size_t n = 0;
+		bool exists;
+		int r = layer_chain(names[i], paths[i], chain, &n, &exists, NULL, 0, err);
+		if (r < 0)
+			return -1;
+		/* strictly beneath: the dir itself would be removed after an apply */
+		if (r == 0 || !in_chain(chain + (exists ? 1 : 0), n - (exists ? 1 : 0), &d))
+			return ovl_error(err, 0, "%s %s does not lie beneath %s", names[i],
+					 ovl_qp(paths[i]), ovl_qp(dir));
+	}
+	return 0;
+}
+
 int ovl_layers_state(const struct ovl_layers *l, ovl_error_t *err)
 {
 	if (ovl_layers_check_apart(l, err) < 0)

@@ -489,3 +489,51 @@ OVL_NO_FSOPEN_LINE="no new mount API here (fsopen: Function not implemented): mo
 	ovl_assert_refused "ovlbox-hook: the container (state pid" "has no mount namespace of its own: the hook mounts only in the container's"
 	[[ $output != *" - overlay "* ]] || fail "an overlay was mounted in the runtime's namespace: $output"
 }
+
+# --layers-under DIR (for hooks.d files serving pods whose annotations untrusted users write)
+
+# hook_args ARG...: appends ARGs to every hook's args in the bundle.
+hook_args() {
+	local add
+	add=$(printf '%s\n' "$@" | jq -R . | jq -s .)
+	jq --argjson add "$add" '.hooks[][].args += $add' "$B/config.json" >"$B/config.new"
+	mv "$B/config.new" "$B/config.json"
+}
+
+@test "--layers-under: layers beneath DIR are used; an upper or work dir elsewhere, also through a symlink, is refused" {
+	mkdir "$C/layers"
+	ovl_make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/workspace \
+		org.ovlbox.upperdir="$C/layers/up" org.ovlbox.workdir="$C/layers/wk")"
+	hook_args --layers-under "$C/layers"
+	run_runc
+	[[ $status -eq 0 ]] || fail "runc: $output"
+	ovl_assert_applied
+	# the defaults (beside the workspace, in $C) do not lie beneath $C/layers
+	ovl_snapshot "$WS" >"$C/before.txt"
+	ID=$ID-2
+	ovl_make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/workspace)" "$OVL_STARTED_CMD"
+	hook_args --layers-under "$C/layers"
+	run_runc
+	ovl_assert_refused "ovlbox-hook: --layers-under: upper dir $WS.upper does not lie beneath $C/layers"
+	# a path beneath DIR as written that leads elsewhere
+	mkdir -p "$C/elsewhere"
+	ln -s "$C/elsewhere" "$C/layers/link"
+	ovl_make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/workspace \
+		org.ovlbox.upperdir="$C/layers/up" org.ovlbox.workdir="$C/layers/link/wk")" "$OVL_STARTED_CMD"
+	hook_args --layers-under "$C/layers"
+	run_runc
+	ovl_assert_refused "ovlbox-hook: --layers-under: work dir $C/layers/link/wk does not lie beneath $C/layers"
+	[[ ! -e $C/layers/up && ! -e $C/elsewhere/wk ]]
+	# DIR itself is not beneath DIR
+	ovl_make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/workspace \
+		org.ovlbox.upperdir="$C/layers" org.ovlbox.workdir="$C/wk2")" "$OVL_STARTED_CMD"
+	hook_args --layers-under "$C/layers"
+	run_runc
+	ovl_assert_refused "ovlbox-hook: --layers-under: upper dir $C/layers does not lie beneath $C/layers"
+}
+
+@test "--layers-under: a relative DIR is a usage error" {
+	run "$OVLBOX_HOOK" --layers-under layers poststop </dev/null
+	[[ $status -eq 2 && $output == "ovlbox-hook: --layers-under layers: not an absolute path" ]] ||
+		fail "$status: $output"
+}

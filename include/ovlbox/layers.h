@@ -34,6 +34,10 @@ int ovl_layers_lock(const struct ovl_layers *l, ovl_error_t *err);
  * exist yet is placed by its parent. ovl_layers_state() and ovl_apply() call it. */
 int ovl_layers_check_apart(const struct ovl_layers *l, ovl_error_t *err);
 
+/* Checks that upper and work lie strictly beneath dir on disk (through symlinks and bind
+ * mounts, as ovl_layers_check_apart(); a layer that does not exist yet by its parent). */
+int ovl_layers_check_beneath(const struct ovl_layers *l, const char *dir, ovl_error_t *err);
+
 enum ovl_layers_state {
 	OVL_STATE_CLEAN,   /* no upper, or an empty one, and no journal */
 	OVL_STATE_PENDING, /* upper holds changes not applied yet (an earlier --on-exit keep) */

@@ -11,22 +11,6 @@ load lib/common
 load lib/sandbox
 bats_require_minimum_version 1.5.0
 
-setup_file() {
-	sandbox_setup_file
-}
-
-teardown_file() {
-	sandbox_teardown_file
-}
-
-setup() {
-	sb_setup
-}
-
-teardown() {
-	sb_teardown
-}
-
 # ---------------------------------------------------------------------------------------------
 # --bind and --writable: submounts keep their own read-only flag
 #

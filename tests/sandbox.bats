@@ -14,22 +14,6 @@ load lib/common
 load lib/sandbox
 bats_require_minimum_version 1.5.0
 
-setup_file() {
-	sandbox_setup_file
-}
-
-teardown_file() {
-	sandbox_teardown_file
-}
-
-setup() {
-	sb_setup
-}
-
-teardown() {
-	sb_teardown
-}
-
 # ---------------------------------------------------------------------------------------------
 # filesystem
 

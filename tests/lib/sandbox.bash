@@ -182,3 +182,20 @@ wait_for_file() {
 	echo "timed out waiting for $1" >&2
 	return 1
 }
+
+# bats' hooks, for the suites that load this file (tests/sandbox*.bats).
+setup_file() {
+	sandbox_setup_file
+}
+
+teardown_file() {
+	sandbox_teardown_file
+}
+
+setup() {
+	sb_setup
+}
+
+teardown() {
+	sb_teardown
+}

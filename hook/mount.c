@@ -242,7 +242,7 @@ static void disown_layers(const struct ovl_layers *l)
 static int check_not_in_use(const struct hook_ctx *ctx, ovl_error_t *err)
 {
 	const struct ovl_layers *l = &ctx->layers;
-	char owner[256];
+	char owner[OVL_OWNER_MAX];
 	if (ovl_layers_owner(l, owner, sizeof(owner), err) < 0)
 		return -1;
 	if (owner[0] == '\0' || strcmp(owner, ctx->state.id) == 0)
@@ -264,6 +264,9 @@ int hook_mount(struct hook_ctx *ctx, bool in_place, ovl_error_t *err)
 		return ovl_error(err, 0,
 				 "state: id: missing (the hook marks the layers with the "
 				 "container's id)");
+	if (strlen(ctx->state.id) >= OVL_OWNER_MAX)
+		/* marked with it, its own poststop could not tell the layers were its own */
+		return ovl_error(err, 0, "state: id: longer than %d bytes", OVL_OWNER_MAX - 1);
 	cleanup_close int lock = hook_lock(ctx, err);
 	if (lock < 0)
 		return -1;

@@ -47,7 +47,7 @@ static int keep(struct hook_ctx *ctx, ovl_error_t *err)
  * 1 if they are, 0 if not, -1 on error. */
 static int own_layers(struct hook_ctx *ctx, ovl_error_t *err)
 {
-	char owner[256];
+	char owner[OVL_OWNER_MAX];
 	if (ovl_layers_owner(&ctx->layers, owner, sizeof(owner), err) < 0)
 		return -1;
 	if (owner[0] != '\0' && ctx->state.id && strcmp(owner, ctx->state.id) == 0)

@@ -288,8 +288,11 @@ int ovl_layers_check_beneath(const struct ovl_layers *l, const char *dir, ovl_er
 		int r = layer_chain(names[i], paths[i], chain, &n, &exists, NULL, 0, err);
 		if (r < 0)
 			return -1;
+		if (r == 0)
+			return ovl_error(err, ENOENT, "%s %s: its parent", names[i],
+					 ovl_qp(paths[i]));
 		/* strictly beneath: the dir itself would be removed after an apply */
-		if (r == 0 || !in_chain(chain + (exists ? 1 : 0), n - (exists ? 1 : 0), &d))
+		if (!in_chain(chain + (exists ? 1 : 0), n - (exists ? 1 : 0), &d))
 			return ovl_error(err, 0, "%s %s does not lie beneath %s", names[i],
 					 ovl_qp(paths[i]), ovl_qp(dir));
 	}

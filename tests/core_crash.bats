@@ -17,18 +17,6 @@
 load lib/common
 load lib/crash
 
-setup_file() {
-	ensure_test_user
-}
-
-setup() {
-	crash_setup
-}
-
-teardown() {
-	common_teardown
-}
-
 # The action: every kind of change apply has to get right after a restart.
 CRASH_ACTION='
 	# opaque dirs (rm + recreate), also one nested in a merged dir

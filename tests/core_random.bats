@@ -17,18 +17,7 @@
 load lib/common
 load lib/crash
 
-setup_file() {
-	ensure_test_user
-}
-
-setup() {
-	crash_setup
-	RANDFS=$OVLBOX_HELPERS/randfs
-}
-
-teardown() {
-	common_teardown
-}
+RANDFS=$OVLBOX_HELPERS/randfs
 
 # report SEED WHY: the reason, and the changes the action made, on fd 3.
 report() {

@@ -176,6 +176,14 @@ assert_bad_input() {
 	ovl_assert_no_layers
 }
 
+@test "state: an id of 256 bytes or more is refused at the mount stage (the layers' mark could not hold it)" {
+	local id
+	id=$(printf 'x%.0s' {1..256})
+	hook_with_state "$(jq -cn --arg b "$B" --arg id "$id" \
+		'{"ociVersion": "1.0.2", "id": $id, "status": "creating", "pid": 5, "bundle": $b}')" createRuntime
+	assert_bad_input 'ovlbox-hook: state: id: longer than 255 bytes'
+}
+
 @test "no org.ovlbox.workspace annotation: exit 0, nothing read beyond config.json" {
 	config 'del(.annotations)'
 	hook_with_state "$(state creating 5)" createRuntime

@@ -3,6 +3,19 @@
 # traced apply, and one trial (tests/core_crash.bats, tests/core_random.bats). Needs strace and
 # lib/common (snap, MODE, T, TREESNAP, OVLBOX).
 
+# bats' hooks, for the suites that load this file (tests/core_crash.bats, core_random.bats).
+setup_file() {
+	ensure_test_user
+}
+
+setup() {
+	crash_setup
+}
+
+teardown() {
+	common_teardown
+}
+
 # crash_setup: the per-test set-up of a suite that runs ovlbox under strace.
 crash_setup() {
 	common_setup

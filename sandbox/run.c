@@ -410,6 +410,12 @@ int cmd_run(int argc, char **argv)
 	if (r != 0)
 		return r > 0 ? 0 : EXIT_OVLBOX;
 	cleanup_error ovl_error_t err = NULL;
+	if (o.stats && run_check_stats_path(o.stats, &err) < 0) {
+		/* Found out after the run, the run's outcome would be lost. */
+		report(&err);
+		run_opts_free(&o);
+		return EXIT_OVLBOX;
+	}
 	struct ovl_layers l = {0};
 	struct ovl_seccomp *filter = NULL;
 	struct run_result res = {0};
@@ -457,8 +463,10 @@ int cmd_run(int argc, char **argv)
 out:
 	sandbox_stop(&sb);
 	report(&err);
-	if (o.stats && run_write_stats(o.stats, &res, status, &err) < 0)
+	if (o.stats && run_write_stats(o.stats, &res, status, &err) < 0) {
 		report(&err);
+		status = EXIT_OVLBOX;
+	}
 	ovl_seccomp_free(filter);
 	ovl_layers_free(&l);
 	run_opts_free(&o);

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <libgen.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -409,6 +410,23 @@ void run_opts_free(struct run_opts *o)
 static long long tv_ms(struct timeval tv)
 {
 	return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+int run_check_stats_path(const char *path, ovl_error_t *err)
+{
+	/* access(), not open(): a FIFO such as /dev/fd/N would block an open until its reader
+	 * came, and nothing may change on disk before the run. */
+	if (faccessat(AT_FDCWD, path, W_OK, AT_EACCESS) == 0)
+		return 0;
+	if (errno != ENOENT)
+		return ovl_error(err, errno, "--stats %s", ovl_qp(path));
+	cleanup_free char *copy = strdup(path);
+	if (copy == NULL)
+		return ovl_error(err, errno, "--stats %s", ovl_qp(path));
+	const char *dir = dirname(copy);
+	if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) < 0)
+		return ovl_error(err, errno, "--stats %s: directory %s", ovl_qp(path), ovl_qp(dir));
+	return 0;
 }
 
 int run_write_stats(const char *path, const struct run_result *res, int status, ovl_error_t *err)

@@ -55,6 +55,10 @@ struct run_result {
 int run_opts_parse(int argc, char **argv, struct run_opts *o);
 void run_opts_free(struct run_opts *o);
 
+/* Whether the --stats file can be written (it exists and is writable, or its directory is),
+ * checked before the run without changing anything. */
+int run_check_stats_path(const char *path, ovl_error_t *err);
+
 /* Writes the --stats JSON object to path. status is ovlbox's exit status. */
 int run_write_stats(const char *path, const struct run_result *res, int status, ovl_error_t *err);
 

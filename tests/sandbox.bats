@@ -894,6 +894,44 @@ check_kill_after() {
 		fail "stats: $(cat "$T/stats.json")"
 }
 
+# A --stats file that cannot be written is found before the run, whose outcome it would lose.
+@test "stats: a missing directory: 125, one line, nothing run, nothing changed" {
+	printf 'aaa\n' >"$WS/a"
+	run --separate-stderr sb --stats "$T/no-such-dir/stats.json" -- sh -c 'echo x >ran; rm a'
+	assert_status 125
+	assert_one_err_line "--stats $T/no-such-dir/stats.json: directory $T/no-such-dir: No such file or directory"
+	[[ ! -e $WS/ran && $(cat "$WS/a") == aaa ]] || fail "the action ran"
+	assert_no_layers_left
+}
+
+@test "stats: user: an unwritable file or directory: 125, one line, nothing run" {
+	sb_user
+	mkdir "$T/ro"
+	chmod 0555 "$T/ro"
+	run --separate-stderr sb --stats "$T/ro/stats.json" -- sh -c 'echo x >ran'
+	assert_status 125
+	assert_one_err_line "--stats $T/ro/stats.json: directory $T/ro: Permission denied"
+	printf '{}\n' >"$T/mine.json"
+	chmod 0444 "$T/mine.json"
+	run --separate-stderr sb --stats "$T/mine.json" -- sh -c 'echo x >ran'
+	assert_status 125
+	assert_one_err_line "--stats $T/mine.json: Permission denied"
+	[[ ! -e $WS/ran && $(cat "$T/mine.json") == '{}' ]] || fail "the action ran or the file changed"
+	assert_no_layers_left
+}
+
+@test "stats: a FIFO is written after the run (not opened before it)" {
+	mkfifo "$T/stats.fifo"
+	sb --stats "$T/stats.fifo" -- sh -c 'exit 5' 2>"$T/err" &
+	local pid=$! st=0
+	# The reader comes only now: an open of the FIFO before the run would block until it does.
+	cat "$T/stats.fifo" >"$T/stats.json"
+	wait "$pid" || st=$?
+	[[ $st -eq 5 && ! -s $T/err ]] || fail "exit $st, stderr: $(cat "$T/err")"
+	stats_schema_ok "$T/stats.json"
+	[[ $(stats_get "$T/stats.json" .exit_code) == 5 ]] || fail "stats: $(cat "$T/stats.json")"
+}
+
 @test "stats: kill -9 \$\$: exit_code 137, signal SIGKILL" {
 	run --separate-stderr sb --stats "$T/stats.json" -- sh -c 'kill -9 $$'
 	assert_status 137

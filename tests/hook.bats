@@ -413,6 +413,36 @@ OVL_NO_FSOPEN_LINE="no new mount API here (fsopen: Function not implemented): mo
 	ovl_assert_applied
 }
 
+# On a filesystem without user xattrs the marks are files in the work dir (the container's id a
+# symlink's target, ovlbox-container), read back the same way.
+@test "no user xattrs: the container's mark is the symlink ovlbox-container; a second container is refused; applied" {
+	ovl_make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/workspace)" \
+		'["sh", "-c", "while [ ! -e /out/go ]; do sleep 0.05; done; echo A > /workspace/a.txt"]'
+	hooks_under "$(kernel_profile "$C" no-setxattr)"
+	ovl_runc run -d -b "$B" "$ID" </dev/null >/dev/null 2>"$C/a.err" || fail "A: $(cat "$C/a.err")"
+	local a=$ID
+	[[ $(readlink "$WS.work/ovlbox-container") == "$a" ]] ||
+		fail "no symlink mark: $(ls -l "$WS.work")"
+	[[ $(readlink "$WS.work/ovlbox-mode") == trusted ]] || fail "no mode file: $(ls -l "$WS.work")"
+	! getfattr -n user.ovlbox.container "$WS.work" >/dev/null 2>&1 || fail "an xattr mark was set"
+	mkdir "$C/b"
+	jq '.process.args = ["sh", "-c", "echo B > /workspace/b.txt; touch /out/started"]' \
+		"$B/config.json" >"$C/b/config.json"
+	run ovl_runc run -b "$C/b" "$ID-b" </dev/null
+	[[ $status -ne 0 && ! -e $OUT/started ]] || fail "B started: $output"
+	ovl_assert_output "workspace $WS is in use by container $a (its layers are $WS.upper and $WS.work)"
+	touch "$OUT/go"
+	local i
+	for ((i = 0; i < 200; i++)); do
+		[[ $(ovl_runc state "$a" | jq -r .status) == stopped ]] && break
+		sleep 0.05
+	done
+	ovl_runc delete "$a" || fail "runc delete A"
+	[[ $(cat "$WS/a.txt") == A && ! -e $WS/b.txt ]] || fail "A's change was not applied: $(ls "$WS")"
+	ovl_assert_cache_intact
+	ovl_assert_no_layers
+}
+
 @test "a second container on a workspace in use is refused; the first one's changes are applied" {
 	# A waits for B's attempt before it writes; B is refused and its poststop leaves A's layers.
 	ovl_make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/workspace)" \

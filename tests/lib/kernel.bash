@@ -13,6 +13,9 @@
 #   no-layer-fd-E  fsconfig(fd, FSCONFIG_SET_FD = 5, ...) refused with errno E: 22 (EINVAL) as
 #                  6.12 refuses an unknown key, 9 (EBADF) as 6.13/6.14 an O_PATH fd
 #   no-mount       fsopen refused with ENOSYS and mount(2) with EPERM: no way to mount
+#   no-setxattr    setting and removing xattrs refused with EOPNOTSUPP, as on a filesystem
+#                  without user xattrs (overlayfs' own trusted.* xattrs are the kernel's, and
+#                  no filter sees them)
 kernel_profile() {
 	local dir=$1 name=$2 rules
 	case $name in
@@ -26,6 +29,9 @@ kernel_profile() {
 		"args": [{"index": 1, "value": 5, "op": "SCMP_CMP_EQ"}]}' ;;
 	no-mount) rules='{"names": ["fsopen"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38},
 		{"names": ["mount"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}' ;;
+	no-setxattr) rules='{"names": ["setxattr", "lsetxattr", "fsetxattr", "setxattrat",
+		"removexattr", "lremovexattr", "fremovexattr", "removexattrat"],
+		"action": "SCMP_ACT_ERRNO", "errnoRet": 95}' ;;
 	*)
 		echo "kernel_profile: unknown profile $name" >&2
 		return 1

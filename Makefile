@@ -158,3 +158,44 @@ clean:
 	rm -rf build
 
 -include $(shell find build -name '*.d' 2>/dev/null)
+
+# ---- fuzz: libFuzzer harnesses of the parsers of untrusted input (tests/fuzz/) ----
+# `make fuzz` builds them with clang into build/fuzz/ and runs each FUZZ_SECONDS on its corpus
+# (new inputs go to build/fuzz/corpus/, crashes to build/fuzz/artifacts/). `make tests` builds
+# each harness also as a replay program ($(B)/tests/fuzz/NAME FILE...), which
+# tests/fuzz_replay.bats runs on every file of tests/fuzz/corpus/NAME/.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+# (lib/fs.c's struct fd_msg has its cmsg buffer union mid-struct: a GNU extension to clang.)
+FUZZ_FLAGS   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+                -fno-sanitize-recover=undefined
+FUZZ_SRC     := $(filter-out tests/fuzz/replay.c,$(wildcard tests/fuzz/*.c))
+FUZZ_NAMES   := $(FUZZ_SRC:tests/fuzz/%.c=%)
+FUZZERS      := $(FUZZ_NAMES:%=build/fuzz/%)
+FUZZ_REPLAYS := $(FUZZ_NAMES:%=$(B)/tests/fuzz/%)
+
+build/fuzz/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) -std=gnu11 -Wall -Wextra -Werror \
+		-Wno-gnu-variable-sized-type-not-at-end $(FUZZ_FLAGS) \
+		-fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZERS): build/fuzz/%: build/fuzz/tests/fuzz/%.o $(LIB_SRC:%.c=build/fuzz/%.o)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+$(FUZZ_REPLAYS): $(B)/tests/fuzz/%: $(B)/tests/fuzz/%.o $(B)/tests/fuzz/replay.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
+
+tests: $(FUZZ_REPLAYS)
+
+.PHONY: fuzz
+fuzz: $(FUZZERS)
+	@set -e; for t in $(FUZZ_NAMES); do \
+		mkdir -p build/fuzz/corpus/$$t build/fuzz/artifacts; \
+		echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
+		build/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+			-malloc_limit_mb=512 -print_final_stats=1 \
+			-artifact_prefix=build/fuzz/artifacts/$$t- \
+			build/fuzz/corpus/$$t tests/fuzz/corpus/$$t; \
+	done

@@ -132,6 +132,14 @@ int ovl_journal_write(int work_fd, const struct ovl_plan *p, ovl_error_t *err)
 	return 0;
 }
 
+static int hex_digit(char c)
+{
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+				      : -1;
+}
+
 static int unescape(const char *field, char **out)
 {
 	if (strcmp(field, "\\-") == 0) {
@@ -147,12 +155,14 @@ static int unescape(const char *field, char **out)
 			s[o++] = field[i];
 			continue;
 		}
-		unsigned v;
-		if (field[i + 1] != 'x' || sscanf(field + i + 2, "%2x", &v) != 1 || v == 0) {
+		/* exactly two hex digits (field[i + 2] is the NUL at worst: no read past it) */
+		int hi = field[i + 1] == 'x' ? hex_digit(field[i + 2]) : -1;
+		int lo = hi >= 0 ? hex_digit(field[i + 3]) : -1;
+		if (lo < 0 || (hi | lo) == 0) {
 			free(s);
 			return -1;
 		}
-		s[o++] = (char)v;
+		s[o++] = (char)(hi << 4 | lo);
 		i += 3;
 	}
 	s[o] = '\0';
@@ -160,14 +170,36 @@ static int unescape(const char *field, char **out)
 	return 0;
 }
 
+/* A whole field as an unsigned number in base: digits only (no sign, blank or trailing byte),
+ * at most max. sscanf would take "-1", " 7" and "7x". */
+static int parse_u32(const char *f, int base, uint32_t max, uint32_t *out)
+{
+	char *end;
+	if (hex_digit(f[0]) < 0)
+		return -1;
+	errno = 0;
+	unsigned long long n = strtoull(f, &end, base);
+	if (errno != 0 || *end != '\0' || n > max)
+		return -1;
+	*out = (uint32_t)n;
+	return 0;
+}
+
+/* "SEC.NNNNNNNNN" as written: nine digits of nanoseconds, so that a damaged field cannot name
+ * UTIME_NOW or UTIME_OMIT (or anything utimensat refuses). */
 static int parse_time(const char *f, struct timespec *ts)
 {
-	long long sec;
-	long nsec;
-	if (sscanf(f, "%lld.%ld", &sec, &nsec) != 2)
+	const char *dot = strchr(f, '.');
+	char *end;
+	if (dot == NULL || strlen(dot + 1) != 9 || strspn(dot + 1, "0123456789") != 9 ||
+	    hex_digit(f[f[0] == '-']) < 0)
+		return -1;
+	errno = 0;
+	long long sec = strtoll(f, &end, 10);
+	if (errno != 0 || end != dot)
 		return -1;
 	ts->tv_sec = (time_t)sec;
-	ts->tv_nsec = nsec;
+	ts->tv_nsec = strtol(dot + 1, NULL, 10);
 	return 0;
 }
 
@@ -182,30 +214,37 @@ static int parse_line(char *line, struct ovl_step *s)
 	if (nf < 2 || strlen(fields[0]) != 1)
 		return -1;
 	s->op = fields[0][0];
-	if (unescape(fields[1], &s->path) < 0)
+	/* The plan's paths: "" (the root) or clean and relative; anything else is damage, and a
+	 * ".." would lead the replay out of the layers. */
+	if (unescape(fields[1], &s->path) < 0 ||
+	    (s->path[0] != '\0' && !ovl_path_is_clean_relative(s->path)))
 		return -1;
+	uint32_t is_dir;
 	switch (s->op) {
 	case OVL_STEP_XATTR_STRIP:
-		return nf == 3 ? unescape(fields[2], &s->name) : -1;
+		return nf == 3 && unescape(fields[2], &s->name) == 0 && s->name[0] != '\0' ? 0 : -1;
 	case OVL_STEP_CHMOD:
-		return nf == 3 && sscanf(fields[2], "%o", &s->mode) == 1 ? 0 : -1;
+		return nf == 3 && parse_u32(fields[2], 8, 07777, &s->mode) == 0 ? 0 : -1;
 	case OVL_STEP_TIMES:
 		return nf == 4 && parse_time(fields[2], &s->atime) == 0 &&
 			       parse_time(fields[3], &s->mtime) == 0
 			   ? 0
 			   : -1;
 	case OVL_STEP_DIR:
-		return nf == 7 && sscanf(fields[2], "%o", &s->mode) == 1 &&
-			       sscanf(fields[3], "%u", &s->uid) == 1 &&
-			       sscanf(fields[4], "%u", &s->gid) == 1 &&
+		return nf == 7 && parse_u32(fields[2], 8, 07777, &s->mode) == 0 &&
+			       parse_u32(fields[3], 10, UINT32_MAX, &s->uid) == 0 &&
+			       parse_u32(fields[4], 10, UINT32_MAX, &s->gid) == 0 &&
 			       parse_time(fields[5], &s->atime) == 0 &&
 			       parse_time(fields[6], &s->mtime) == 0
 			   ? 0
 			   : -1;
 	case OVL_STEP_REPLACE:
-		return nf == 3 && sscanf(fields[2], "%d", &s->is_dir) == 1 ? 0 : -1;
+		if (nf != 3 || parse_u32(fields[2], 10, 1, &is_dir) < 0)
+			return -1;
+		s->is_dir = (int)is_dir;
+		return 0;
 	case OVL_STEP_PROTECT:
-		return nf == 3 && sscanf(fields[2], "%x", &s->flags) == 1 ? 0 : -1;
+		return nf == 3 && parse_u32(fields[2], 16, UINT32_MAX, &s->flags) == 0 ? 0 : -1;
 	case OVL_STEP_UNLINK:
 	case OVL_STEP_WHITEOUT:
 	case OVL_STEP_END:
@@ -237,17 +276,20 @@ int ovl_journal_read(int work_fd, struct ovl_plan *p, ovl_error_t *err)
 		lineno++;
 		if (line[len - 1] == '\n')
 			line[--len] = '\0';
-		if (ended)
+		/* a NUL byte (a block of zeros after a crash) would hide the rest of the line */
+		if (ended || strlen(line) != (size_t)len)
 			goto bad;
 		if (lineno == 1) {
-			if (strncmp(line, HEADER " ", strlen(HEADER) + 1) != 0)
+			if (strcmp(line, HEADER " trusted") != 0 &&
+			    strcmp(line, HEADER " userxattr") != 0)
 				goto bad;
-			p->userxattr = strcmp(line + strlen(HEADER) + 1, "userxattr") == 0;
+			p->userxattr = strcmp(line, HEADER " userxattr") == 0;
 			continue;
 		}
-		size_t count;
-		if (sscanf(line, "end %zu", &count) == 1) {
-			if (count != p->n)
+		if (strncmp(line, "end ", 4) == 0) {
+			char count[32];
+			snprintf(count, sizeof(count), "end %zu", p->n);
+			if (strcmp(line, count) != 0)
 				goto bad;
 			ended = true;
 			continue;

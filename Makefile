@@ -166,7 +166,6 @@ clean:
 # tests/fuzz_replay.bats runs on every file of tests/fuzz/corpus/NAME/.
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
-# (lib/fs.c's struct fd_msg has its cmsg buffer union mid-struct: a GNU extension to clang.)
 FUZZ_FLAGS   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
                 -fno-sanitize-recover=undefined
 FUZZ_SRC     := $(filter-out tests/fuzz/replay.c,$(wildcard tests/fuzz/*.c))
@@ -174,6 +173,8 @@ FUZZ_NAMES   := $(FUZZ_SRC:tests/fuzz/%.c=%)
 FUZZERS      := $(FUZZ_NAMES:%=build/fuzz/%)
 FUZZ_REPLAYS := $(FUZZ_NAMES:%=$(B)/tests/fuzz/%)
 
+# (-Wno-gnu-...: lib/fs.c's struct fd_msg has its cmsg buffer union mid-struct, which clang
+# calls a GNU extension.)
 build/fuzz/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) -std=gnu11 -Wall -Wextra -Werror \

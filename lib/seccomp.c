@@ -424,7 +424,7 @@ static int parse_errno(const struct loader *l, const ovl_json *obj, const char *
 		if (ovl_json_string(name, field, &s, err) < 0)
 			return -1;
 		if (errno_from_string(s, &e) < 0)
-			return ovl_error(err, 0, "%s: unknown errno \"%s\"", field, s);
+			return ovl_error(err, 0, "%s: unknown errno \"%s\"", field, ovl_qp(s));
 		n = e;
 	}
 	if ((ret || name) && !takes_errno)
@@ -464,7 +464,7 @@ static int parse_action(const struct loader *l, const ovl_json *obj, const char 
 					   is_default ? "defaultErrnoRet" : "errnoRet",
 					   is_default ? "defaultErrno" : "errno",
 					   actions[i].takes_errno, actions[i].action, out, err);
-	return ovl_error(err, 0, "%s: unknown action \"%s\"", field, s);
+	return ovl_error(err, 0, "%s: unknown action \"%s\"", field, ovl_qp(s));
 }
 
 /* "SCMP_ARCH_X86_64" -> libseccomp token; 0 when libseccomp does not know it. -1 on a name
@@ -489,16 +489,16 @@ static int add_arch(const struct loader *l, const ovl_json *v, const char *field
 	if (ovl_json_string(v, field, &name, err) < 0)
 		return -1;
 	if (arch_token(name, &token) < 0)
-		return ovl_error(err, 0, "%s: unknown architecture \"%s\"", field, name);
+		return ovl_error(err, 0, "%s: unknown architecture \"%s\"", field, ovl_qp(name));
 	if (token == 0) {
 		/* Not one we can run on; left out of the filter it kills anyway (bad arch). */
 		ovl_warn("%s: %s: architecture \"%s\" unknown to libseccomp, skipped", l->what,
-			 field, name);
+			 field, ovl_qp(name));
 		return 0;
 	}
 	int r = seccomp_arch_add(l->f->ctx, token);
 	if (r < 0 && r != -EEXIST)
-		return ovl_error(err, -r, "%s: adding architecture \"%s\"", field, name);
+		return ovl_error(err, -r, "%s: adding architecture \"%s\"", field, ovl_qp(name));
 	return 0;
 }
 
@@ -533,7 +533,8 @@ static int parse_arches(const struct loader *l, const ovl_json *p, ovl_error_t *
 		if (ovl_json_string(a, sub, &name, err) < 0)
 			return -1;
 		if (arch_token(name, &token) < 0)
-			return ovl_error(err, 0, "%s: unknown architecture \"%s\"", sub, name);
+			return ovl_error(err, 0, "%s: unknown architecture \"%s\"", sub,
+					 ovl_qp(name));
 		if (opt(e, "subArchitectures", OVL_JSON_ARRAY,
 			fieldf(sub, "%s.subArchitectures", field), &subs, err) < 0)
 			return -1;
@@ -573,7 +574,7 @@ static int parse_flags(struct loader *l, const ovl_json *p, ovl_error_t *err)
 		while (k < sizeof(known) / sizeof(known[0]) && strcmp(known[k].name, s) != 0)
 			k++;
 		if (k == sizeof(known) / sizeof(known[0]))
-			return ovl_error(err, 0, "%s: unknown flag \"%s\"", field, s);
+			return ovl_error(err, 0, "%s: unknown flag \"%s\"", field, ovl_qp(s));
 		l->f->flags |= known[k].flag;
 	}
 	const char *path;
@@ -642,7 +643,8 @@ static int parse_args(const struct loader *l, const ovl_json *rule, const char *
 		while (k < sizeof(ops) / sizeof(ops[0]) && strcmp(ops[k].name, op) != 0)
 			k++;
 		if (k == sizeof(ops) / sizeof(ops[0]))
-			return ovl_error(err, 0, "%s.op: unknown operator \"%s\"", field, op);
+			return ovl_error(err, 0, "%s.op: unknown operator \"%s\"", field,
+					 ovl_qp(op));
 		cmp[(*n)++] = (struct scmp_arg_cmp){
 		    .arg = (unsigned)index, .op = ops[k].op, .datum_a = value, .datum_b = value2};
 	}
@@ -722,7 +724,7 @@ static int check_cond(const struct loader *l, const ovl_json *rule, const char *
 			if (sscanf(s, "%u.%u%n", &maj, &min, &used) != 2 ||
 			    (s[used] != '\0' && s[used] != '.'))
 				return ovl_error(err, 0, "%s: invalid kernel version \"%s\"", sub,
-						 s);
+						 ovl_qp(s));
 			if (l->kmajor < maj || (l->kmajor == maj && l->kminor < min))
 				*applies = false;
 		}
@@ -744,12 +746,13 @@ static int add_rule(const struct loader *l, const ovl_json *nv, const char *fiel
 		return 0;
 	int nr = seccomp_syscall_resolve_name(name);
 	if (nr == __NR_SCMP_ERROR) {
-		ovl_warn("%s: %s: unknown system call \"%s\", skipped", l->what, field, name);
+		ovl_warn("%s: %s: unknown system call \"%s\", skipped", l->what, field,
+			 ovl_qp(name));
 		return 0;
 	}
 	int r = seccomp_rule_add_array(l->f->ctx, action, nr, n, cmp);
 	if (r < 0)
-		return ovl_error(err, -r, "%s: adding the rule for \"%s\"", field, name);
+		return ovl_error(err, -r, "%s: adding the rule for \"%s\"", field, ovl_qp(name));
 	return 0;
 }
 

@@ -198,5 +198,6 @@ fuzz: $(FUZZERS)
 		build/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
 			-malloc_limit_mb=512 -print_final_stats=1 \
 			-artifact_prefix=build/fuzz/artifacts/$$t- \
+			$$(test -f tests/fuzz/$$t.dict && echo -dict=tests/fuzz/$$t.dict) \
 			build/fuzz/corpus/$$t tests/fuzz/corpus/$$t; \
 	done

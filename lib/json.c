@@ -412,11 +412,13 @@ static const char *article(enum ovl_json_type t)
 	return t == OVL_JSON_ARRAY || t == OVL_JSON_OBJECT ? "an" : "a";
 }
 
+/* The field is escaped (ovl_qp): it may be a key from the document, and the message must stay one
+ * line. */
 static int type_error(const ovl_json *v, const char *field, enum ovl_json_type want,
 		      ovl_error_t *err)
 {
 	enum ovl_json_type got = ovl_json_type(v);
-	return ovl_error(err, 0, "%s: expected %s %s, got %s %s", field, article(want),
+	return ovl_error(err, 0, "%s: expected %s %s, got %s %s", ovl_qp(field), article(want),
 			 ovl_json_type_name(want), article(got), ovl_json_type_name(got));
 }
 
@@ -441,13 +443,14 @@ int ovl_json_int64(const ovl_json *v, const char *field, int64_t *out, ovl_error
 	if (v == NULL || !YAJL_IS_NUMBER(V(v)))
 		return type_error(v, field, OVL_JSON_NUMBER, err);
 	if (!YAJL_IS_INTEGER(V(v)))
-		return ovl_error(err, 0, "%s: expected an integer, got %s", field,
+		return ovl_error(err, 0, "%s: expected an integer, got %s", ovl_qp(field),
 				 V(v)->u.number.r);
 	/* yajl saturates out-of-range integers and sets errno; reparse to tell. */
 	errno = 0;
 	long long n = strtoll(V(v)->u.number.r, NULL, 10);
 	if (errno == ERANGE)
-		return ovl_error(err, 0, "%s: integer out of range: %s", field, V(v)->u.number.r);
+		return ovl_error(err, 0, "%s: integer out of range: %s", ovl_qp(field),
+				 V(v)->u.number.r);
 	*out = n;
 	return 0;
 }
@@ -458,14 +461,15 @@ int ovl_json_uint64(const ovl_json *v, const char *field, uint64_t *out, ovl_err
 		return type_error(v, field, OVL_JSON_NUMBER, err);
 	const char *r = V(v)->u.number.r;
 	if (!YAJL_IS_INTEGER(V(v)) && strpbrk(r, ".eE") != NULL)
-		return ovl_error(err, 0, "%s: expected an integer, got %s", field, r);
+		return ovl_error(err, 0, "%s: expected an integer, got %s", ovl_qp(field), r);
 	if (r[0] == '-')
-		return ovl_error(err, 0, "%s: expected a non-negative integer, got %s", field, r);
+		return ovl_error(err, 0, "%s: expected a non-negative integer, got %s",
+				 ovl_qp(field), r);
 	errno = 0;
 	char *end = NULL;
 	unsigned long long n = strtoull(r, &end, 10);
 	if (errno == ERANGE || end == r || *end != '\0')
-		return ovl_error(err, 0, "%s: integer out of range: %s", field, r);
+		return ovl_error(err, 0, "%s: integer out of range: %s", ovl_qp(field), r);
 	*out = n;
 	return 0;
 }

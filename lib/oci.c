@@ -14,9 +14,8 @@ static int check_annotations(const ovl_json *obj, ovl_error_t *err)
 {
 	for (size_t i = 0; i < ovl_json_len(obj); i++) {
 		const char *ignored;
-		/* the key escaped (ovl_qp): the error must stay one line */
-		if (ovl_json_string(ovl_json_at(obj, i), ovl_qp(ovl_json_key_at(obj, i)), &ignored,
-				    err) < 0)
+		if (ovl_json_string(ovl_json_at(obj, i), ovl_json_key_at(obj, i), &ignored, err) <
+		    0)
 			return ovl_error_wrap(err, "annotations");
 	}
 	return 0;

@@ -161,7 +161,8 @@ clean:
 
 # ---- fuzz: libFuzzer harnesses of the parsers of untrusted input (tests/fuzz/) ----
 # `make fuzz` builds them with clang into build/fuzz/ and runs each FUZZ_SECONDS on its corpus
-# (new inputs go to build/fuzz/corpus/, crashes to build/fuzz/artifacts/). `make tests` builds
+# (new inputs go to build/fuzz/corpus/, crashes to build/fuzz/artifacts/, output to
+# build/fuzz/NAME.log; a crash prints its report and stops). `make tests` builds
 # each harness also as a replay program ($(B)/tests/fuzz/NAME FILE...), which
 # tests/fuzz_replay.bats runs on every file of tests/fuzz/corpus/NAME/.
 FUZZ_CC      ?= clang
@@ -194,10 +195,12 @@ tests: $(FUZZ_REPLAYS)
 fuzz: $(FUZZERS)
 	@set -e; for t in $(FUZZ_NAMES); do \
 		mkdir -p build/fuzz/corpus/$$t build/fuzz/artifacts; \
-		echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
+		echo "fuzz: $$t for $(FUZZ_SECONDS)s (log: build/fuzz/$$t.log)"; \
 		build/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
 			-malloc_limit_mb=512 -print_final_stats=1 \
 			-artifact_prefix=build/fuzz/artifacts/$$t- \
 			$$(test -f tests/fuzz/$$t.dict && echo -dict=tests/fuzz/$$t.dict) \
-			build/fuzz/corpus/$$t tests/fuzz/corpus/$$t; \
+			build/fuzz/corpus/$$t tests/fuzz/corpus/$$t >build/fuzz/$$t.log 2>&1 || { \
+			grep -v '^fuzz: warning: ' build/fuzz/$$t.log | tail -n 80; exit 1; }; \
+		grep -E '^Done|^stat::(number_of_executed_units|new_units_added)' build/fuzz/$$t.log; \
 	done

@@ -191,8 +191,13 @@ $(FUZZ_REPLAYS): $(B)/tests/fuzz/%: $(B)/tests/fuzz/%.o $(B)/tests/fuzz/replay.o
 
 tests: $(FUZZ_REPLAYS)
 
-.PHONY: fuzz
-fuzz: $(FUZZERS)
+.PHONY: fuzz fuzz-deps
+fuzz-deps:
+	@tests/install-deps.sh fuzz
+
+# (the fuzzers are built after fuzz-deps has installed clang)
+fuzz: fuzz-deps
+	@$(MAKE) --no-print-directory $(FUZZERS)
 	@set -e; for t in $(FUZZ_NAMES); do \
 		mkdir -p build/fuzz/corpus/$$t build/fuzz/artifacts; \
 		echo "fuzz: $$t for $(FUZZ_SECONDS)s (log: build/fuzz/$$t.log)"; \

@@ -556,6 +556,26 @@ A src/x/y/new'
 	release_lock
 }
 
+# A damaged journal (here a ".." step, which ovlbox never writes) is refused, not replayed: its
+# removal would have reached the workspace's parent.
+@test "apply refuses a damaged journal: 125, one line with its line number, nothing changed" {
+	make_fixture
+	run --separate-stderr "$OVLBOX" run --workspace "$WS" --on-exit keep -- sh -c 'echo x > new'
+	[[ $status -eq 0 ]] || fail_output "run --on-exit keep"
+	mkdir "$FX/sibling"
+	printf 'keep\n' >"$FX/sibling/f"
+	printf 'ovlbox-journal 1 trusted\nW ..\nend 1\n' >"$WS.work/ovlbox-journal"
+	snap "$WS.upper" >"$T/upper.before"
+	run --separate-stderr "$OVLBOX" apply "$WS"
+	[[ $status -eq 125 ]] || fail_output "expected 125"
+	[[ $stderr == "ovlbox: "*"journal ovlbox-journal is damaged at line 2" && $stderr != *$'\n'* ]] ||
+		fail_output "expected one line naming the damaged line"
+	[[ $(cat "$FX/sibling/f") == keep && -e $WS.work/ovlbox-journal ]] ||
+		fail "the workspace's parent or the journal changed"
+	snap "$WS" | diff -u "$T/ws.before" - || fail "the workspace changed"
+	snap "$WS.upper" | diff -u "$T/upper.before" - || fail "the upper changed"
+}
+
 # ---------------------------------------------------------------------------------------------
 # help, version, bad command lines
 

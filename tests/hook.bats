@@ -413,67 +413,65 @@ OVL_NO_FSOPEN_LINE="no new mount API here (fsopen: Function not implemented): mo
 	ovl_assert_applied
 }
 
-# On a filesystem without user xattrs the marks are files in the work dir (the container's id a
-# symlink's target, ovlbox-container), read back the same way.
-@test "no user xattrs: the container's mark is the symlink ovlbox-container; a second container is refused; applied" {
+# Two containers on one workspace: A ($ID, which teardown deletes whatever happens) waits for
+# /out/go before it writes; B ($ID-b) is started meanwhile.
+
+# in_use_start_a [PROFILE]: starts A detached (its hooks under the kernel profile PROFILE).
+in_use_start_a() {
 	ovl_make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/workspace)" \
 		'["sh", "-c", "while [ ! -e /out/go ]; do sleep 0.05; done; echo A > /workspace/a.txt"]'
-	hooks_under "$(kernel_profile "$C" no-setxattr)"
+	[[ -z ${1:-} ]] || hooks_under "$(kernel_profile "$C" "$1")"
 	ovl_runc run -d -b "$B" "$ID" </dev/null >/dev/null 2>"$C/a.err" || fail "A: $(cat "$C/a.err")"
-	local a=$ID
-	[[ $(readlink "$WS.work/ovlbox-container") == "$a" ]] ||
-		fail "no symlink mark: $(ls -l "$WS.work")"
-	[[ $(readlink "$WS.work/ovlbox-mode") == trusted ]] || fail "no mode file: $(ls -l "$WS.work")"
-	! getfattr -n user.ovlbox.container "$WS.work" >/dev/null 2>&1 || fail "an xattr mark was set"
+}
+
+# in_use_b_refused: B, the same bundle but writing b.txt, does not start.
+in_use_b_refused() {
 	mkdir "$C/b"
 	jq '.process.args = ["sh", "-c", "echo B > /workspace/b.txt; touch /out/started"]' \
 		"$B/config.json" >"$C/b/config.json"
 	run ovl_runc run -b "$C/b" "$ID-b" </dev/null
 	[[ $status -ne 0 && ! -e $OUT/started ]] || fail "B started: $output"
-	ovl_assert_output "workspace $WS is in use by container $a (its layers are $WS.upper and $WS.work)"
+	ovl_assert_output "workspace $WS is in use by container $ID (its layers are $WS.upper and $WS.work)"
+}
+
+# in_use_finish_a: lets A write and stop, and deletes it (its poststop applies); A's change only.
+in_use_finish_a() {
 	touch "$OUT/go"
 	local i
 	for ((i = 0; i < 200; i++)); do
-		[[ $(ovl_runc state "$a" | jq -r .status) == stopped ]] && break
+		[[ $(ovl_runc state "$ID" | jq -r .status) == stopped ]] && break
 		sleep 0.05
 	done
-	ovl_runc delete "$a" || fail "runc delete A"
+	ovl_runc delete "$ID" || fail "runc delete A"
 	[[ $(cat "$WS/a.txt") == A && ! -e $WS/b.txt ]] || fail "A's change was not applied: $(ls "$WS")"
 	ovl_assert_cache_intact
 	ovl_assert_no_layers
 }
 
+# On a filesystem without user xattrs the marks are files in the work dir (the container's id a
+# symlink's target, ovlbox-container), read back the same way.
+@test "no user xattrs: the container's mark is the symlink ovlbox-container; a second container is refused; applied" {
+	in_use_start_a no-setxattr
+	[[ $(readlink "$WS.work/ovlbox-container") == "$ID" ]] ||
+		fail "no symlink mark: $(ls -l "$WS.work")"
+	[[ $(readlink "$WS.work/ovlbox-mode") == trusted ]] || fail "no mode file: $(ls -l "$WS.work")"
+	! getfattr -n user.ovlbox.container "$WS.work" >/dev/null 2>&1 || fail "an xattr mark was set"
+	in_use_b_refused
+	in_use_finish_a
+}
+
 @test "a second container on a workspace in use is refused; the first one's changes are applied" {
-	# A waits for B's attempt before it writes; B is refused and its poststop leaves A's layers.
-	ovl_make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/workspace)" \
-		'["sh", "-c", "while [ ! -e /out/go ]; do sleep 0.05; done; echo A > /workspace/a.txt"]'
-	# (A keeps $ID, which teardown deletes whatever happens; B is $ID-b)
-	ovl_runc run -d -b "$B" "$ID" </dev/null >/dev/null 2>"$C/a.err" || fail "A: $(cat "$C/a.err")"
-	local a=$ID
-	mkdir "$C/b"
-	jq '.process.args = ["sh", "-c", "echo B > /workspace/b.txt; touch /out/started"]' \
-		"$B/config.json" >"$C/b/config.json"
-	run ovl_runc run -b "$C/b" "$ID-b" </dev/null
-	[[ $status -ne 0 && ! -e $OUT/started ]] || fail "B started: $output"
-	ovl_assert_output "workspace $WS is in use by container $a (its layers are $WS.upper and $WS.work)"
-	grep -q "the layers of $WS belong to container $a: left as they are" "$LOG" ||
+	in_use_start_a
+	in_use_b_refused
+	grep -q "the layers of $WS belong to container $ID: left as they are" "$LOG" ||
 		fail "B's poststop: $(cat "$LOG")"
 	# nor does `ovlbox run` take them
 	run "$OVLBOX" run --workspace "$WS" -- sh -c 'echo R > r.txt'
 	[[ $status -eq 125 ]] || fail "ovlbox run: $status: $output"
-	[[ $output == "ovlbox: workspace $WS is in use by container $a (ovlbox-hook's layers $WS.upper and $WS.work), or that container stopped without its poststop hook: once it is gone, run \`ovlbox apply\` or \`ovlbox discard\` on the workspace" ]] ||
+	[[ $output == "ovlbox: workspace $WS is in use by container $ID (ovlbox-hook's layers $WS.upper and $WS.work), or that container stopped without its poststop hook: once it is gone, run \`ovlbox apply\` or \`ovlbox discard\` on the workspace" ]] ||
 		fail "ovlbox run: $output"
-	touch "$OUT/go"
-	local i
-	for ((i = 0; i < 200; i++)); do
-		[[ $(ovl_runc state "$a" | jq -r .status) == stopped ]] && break
-		sleep 0.05
-	done
-	ovl_runc delete "$a" || fail "runc delete A"
-	[[ $(cat "$WS/a.txt") == A ]] || fail "A's change was not applied: $(ls "$WS")"
-	[[ ! -e $WS/b.txt && ! -e $WS/r.txt ]]
-	ovl_assert_cache_intact
-	ovl_assert_no_layers
+	in_use_finish_a
+	[[ ! -e $WS/r.txt ]] || fail "ovlbox run's change was applied"
 }
 
 @test "refused: the upper dir inside the workspace through a symlinked parent" {

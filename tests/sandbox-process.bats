@@ -212,6 +212,44 @@ check_init_fds() {
 	[[ $rc -eq 0 ]] || fail "the first run exited $rc: $(cat "$T/err")"
 }
 
+# overlayfs marks a volatile mount's work dir (work/incompat/volatile/dirty); init removes the
+# marker before it releases the action, so that the end of the run need not (checked from
+# outside while the action runs).
+check_marker_gone_while_running() {
+	mkdir "$H/comm"
+	[[ $MODE == root ]] || chown "$TEST_UID:$TEST_GID" "$H/comm"
+	as_mode "$OVLBOX" run --workspace "$WS" --bind "$H/comm" -- sh -c '
+		echo ready > "$1/ready"
+		i=0
+		while [ ! -e "$1/stop" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done' \
+		sh "$H/comm" >"$T/out" 2>"$T/err" 3>&- &
+	local pid=$! rc=0 i
+	SB_PIDS+=("$pid")
+	wait_for_file "$H/comm/ready"
+	# the action runs: the overlay is mounted (work/work exists), its marker removed
+	for ((i = 0; i < 40; i++)); do
+		[[ -d $WS.work/work && ! -e $WS.work/work/incompat ]] && break
+		sleep 0.05
+	done
+	local seen
+	seen=$(cd "$WS.work" && find . | sort | tr '\n' ' ')
+	touch "$H/comm/stop"
+	wait "$pid" || rc=$?
+	[[ $rc -eq 0 ]] || fail "the run exited $rc: $(cat "$T/err")"
+	[[ $seen == ". ./work " || $seen == ". ./ovlbox-mode ./work " ]] ||
+		fail "the work dir while the action ran: $seen"
+	assert_no_layers_left
+}
+
+@test "marker: root: overlayfs' volatile marker is removed while the action runs" {
+	check_marker_gone_while_running
+}
+
+@test "marker: user: overlayfs' volatile marker is removed while the action runs" {
+	sb_user
+	check_marker_gone_while_running
+}
+
 # ---------------------------------------------------------------------------------------------
 # signals at start
 

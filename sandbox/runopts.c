@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -416,6 +417,9 @@ int run_check_stats_path(const char *path, ovl_error_t *err)
 {
 	/* access(), not open(): a FIFO such as /dev/fd/N would block an open until its reader
 	 * came, and nothing may change on disk before the run. */
+	struct stat st;
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return ovl_error(err, EISDIR, "--stats %s", ovl_qp(path));
 	if (faccessat(AT_FDCWD, path, W_OK, AT_EACCESS) == 0)
 		return 0;
 	if (errno != ENOENT)

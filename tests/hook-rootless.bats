@@ -53,6 +53,13 @@ teardown_file() {
 	R=$(cat "$BATS_FILE_TMPDIR/scratch")
 	pod rm -af -t 0 >/dev/null 2>&1 || true
 	pod unshare rm -rf "$R/home/storage" >/dev/null 2>&1 || true
+	# rootless podman's pause process (it holds the user's namespaces) outlives podman; this
+	# suite's, found by the pid file in its --tmpdir, ends with the suite
+	local pid
+	pid=$(cat "$R/run/tmp/pause.pid" 2>/dev/null) || pid=
+	if [[ $pid =~ ^[0-9]+$ && $(cat "/proc/$pid/comm" 2>/dev/null) == catatonit ]]; then
+		kill "$pid" 2>/dev/null || true
+	fi
 	rm -rf "$R"
 }
 

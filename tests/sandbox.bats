@@ -901,6 +901,10 @@ check_kill_after() {
 	assert_status 125
 	assert_one_err_line "--stats $T/no-such-dir/stats.json: directory $T/no-such-dir: No such file or directory"
 	[[ ! -e $WS/ran && $(cat "$WS/a") == aaa ]] || fail "the action ran"
+	run --separate-stderr sb --stats "$T" -- sh -c 'echo x >ran'
+	assert_status 125
+	assert_one_err_line "--stats $T: Is a directory"
+	[[ ! -e $WS/ran ]] || fail "the action ran"
 	assert_no_layers_left
 }
 

@@ -60,7 +60,6 @@ int hook_ctx_load(struct hook_ctx *ctx, int state_fd, enum hook_stage *stage,
 		return -1;
 	if (*stage == STAGE_INFER)
 		*stage = infer_stage(&ctx->state);
-
 	if (ovl_oci_config_load(ctx->state.bundle, &ctx->config, err) < 0) {
 		if (*stage == STAGE_POSTSTOP && ovl_error_errno(*err) == ENOENT) {
 			/* podman may run poststop again after removing the container: whatever

@@ -1,6 +1,7 @@
 /* The apply journal on disk: one step per line, fields separated by spaces, bytes outside
  * printable ASCII (and space and backslash) escaped as \xNN; a final "end N" line proves the
  * file is complete. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -175,7 +176,7 @@ static int unescape(const char *field, char **out)
 static int parse_u32(const char *f, int base, uint32_t max, uint32_t *out)
 {
 	char *end;
-	if (hex_digit(f[0]) < 0)
+	if (hex_digit(f[0]) < 0) /* a digit (of some base): no sign, no blank */
 		return -1;
 	errno = 0;
 	unsigned long long n = strtoull(f, &end, base);
@@ -192,7 +193,7 @@ static int parse_time(const char *f, struct timespec *ts)
 	const char *dot = strchr(f, '.');
 	char *end;
 	if (dot == NULL || strlen(dot + 1) != 9 || strspn(dot + 1, "0123456789") != 9 ||
-	    hex_digit(f[f[0] == '-']) < 0)
+	    !isdigit((unsigned char)f[f[0] == '-']))
 		return -1;
 	errno = 0;
 	long long sec = strtoll(f, &end, 10);

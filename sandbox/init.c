@@ -392,19 +392,26 @@ static bool unmount_workspace(int ws_mnt)
 	return done;
 }
 
-/* While the action starts would be too late: an action given CAP_SYS_PTRACE reaches init's fds
- * through /proc/1/fd, and the work dir's is on the host's writable mount. So the marker the
- * volatile overlay made in the work dir is removed before the action is released, and the fd
- * closed (ovl_layers_clear_volatile_marker_at: then its two directories need not be freed at the
- * end; whatever fails here, the apply's removal of the work dir does again). */
-static void clear_volatile_marker(int work_fd)
+/* Runs op on the work dir (work_fd, which it closes; -1: none) for what it saves the end of the
+ * run: a failure is ignored, the apply's removal of the work dir does it again. */
+static void on_work_dir(int work_fd, int (*op)(int, ovl_error_t *))
 {
 	if (work_fd < 0)
 		return;
 	ovl_error_t ignored = NULL;
-	if (ovl_layers_clear_volatile_marker_at(work_fd, &ignored) < 0)
+	if (op(work_fd, &ignored) < 0)
 		ovl_error_free(&ignored);
 	close(work_fd);
+}
+
+/* While the action starts would be too late: an action given CAP_SYS_PTRACE reaches init's fds
+ * through /proc/1/fd, and the work dir's is on the host's writable mount. So the marker the
+ * volatile overlay made in the work dir is removed before the action is released, and the fd
+ * closed (ovl_layers_clear_volatile_marker_at: then its two directories need not be freed at the
+ * end). */
+static void clear_volatile_marker(int work_fd)
+{
+	on_work_dir(work_fd, ovl_layers_clear_volatile_marker_at);
 }
 
 /* After the report, with no process of the action left: ovlbox hands the work dir over again
@@ -417,13 +424,7 @@ static void clear_volatile_marker(int work_fd)
  * waiting for it (0.3 ms a run, fourth session). */
 static void remove_scratch(int sync_fd)
 {
-	int work_fd = ovl_recv_fd(sync_fd);
-	if (work_fd < 0)
-		return;
-	ovl_error_t ignored = NULL;
-	if (ovl_layers_remove_scratch_at(work_fd, &ignored) < 0)
-		ovl_error_free(&ignored);
-	close(work_fd);
+	on_work_dir(ovl_recv_fd(sync_fd), ovl_layers_remove_scratch_at);
 }
 
 /* What the action's process reports through its exec pipe: a set-up failure, or exec's errno. */

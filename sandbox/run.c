@@ -328,10 +328,10 @@ static int ready_layers(const struct ovl_layers *l, bool rootless, bool on_tmpfs
 	int state = ovl_layers_state(l, err);
 	if (state < 0)
 		return -1;
-	char owner[OVL_OWNER_MAX];
+	char owner[OVL_OWNER_MAX] = "";
 	if (state != OVL_STATE_JOURNAL && ovl_layers_owner(l, owner, sizeof(owner), err) < 0)
 		return -1;
-	if (state != OVL_STATE_JOURNAL && owner[0] != '\0')
+	if (owner[0] != '\0')
 		/* ovlbox-hook's mark: a container's overlay may be mounted on these layers. */
 		return ovl_error(
 		    err, 0,

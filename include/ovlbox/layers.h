@@ -52,8 +52,8 @@ int ovl_layers_state(const struct ovl_layers *l, ovl_error_t *err);
  * stage refuses layers another container holds. ovl_layers_owner() gives it in buf (size
  * bytes, truncated) or "" when there is none or no work dir. Apply and discard remove it with
  * the work dir. */
-#define OVL_OWNER_MAX 256 /* bytes of an owner with its NUL: a longer one could not be read back   \
-			   */
+/* Bytes of an owner with its NUL: a longer one could not be read back. */
+#define OVL_OWNER_MAX 256
 int ovl_layers_owner(const struct ovl_layers *l, char *buf, size_t size, ovl_error_t *err);
 int ovl_layers_set_owner(const struct ovl_layers *l, const char *owner, ovl_error_t *err);
 int ovl_layers_clear_owner(const struct ovl_layers *l, ovl_error_t *err);

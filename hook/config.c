@@ -9,15 +9,10 @@
 #include "ovlbox/cleanup.h"
 #include "ovlbox/log.h"
 
-static int parse_on_exit(const char *v, enum on_exit *out, ovl_error_t *err)
+static int parse_on_exit(const char *v, enum ovl_on_exit *out, ovl_error_t *err)
 {
-	if (v == NULL || strcmp(v, "apply") == 0)
-		*out = ON_EXIT_APPLY;
-	else if (strcmp(v, "discard") == 0)
-		*out = ON_EXIT_DISCARD;
-	else if (strcmp(v, "keep") == 0)
-		*out = ON_EXIT_KEEP;
-	else
+	*out = OVL_ON_EXIT_APPLY;
+	if (v && ovl_on_exit_parse(v, out) < 0)
 		return ovl_error(err, 0, "annotation %s: %s is not one of apply, discard, keep",
 				 ANN_ON_EXIT, ovl_qp(v));
 	return 0;
@@ -121,8 +116,10 @@ int hook_ctx_load(struct hook_ctx *ctx, int state_fd, enum hook_stage *stage,
 	/* Where the annotations come from whoever writes the pod (CRI-O), upper and work could
 	 * otherwise be any host directory the hook (root) would create and the action write into
 	 * while it runs. */
-	if (layers_under && ovl_layers_check_beneath(&ctx->layers, layers_under, err) < 0)
+	if (layers_under && ovl_layers_anchor(&ctx->layers, layers_under, err) < 0)
 		return ovl_error_wrap(err, "--layers-under");
+	if (ovl_layers_open(&ctx->layers, err) < 0)
+		return -1;
 	return 1;
 }
 

@@ -21,12 +21,6 @@ enum hook_stage {
 	STAGE_POSTSTOP,
 };
 
-enum on_exit {
-	ON_EXIT_APPLY,
-	ON_EXIT_DISCARD,
-	ON_EXIT_KEEP,
-};
-
 struct hook_ctx {
 	struct ovl_oci_state state;
 	struct ovl_oci_config config;
@@ -35,14 +29,15 @@ struct hook_ctx {
 	const char *upper_ann;	 /* NULL: default */
 	const char *work_ann;	 /* NULL: default */
 	struct ovl_layers layers;
-	enum on_exit on_exit;
+	enum ovl_on_exit on_exit;
 };
 
 /* Reads the state from fd and the bundle's config.json and validates every annotation and the
- * workspace mount. *stage STAGE_INFER is replaced by the stage the state implies. Returns 1 when
+ * workspace mount, then opens the layers (ovl_layers_open: read-only). *stage STAGE_INFER is replaced by the stage the state implies. Returns 1 when
  * the container asks for a workspace, 0 when there is nothing to do (no org.ovlbox.workspace
- * annotation, or a poststop after the bundle was removed), -1 on error. Touches nothing on disk.
- * layers_under (--layers-under): when not NULL, upper and work must lie beneath it. */
+ * annotation, or a poststop after the bundle was removed), -1 on error. Changes nothing on disk.
+ * layers_under (--layers-under): when not NULL, upper and work must lie beneath it and are
+ * reached from it with no symlink on the way. */
 int hook_ctx_load(struct hook_ctx *ctx, int state_fd, enum hook_stage *stage,
 		  const char *layers_under, ovl_error_t *err);
 void hook_ctx_free(struct hook_ctx *ctx);

@@ -18,19 +18,8 @@
 #include "ovlbox/fs.h"
 #include "ovlbox/log.h"
 #include "ovlbox/ns.h"
-
-static int same_inode(int a, int b, const char *what, const char *path, ovl_error_t *err)
-{
-	struct stat sa, sb;
-	if (fstat(a, &sa) < 0 || fstat(b, &sb) < 0)
-		return ovl_error(err, errno, "stat %s %s", what, ovl_qp(path));
-	if (sa.st_dev != sb.st_dev || sa.st_ino != sb.st_ino)
-		return ovl_error(err, 0,
-				 "%s %s is not the same directory in the container's mount "
-				 "namespace",
-				 what, ovl_qp(path));
-	return 0;
-}
+#include "ovlbox/ready.h"
+#include "ovlbox/registry.h"
 
 /* In the container's mount namespace: the workspace destination inside the rootfs, which must be
  * the workspace's bind mount (the same inode as lower_st, the workspace as the hook sees it). */
@@ -55,20 +44,17 @@ static int open_destination(struct hook_ctx *ctx, const struct stat *lower_st, o
 	return ovl_steal_fd(&target);
 }
 
-/* In the container's mount namespace: find the destination, mount. host holds the layers as
- * opened in the hook's own namespace, fds the same opened again in the container's (an overlay
- * made there must take its layers from mounts of that namespace; before pivot_root the host
- * tree is still there), which must be the same directories. */
+/* In the container's mount namespace: find the destination, mount. fds are the layers opened
+ * again in the container's namespace (an overlay made there must take its layers from mounts of
+ * that namespace; before pivot_root the host tree is still there), which must be the
+ * directories the hook opened in its own. */
 static int mount_layers_in_container(struct hook_ctx *ctx, const struct ovl_ns_target *t,
-				     const struct ovl_layer_fds *host,
 				     const struct ovl_layer_fds *fds, bool userxattr,
 				     ovl_error_t *err)
 {
 	const struct ovl_layers *l = &ctx->layers;
-	if (same_inode(host->lower, fds->lower, "workspace", l->lower, err) < 0 ||
-	    same_inode(host->upper, fds->upper, "upper dir", l->upper, err) < 0 ||
-	    same_inode(host->work, fds->work, "work dir", l->work, err) < 0)
-		return -1;
+	if (ovl_layers_same_fds(l, fds, err) < 0)
+		return ovl_error_wrap(err, "in the container's mount namespace");
 	struct stat want;
 	if (fstat(fds->lower, &want) < 0)
 		return ovl_error(err, errno, "stat workspace %s", ovl_qp(l->lower));
@@ -84,15 +70,15 @@ static int mount_layers_in_container(struct hook_ctx *ctx, const struct ovl_ns_t
 }
 
 /* Enters the container's mount namespace and mounts there (see mount_layers_in_container). */
-static int mount_in_container(struct hook_ctx *ctx, const struct ovl_ns_target *t,
-			      const struct ovl_layer_fds *host, bool userxattr, ovl_error_t *err)
+static int mount_in_container(struct hook_ctx *ctx, const struct ovl_ns_target *t, bool userxattr,
+			      ovl_error_t *err)
 {
 	if (ovl_ns_enter_mnt(t, err) < 0)
 		return -1;
 	struct ovl_layer_fds fds;
-	if (ovl_layers_open(&ctx->layers, &fds, err) < 0)
+	if (ovl_layers_open_paths(&ctx->layers, &fds, err) < 0)
 		return ovl_error_wrap(err, "in the container's mount namespace");
-	int r = mount_layers_in_container(ctx, t, host, &fds, userxattr, err);
+	int r = mount_layers_in_container(ctx, t, &fds, userxattr, err);
 	ovl_layer_fds_close(&fds);
 	return r;
 }
@@ -112,11 +98,11 @@ static void come_back(const struct ovl_ns_target *t, int root, int cwd)
 
 /* The workspace destination, opened and checked in the container's mount namespace (the hook's
  * own at createContainer, t->mnt_fd < 0), before anything is made: bad input stops here. */
-static int check_destination(struct hook_ctx *ctx, const struct ovl_ns_target *t,
-			     const struct ovl_layer_fds *host, int root, int cwd, ovl_error_t *err)
+static int check_destination(struct hook_ctx *ctx, const struct ovl_ns_target *t, int root, int cwd,
+			     ovl_error_t *err)
 {
 	struct stat want;
-	if (fstat(host->lower, &want) < 0)
+	if (fstat(ctx->layers.lower_fd, &want) < 0)
 		return ovl_error(err, errno, "stat workspace %s", ovl_qp(ctx->layers.lower));
 	if (ovl_ns_enter_mnt(t, err) < 0)
 		return -1;
@@ -133,18 +119,19 @@ static int check_destination(struct hook_ctx *ctx, const struct ovl_ns_target *t
  * appears in the host's) from the layers as it opened them, so that no layer is opened twice.
  * Where fsopen fails (before Linux 5.2, or a seccomp filter refuses it): mount(2) inside, from
  * the layers opened again there (mount_in_container). */
-static int mount_and_return(struct hook_ctx *ctx, const struct ovl_ns_target *t,
-			    const struct ovl_layer_fds *host, bool userxattr, ovl_error_t *err)
+static int mount_and_return(struct hook_ctx *ctx, const struct ovl_ns_target *t, bool userxattr,
+			    ovl_error_t *err)
 {
+	struct ovl_layer_fds host = ovl_layers_fds(&ctx->layers);
 	bool away = t->mnt_fd >= 0; /* else already there (createContainer) */
 	cleanup_close int root = away ? open("/", O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
 	cleanup_close int cwd = away ? open(".", O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
 	if (away && (root < 0 || cwd < 0))
 		return ovl_error(err, errno, "open the hook's own root and cwd");
-	cleanup_close int target = check_destination(ctx, t, host, root, cwd, err);
+	cleanup_close int target = check_destination(ctx, t, root, cwd, err);
 	if (target < 0)
 		return -1;
-	cleanup_close int mfd = ovl_layers_fsmount(host, userxattr, 0, err);
+	cleanup_close int mfd = ovl_layers_fsmount(&host, userxattr, 0, err);
 	if (mfd == -1)
 		return ovl_error_wrap(err, "mount the overlay on %s in the container",
 				      ovl_qp(ctx->destination));
@@ -152,7 +139,7 @@ static int mount_and_return(struct hook_ctx *ctx, const struct ovl_ns_target *t,
 	if (mfd == -2) {
 		mfd = -1;
 		ovl_error_free(err);
-		r = mount_in_container(ctx, t, host, userxattr, err);
+		r = mount_in_container(ctx, t, userxattr, err);
 	} else if (ovl_ns_enter_mnt(t, err) < 0) {
 		return -1;
 	} else {
@@ -169,8 +156,8 @@ static int mount_and_return(struct hook_ctx *ctx, const struct ovl_ns_target *t,
 /* Forks a child for the namespace changes (a user namespace cannot be left; the hook itself
  * stays where it is, so it can clean up with host paths); the child's error message comes back
  * through a pipe. */
-static int mount_via_child(struct hook_ctx *ctx, const struct ovl_ns_target *t,
-			   const struct ovl_layer_fds *fds, bool userxattr, ovl_error_t *err)
+static int mount_via_child(struct hook_ctx *ctx, const struct ovl_ns_target *t, bool userxattr,
+			   ovl_error_t *err)
 {
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0)
@@ -183,7 +170,7 @@ static int mount_via_child(struct hook_ctx *ctx, const struct ovl_ns_target *t,
 	if (pid == 0) {
 		close(rd);
 		ovl_error_t cerr = NULL;
-		if (mount_in_container(ctx, t, fds, userxattr, &cerr) == 0)
+		if (mount_in_container(ctx, t, userxattr, &cerr) == 0)
 			_exit(0);
 		const char *msg = cerr ? cerr->msg : "unknown error";
 		ssize_t ignored = write(wr, msg, strlen(msg));
@@ -218,137 +205,190 @@ static int mount_via_child(struct hook_ctx *ctx, const struct ovl_ns_target *t,
 	return ovl_error(err, 0, "mount helper failed (exit status %d)", WEXITSTATUS(status));
 }
 
-/* Fail closed: a layer directory this run created goes away again. */
-static void remove_created(const char *path, bool created)
+/* Fail closed: the layer directories this stage created go away again, the mark and the
+ * registry entry it made too. */
+static void undo_prepare(struct hook_ctx *ctx, unsigned created, bool marked)
 {
-	if (!created)
-		return;
+	struct ovl_layers *l = &ctx->layers;
 	cleanup_error ovl_error_t rerr = NULL;
-	if (ovl_remove_tree_at(AT_FDCWD, path, &rerr) < 0)
-		ovl_warn("could not remove %s: %s", ovl_qp(path), rerr->msg);
-}
-
-/* Takes back the mark of a mount that failed, from a work dir this run did not make. */
-static void disown_layers(const struct ovl_layers *l)
-{
-	cleanup_error ovl_error_t rerr = NULL;
-	if (ovl_layers_clear_owner(l, &rerr) < 0)
+	if (marked && !(created & OVL_CREATED_WORK) && ovl_layers_clear_mark(l, &rerr) < 0) {
+		ovl_warn("%s", rerr->msg);
+		ovl_error_free(&rerr);
+	}
+	if (ovl_layers_remove_created(l, created, &rerr) < 0) {
+		ovl_warn("could not remove the layers this stage made: %s", rerr->msg);
+		ovl_error_free(&rerr);
+	}
+	if (ovl_registry_release(ctx->state.id, &rerr) < 0)
 		ovl_warn("%s", rerr->msg);
 }
 
-/* Layers marked by another container are in use by it (its overlay is mounted on them: a second
- * overlay would share its upper and work, and clear its work dir), or that container ended
- * without its poststop: either way they are not this one's to take. */
-static int check_not_in_use(const struct hook_ctx *ctx, ovl_error_t *err)
+/* Words what ovl_layers_ready() found, as one line. */
+static int refuse_not_ready(const struct hook_ctx *ctx, int why, const struct ovl_mark *m,
+			    ovl_error_t *err)
 {
 	const struct ovl_layers *l = &ctx->layers;
-	char owner[OVL_OWNER_MAX];
-	if (ovl_layers_owner(l, owner, sizeof(owner), err) < 0)
-		return -1;
-	if (owner[0] == '\0' || strcmp(owner, ctx->state.id) == 0)
-		return 0;
 	cleanup_free char *apply = hook_ovlbox_cmd(ctx, "apply");
 	cleanup_free char *discard = hook_ovlbox_cmd(ctx, "discard");
-	return ovl_error(err, 0,
-			 "workspace %s is in use by container %s (its layers are %s and %s), "
-			 "or that container stopped without its poststop hook: once it is gone, "
-			 "run `%s` or `%s`",
-			 ovl_qp(l->lower), ovl_qp(owner), ovl_qp(l->upper), ovl_qp(l->work), apply,
-			 discard);
-}
-
-int hook_mount(struct hook_ctx *ctx, bool in_place, ovl_error_t *err)
-{
-	const struct ovl_layers *l = &ctx->layers;
-	if (ctx->state.id == NULL || ctx->state.id[0] == '\0')
+	switch (why) {
+	case OVL_READY_IN_USE:
 		return ovl_error(err, 0,
-				 "state: id: missing (the hook marks the layers with the "
-				 "container's id)");
-	if (strlen(ctx->state.id) >= OVL_OWNER_MAX)
-		/* marked with it, its own poststop could not tell the layers were its own */
-		return ovl_error(err, 0, "state: id: longer than %d bytes", OVL_OWNER_MAX - 1);
-	cleanup_close int lock = hook_lock(ctx, err);
-	if (lock < 0)
-		return -1;
-
-	int st = ovl_layers_state(l, err);
-	if (st < 0)
-		return -1;
-	if (st == OVL_STATE_JOURNAL) {
-		ovl_warn("workspace %s: finishing an interrupted apply first", ovl_qp(l->lower));
-		struct ovl_apply_opts opts = {0};
-		if (ovl_apply(l, &opts, NULL, err) < 0) {
-			cleanup_free char *cmd = hook_ovlbox_cmd(ctx, "apply");
-			return ovl_error_wrap(err,
-					      "finish the interrupted apply of %s (the journal "
-					      "is kept; run `%s`)",
-					      ovl_qp(l->lower), cmd);
-		}
-		st = ovl_layers_state(l, err);
-		if (st < 0)
-			return -1;
-	}
-	if (check_not_in_use(ctx, err) < 0)
-		return -1;
-	if (st != OVL_STATE_CLEAN) {
-		cleanup_free char *apply = hook_ovlbox_cmd(ctx, "apply");
-		cleanup_free char *discard = hook_ovlbox_cmd(ctx, "discard");
+				 "workspace %s is in use by running container %s (its layers are "
+				 "%s and %s)",
+				 ovl_qp(l->lower), ovl_qp(m->id), ovl_qp(l->upper),
+				 ovl_qp(l->work));
+	case OVL_READY_SWAPPED:
+		return ovl_error(err, 0,
+				 "the layers of %s are not the directories container %s marked "
+				 "(upper %s or work %s was replaced): refused, nothing changed",
+				 ovl_qp(l->lower), ovl_qp(m->id), ovl_qp(l->upper),
+				 ovl_qp(l->work));
+	default:
 		return ovl_error(err, 0,
 				 "workspace %s has unapplied changes in %s (an earlier on-exit "
 				 "keep?): run `%s` or `%s` first",
 				 ovl_qp(l->lower), ovl_qp(l->upper), apply, discard);
 	}
+}
 
-	struct ovl_ns_target t = OVL_NS_TARGET_INIT;
-	bool userxattr = false;
-	if (!in_place) {
-		if (ovl_ns_open_pid((pid_t)ctx->state.pid, &t, err) < 0)
-			return ovl_error_wrap(err, "state pid %lld", (long long)ctx->state.pid);
-		if (t.mnt_fd < 0) {
-			/* The overlay would land in the runtime's (the host's) namespace. */
-			ovl_ns_target_close(&t);
-			return ovl_error(err, 0,
-					 "the container (state pid %lld) has no mount namespace of "
-					 "its own: the hook mounts only in the container's",
-					 (long long)ctx->state.pid);
-		}
+/* Finishes an interrupted apply, recovers the layers of a container that is gone without its
+ * poststop, refuses layers in use or not ready (ovl_layers_ready). */
+static int ready_for_mount(struct hook_ctx *ctx, ovl_error_t *err)
+{
+	struct ovl_layers *l = &ctx->layers;
+	struct ovl_ready_info info;
+	int r = ovl_layers_ready(l, OVL_READY_FOR_MOUNT, ctx->state.id, &info, err);
+	if (r < 0 && info.journal) {
+		cleanup_free char *cmd = hook_ovlbox_cmd(ctx, "apply");
+		return ovl_error_wrap(err,
+				      "finish the interrupted apply of %s (the journal is kept; run "
+				      "`%s`)",
+				      ovl_qp(l->lower), cmd);
 	}
-	if (ovl_ns_in_child_userns(&userxattr, err) < 0)
-		goto fail_ns;
-	userxattr = userxattr || t.user_fd >= 0;
+	if (r < 0)
+		return -1;
+	if (info.journal)
+		ovl_warn("workspace %s: finished an interrupted apply first", ovl_qp(l->lower));
+	if (info.recovered)
+		ovl_warn("container %s is gone without its poststop: carried out its on-exit %s on "
+			 "%s",
+			 ovl_qp(info.mark.id), ovl_on_exit_name(info.mark.on_exit),
+			 ovl_qp(l->lower));
+	if (r != OVL_READY_OK)
+		return refuse_not_ready(ctx, r, &info.mark, err);
+	return 0;
+}
 
+/* The container's init, as its mark records it: the state's pid (the runtime's view: the
+ * host's), or at createContainer, where the state gives none, the hook's parent (the container's
+ * init runs the hook; /proc here is still the host's). Unknown (0) if it cannot be read. */
+static void container_init(const struct hook_ctx *ctx, bool in_place, struct ovl_proc_id *init)
+{
+	int64_t pid = in_place ? 0 : ctx->state.pid;
+	cleanup_error ovl_error_t e = NULL;
+	if ((pid > 0 || ovl_proc_parent(&pid, &e) == 0) && ovl_proc_id_of(pid, init, &e) == 0)
+		return;
+	ovl_info("the container's init cannot be identified (%s): a crash of it will need "
+		 "`ovlbox apply`",
+		 e ? e->msg : "no pid");
+	memset(init, 0, sizeof(*init));
+}
+
+/* Claims the layers in the registry of layer sets in use: none may be another's. */
+static int claim_layers(struct hook_ctx *ctx, const struct ovl_mark *m, ovl_error_t *err)
+{
+	struct ovl_registry_conflict c;
+	int r = ovl_registry_claim(&ctx->layers, m, &c, err);
+	if (r <= 0)
+		return r;
+	return ovl_error(err, 0,
+			 "the %s of %s %s the %s of running container %s: containers do not "
+			 "share layers",
+			 c.ours, ovl_qp(ctx->layers.lower), c.how, c.theirs, ovl_qp(c.id));
+}
+
+static int check_state_id(const struct hook_ctx *ctx, ovl_error_t *err)
+{
+	if (ctx->state.id == NULL || ctx->state.id[0] == '\0')
+		return ovl_error(err, 0,
+				 "state: id: missing (the hook marks the layers with the "
+				 "container's id)");
+	if (strlen(ctx->state.id) >= OVL_MARK_ID_MAX)
+		/* marked with it, its own poststop could not tell the layers were its own */
+		return ovl_error(err, 0, "state: id: longer than %d bytes", OVL_MARK_ID_MAX - 1);
+	return 0;
+}
+
+static int open_target(const struct hook_ctx *ctx, bool in_place, struct ovl_ns_target *t,
+		       ovl_error_t *err)
+{
+	if (in_place)
+		return 0;
+	if (ovl_ns_open_pid((pid_t)ctx->state.pid, t, err) < 0)
+		return ovl_error_wrap(err, "state pid %lld", (long long)ctx->state.pid);
+	if (t->mnt_fd < 0)
+		/* The overlay would land in the runtime's (the host's) namespace. */
+		return ovl_error(err, 0,
+				 "the container (state pid %lld) has no mount namespace of "
+				 "its own: the hook mounts only in the container's",
+				 (long long)ctx->state.pid);
+	return 0;
+}
+
+/* Prepares and marks the layers (mounted, before the overlay is attached: a crash in between
+ * must not leave a mounted overlay on unmarked layers), then mounts. */
+static int prepare_and_mount(struct hook_ctx *ctx, const struct ovl_ns_target *t,
+			     struct ovl_mark *m, bool userxattr, ovl_error_t *err)
+{
+	struct ovl_layers *l = &ctx->layers;
 	unsigned created = 0;
-	struct ovl_layer_fds fds;
-	if (ovl_layers_prepare(l, userxattr, &created, &fds, err) < 0)
-		goto fail_created;
-	if (ovl_layers_set_owner(l, ctx->state.id, err) < 0) {
-		ovl_layer_fds_close(&fds);
-		goto fail_created;
-	}
-	if (t.user_fd >= 0 && fchownat(fds.work, "", t.root_uid, t.root_gid,
-				       AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+	bool marked = false;
+	if (ovl_layers_prepare(l, userxattr, &created, err) < 0)
+		goto fail;
+	ovl_layers_mark_identity(l, m);
+	if (claim_layers(ctx, m, err) != 0 || ovl_layers_set_mark(l, m, err) < 0)
+		goto fail;
+	marked = true;
+	if (t->user_fd >= 0 && fchownat(l->work_fd, "", t->root_uid, t->root_gid,
+					AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
 		/* The overlay, mounted by the container's root, creates its work entries there. */
 		ovl_error(err, errno, "chown %s to the container's root (%u:%u)", ovl_qp(l->work),
-			  (unsigned)t.root_uid, (unsigned)t.root_gid);
-		ovl_layer_fds_close(&fds);
-		goto fail_created;
+			  (unsigned)t->root_uid, (unsigned)t->root_gid);
+		goto fail;
 	}
-	int r = t.user_fd >= 0 ? mount_via_child(ctx, &t, &fds, userxattr, err)
-			       : mount_and_return(ctx, &t, &fds, userxattr, err);
-	ovl_layer_fds_close(&fds);
-	if (r < 0)
-		goto fail_created;
+	if ((t->user_fd >= 0 ? mount_via_child(ctx, t, userxattr, err)
+			     : mount_and_return(ctx, t, userxattr, err)) < 0)
+		goto fail;
+	return 0;
+fail:
+	undo_prepare(ctx, created, marked);
+	return -1;
+}
+
+int hook_mount(struct hook_ctx *ctx, bool in_place, ovl_error_t *err)
+{
+	const struct ovl_layers *l = &ctx->layers;
+	if (check_state_id(ctx, err) < 0)
+		return -1;
+	cleanup_close int lock = hook_lock(ctx, err);
+	if (lock < 0 || ready_for_mount(ctx, err) < 0)
+		return -1;
+	struct ovl_ns_target t = OVL_NS_TARGET_INIT;
+	bool userxattr = false;
+	struct ovl_mark m = {.on_exit = ctx->on_exit, .mounted = true};
+	snprintf(m.id, sizeof(m.id), "%s", ctx->state.id);
+	int r = open_target(ctx, in_place, &t, err);
+	if (r == 0)
+		r = ovl_ns_in_child_userns(&userxattr, err);
+	if (r == 0) {
+		userxattr = userxattr || t.user_fd >= 0;
+		container_init(ctx, in_place, &m.init);
+		r = prepare_and_mount(ctx, &t, &m, userxattr, err);
+	}
 	ovl_ns_target_close(&t);
+	if (r < 0)
+		return -1;
 	ovl_info("mounted the overlay of %s on %s (upper %s)", ovl_qp(l->lower),
 		 ovl_qp(ctx->destination), ovl_qp(l->upper));
 	return 0;
-
-fail_created:
-	remove_created(l->upper, created & OVL_CREATED_UPPER);
-	remove_created(l->work, created & OVL_CREATED_WORK);
-	if (!(created & OVL_CREATED_WORK))
-		disown_layers(l);
-fail_ns:
-	ovl_ns_target_close(&t);
-	return -1;
 }

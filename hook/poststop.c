@@ -10,10 +10,11 @@
 #include "ovlbox/apply.h"
 #include "ovlbox/cleanup.h"
 #include "ovlbox/log.h"
+#include "ovlbox/registry.h"
 
 static int finish_apply(struct hook_ctx *ctx, ovl_error_t *err)
 {
-	const struct ovl_layers *l = &ctx->layers;
+	struct ovl_layers *l = &ctx->layers;
 	struct ovl_apply_opts opts = {0};
 	struct ovl_change_counts c = {0};
 	if (ovl_apply(l, &opts, &c, err) < 0) {
@@ -32,7 +33,7 @@ static int keep(struct hook_ctx *ctx, ovl_error_t *err)
 {
 	/* The layers now wait for `ovlbox apply`, no container's any more: the next container's
 	 * mount stage then refuses them as unapplied changes, not as in use. */
-	if (ovl_layers_clear_owner(&ctx->layers, err) < 0)
+	if (ovl_layers_clear_mark(&ctx->layers, err) < 0)
 		return -1;
 	cleanup_free char *cmd = hook_ovlbox_cmd(ctx, "apply");
 	ovl_info("kept the changes to %s in %s; apply them with `%s`", ovl_qp(ctx->layers.lower),
@@ -40,30 +41,58 @@ static int keep(struct hook_ctx *ctx, ovl_error_t *err)
 	return 0;
 }
 
-/* Whether the layers are this container's: its mount stage marked them (ovl_layers_owner).
- * Otherwise they are another container's, one that may still run (this one's start was refused
- * because of them), or an earlier keep's waiting for `ovlbox apply`, or no layers at all (a
- * container that never started; a second poststop): not this poststop's to apply or remove.
- * 1 if they are, 0 if not, -1 on error. */
+/* Whether the layers are this container's: its mount stage marked them, for these very
+ * directories. Otherwise they are another container's, one that may still run (this one's start
+ * was refused because of them), or an earlier keep's waiting for `ovlbox apply`, or no layers at
+ * all (a container that never started; a second poststop): not this poststop's to apply or
+ * remove. A mark of its own on other directories than the ones found now (a layer replaced
+ * under the same name) is refused. 1 if they are, 0 if not, -1 on error. */
 static int own_layers(struct hook_ctx *ctx, ovl_error_t *err)
 {
-	char owner[OVL_OWNER_MAX];
-	if (ovl_layers_owner(&ctx->layers, owner, sizeof(owner), err) < 0)
+	const struct ovl_layers *l = &ctx->layers;
+	struct ovl_mark m;
+	int r = ovl_layers_mark(l, &m, err);
+	if (r < 0)
 		return -1;
-	if (owner[0] != '\0' && ctx->state.id && strcmp(owner, ctx->state.id) == 0)
-		return 1;
-	if (owner[0] != '\0')
+	if (r == 0) {
+		ovl_info("no layers of this container on %s: nothing to do", ovl_qp(l->lower));
+		return 0;
+	}
+	if (ctx->state.id == NULL || strcmp(m.id, ctx->state.id) != 0) {
 		ovl_info("the layers of %s belong to container %s: left as they are",
-			 ovl_qp(ctx->layers.lower), ovl_qp(owner));
-	else
-		ovl_info("no layers of this container on %s: nothing to do",
-			 ovl_qp(ctx->layers.lower));
-	return 0;
+			 ovl_qp(l->lower), ovl_qp(m.id));
+		return 0;
+	}
+	if (!ovl_layers_match_mark(l, &m))
+		return ovl_error(err, 0,
+				 "the layers of %s are not the directories this container's mount "
+				 "stage marked (upper %s or work %s was replaced): nothing changed",
+				 ovl_qp(l->lower), ovl_qp(l->upper), ovl_qp(l->work));
+	return 1;
+}
+
+static int carry_out(struct hook_ctx *ctx, int st, ovl_error_t *err)
+{
+	struct ovl_layers *l = &ctx->layers;
+	if (st == OVL_STATE_CLEAN || ctx->on_exit == OVL_ON_EXIT_DISCARD) {
+		/* Nothing to apply (a container that never started or did not write, or a second
+		 * poststop), or nothing wanted: remove the layers, if any. */
+		if (ovl_layers_discard(l, err) < 0)
+			return ovl_error_wrap(err, "remove the layers of %s", ovl_qp(l->lower));
+		if (st != OVL_STATE_CLEAN)
+			ovl_info("discarded the changes to %s", ovl_qp(l->lower));
+		else
+			ovl_info("no changes to %s", ovl_qp(l->lower));
+		return 0;
+	}
+	if (ctx->on_exit == OVL_ON_EXIT_KEEP)
+		return keep(ctx, err);
+	return finish_apply(ctx, err);
 }
 
 int hook_poststop(struct hook_ctx *ctx, ovl_error_t *err)
 {
-	const struct ovl_layers *l = &ctx->layers;
+	struct ovl_layers *l = &ctx->layers;
 	cleanup_close int lock = hook_lock(ctx, err);
 	if (lock < 0) {
 		cleanup_free char *cmd = hook_ovlbox_cmd(ctx, "apply");
@@ -75,7 +104,7 @@ int hook_poststop(struct hook_ctx *ctx, ovl_error_t *err)
 	if (st == OVL_STATE_JOURNAL) {
 		/* A half-applied workspace is worse than either end: whatever on-exit says,
 		 * finish it. */
-		if (ctx->on_exit != ON_EXIT_APPLY)
+		if (ctx->on_exit != OVL_ON_EXIT_APPLY)
 			ovl_warn("workspace %s: an apply was interrupted; finishing it",
 				 ovl_qp(l->lower));
 		return finish_apply(ctx, err);
@@ -83,18 +112,11 @@ int hook_poststop(struct hook_ctx *ctx, ovl_error_t *err)
 	int own = own_layers(ctx, err);
 	if (own <= 0)
 		return own;
-	if (st == OVL_STATE_CLEAN || ctx->on_exit == ON_EXIT_DISCARD) {
-		/* Nothing to apply (a container that never started or did not write, or a second
-		 * poststop), or nothing wanted: remove the layers, if any. */
-		if (ovl_layers_discard(l, err) < 0)
-			return ovl_error_wrap(err, "remove the layers of %s", ovl_qp(l->lower));
-		if (st != OVL_STATE_CLEAN)
-			ovl_info("discarded the changes to %s", ovl_qp(l->lower));
-		else
-			ovl_info("no changes to %s", ovl_qp(l->lower));
-		return 0;
-	}
-	if (ctx->on_exit == ON_EXIT_KEEP)
-		return keep(ctx, err);
-	return finish_apply(ctx, err);
+	if (carry_out(ctx, st, err) < 0)
+		return -1;
+	/* the layers are no longer in use: another container may name them now */
+	cleanup_error ovl_error_t rerr = NULL;
+	if (ovl_registry_release(ctx->state.id, &rerr) < 0)
+		ovl_warn("%s", rerr->msg);
+	return 0;
 }

@@ -31,7 +31,7 @@ struct dircache {
 
 struct exec {
 	int lower_fd, upper_fd;
-	const char *upper_path;
+	const struct ovl_layers *layers;
 	int userxattr;
 	struct dircache lower, upper;
 };
@@ -248,11 +248,28 @@ static int step_dir(struct exec *x, const struct ovl_step *s, const struct upper
 	return 0;
 }
 
+/* Removes parent/name if it still is the directory open as fd (a name swapped meanwhile is
+ * left alone). */
+static int rmdir_if_same(int parent, const char *name, int fd, const char *what, const char *path,
+			 ovl_error_t *err)
+{
+	struct stat want, got;
+	if (fstat(fd, &want) < 0)
+		return ovl_error(err, errno, "stat %s %s", what, ovl_qp(path));
+	if (fstatat(parent, name, &got, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : ovl_error(err, errno, "%s %s", what, ovl_qp(path));
+	if (got.st_dev != want.st_dev || got.st_ino != want.st_ino)
+		return 0;
+	if (unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT && errno != ENOTEMPTY)
+		return ovl_error(err, errno, "remove %s %s", what, ovl_qp(path));
+	return 0;
+}
+
 static int step_end(struct exec *x, ovl_error_t *err)
 {
-	if (rmdir(x->upper_path) < 0 && errno != ENOENT)
-		return ovl_error(err, errno, "remove upper dir %s", ovl_qp(x->upper_path));
-	return 0;
+	const struct ovl_layers *l = x->layers;
+	return rmdir_if_same(l->upper_parent, ovl_layers_upper_name(l), x->upper_fd, "upper dir",
+			     l->upper, err);
 }
 
 static int step_protect(struct exec *x, const struct ovl_step *s, ovl_error_t *err)
@@ -316,9 +333,10 @@ static int run_plan(struct exec *x, const struct ovl_plan *p, ovl_error_t *err)
 
 /* After the last step: overlay's own work subdirs, the mode file, then the journal, then the
  * work dir itself. The removed dirs go to rel, freed by the kernel after the caller returns. */
-static int remove_work(const char *work, int *work_fd, bool journaled, struct ovl_release *rel,
-		       ovl_error_t *err)
+static int remove_work(const struct ovl_layers *l, const int *work_fd, bool journaled,
+		       struct ovl_release *rel, ovl_error_t *err)
 {
+	const char *work = l->work;
 	const char *names[] = {"work",
 			       "index",
 			       "ovlbox-mode",
@@ -331,13 +349,8 @@ static int remove_work(const char *work, int *work_fd, bool journaled, struct ov
 			return ovl_error_wrap(err, "clean work dir %s", ovl_qp(work));
 	if (journaled && ovl_journal_remove(*work_fd, err) < 0)
 		return -1;
-	if (rmdir(work) < 0) {
-		if (errno != ENOENT && errno != ENOTEMPTY)
-			return ovl_error(err, errno, "remove work dir %s", ovl_qp(work));
-		return 0;
-	}
-	ovl_release_hold(rel, ovl_steal_fd(work_fd));
-	return 0;
+	return rmdir_if_same(l->work_parent, ovl_layers_work_name(l), *work_fd, "work dir", work,
+			     err);
 }
 
 /* syncfs of the upper's filesystem, and of the work dir's when it is another one. */
@@ -351,28 +364,19 @@ static int sync_layers(int upper_fd, int work_fd, ovl_error_t *err)
 	return 0;
 }
 
-int ovl_apply(const struct ovl_layers *l, const struct ovl_apply_opts *opts,
+int ovl_apply(struct ovl_layers *l, const struct ovl_apply_opts *opts,
 	      struct ovl_change_counts *counts, ovl_error_t *err)
 {
 	if (counts)
 		memset(counts, 0, sizeof(*counts));
-	/* Upper or work that lead into the workspace (an alias, a symlinked parent) would have it
-	 * applied onto itself. */
-	if (ovl_layers_check_apart(l, err) < 0)
-		return -1;
 	/* Declared first, released last: after the fds below are closed. */
 	cleanup_release struct ovl_release rel = OVL_RELEASE_INIT;
-	cleanup_close int lower_fd =
-	    ovl_openat_noatime(AT_FDCWD, l->lower, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (lower_fd < 0)
-		return ovl_error(err, errno, "workspace %s", ovl_qp(l->lower));
-	cleanup_close int work_fd = ovl_open_dir_fd(AT_FDCWD, l->work, O_NOFOLLOW);
-	if (work_fd < 0 && errno != ENOENT)
-		return ovl_error(err, errno, "work dir %s", ovl_qp(l->work));
-	cleanup_close int upper_fd =
-	    ovl_openat_noatime(AT_FDCWD, l->upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (upper_fd < 0 && errno != ENOENT)
-		return ovl_error(err, errno, "upper dir %s", ovl_qp(l->upper));
+	if (l->lower_fd < 0)
+		return ovl_error(err, EBADF, "apply %s: layers not opened", ovl_qp(l->lower));
+	/* the layers' own fds (ovl_layers_open, which checked them apart), not the names again */
+	int lower_fd = l->lower_fd;
+	int work_fd = l->work_fd;
+	int upper_fd = l->upper_fd;
 
 	struct ovl_plan plan = {0};
 	bool journaled = true;
@@ -383,15 +387,13 @@ int ovl_apply(const struct ovl_layers *l, const struct ovl_apply_opts *opts,
 		ovl_info("finishing an interrupted apply of %s", ovl_qp(l->lower));
 	if (!have && upper_fd < 0) {
 		/* Nothing to apply; a leftover work dir is just removed. */
-		return work_fd >= 0 ? remove_work(l->work, &work_fd, false, &rel, err) : 0;
+		return work_fd >= 0 ? remove_work(l, &work_fd, false, &rel, err) : 0;
 	}
 	if (!have) {
 		if (work_fd < 0) {
-			if (ovl_mkdir_if_missing(l->work, 0700, err) < 0)
+			if (ovl_layers_make_work(l, err) < 0)
 				return -1;
-			work_fd = ovl_open_dir_fd(AT_FDCWD, l->work, O_NOFOLLOW);
-			if (work_fd < 0)
-				return ovl_error(err, errno, "work dir %s", ovl_qp(l->work));
+			work_fd = l->work_fd;
 		}
 		int userxattr = ovl_layers_userxattr(l);
 		if (counts && ovl_diff_counts(l, counts, err) < 0)
@@ -414,7 +416,7 @@ int ovl_apply(const struct ovl_layers *l, const struct ovl_apply_opts *opts,
 	}
 	struct exec x = {.lower_fd = lower_fd,
 			 .upper_fd = upper_fd,
-			 .upper_path = l->upper,
+			 .layers = l,
 			 .userxattr = plan.userxattr,
 			 .lower = {NULL, -1},
 			 .upper = {NULL, -1}};
@@ -434,6 +436,5 @@ int ovl_apply(const struct ovl_layers *l, const struct ovl_apply_opts *opts,
 		    ovl_qp(l->lower));
 	if (journaled && syncfs(lower_fd) < 0)
 		return ovl_error(err, errno, "sync workspace %s", ovl_qp(l->lower));
-	ovl_release_hold(&rel, ovl_steal_fd(&upper_fd)); /* removed by the plan's END step */
-	return remove_work(l->work, &work_fd, journaled, &rel, err);
+	return remove_work(l, &work_fd, journaled, &rel, err);
 }

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/syscall.h>
+#include <linux/openat2.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
@@ -78,11 +80,17 @@ static char *with_suffix(const char *base, const char *suffix)
 	return s;
 }
 
+static void fds_unset(struct ovl_layers *l)
+{
+	l->lower_fd = l->upper_parent = l->work_parent = l->upper_fd = l->work_fd = -1;
+}
+
 int ovl_layers_init(struct ovl_layers *l, const char *lower, const char *upper, const char *work,
 		    ovl_error_t *err)
 {
 	cleanup_free char *du = NULL, *dw = NULL;
 	memset(l, 0, sizeof(*l));
+	fds_unset(l);
 	if (canonical_abs("workspace", lower, &l->lower, err) < 0)
 		goto fail;
 	du = upper ? NULL : with_suffix(l->lower, ".upper");
@@ -106,17 +114,213 @@ fail:
 	return -1;
 }
 
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static void close_fds(struct ovl_layers *l)
+{
+	close_fd(&l->lower_fd);
+	close_fd(&l->upper_parent);
+	close_fd(&l->work_parent);
+	close_fd(&l->upper_fd);
+	close_fd(&l->work_fd);
+}
+
 void ovl_layers_free(struct ovl_layers *l)
 {
+	close_fds(l);
 	free(l->lower);
 	free(l->upper);
 	free(l->work);
+	free(l->anchor);
 	memset(l, 0, sizeof(*l));
+	fds_unset(l);
+}
+
+const char *ovl_layers_upper_name(const struct ovl_layers *l)
+{
+	return strrchr(l->upper, '/') + 1;
+}
+
+const char *ovl_layers_work_name(const struct ovl_layers *l)
+{
+	return strrchr(l->work, '/') + 1;
+}
+
+/* path strictly beneath dir, as written */
+static bool beneath(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+	return strncmp(path, dir, n) == 0 && path[n] == '/';
+}
+
+int ovl_layers_anchor(struct ovl_layers *l, const char *dir, ovl_error_t *err)
+{
+	cleanup_free char *a = NULL;
+	if (canonical_abs("directory", dir, &a, err) < 0)
+		return -1;
+	if (!beneath(l->upper, a))
+		return ovl_error(err, 0, "upper dir %s does not lie beneath %s", ovl_qp(l->upper),
+				 ovl_qp(a));
+	if (!beneath(l->work, a))
+		return ovl_error(err, 0, "work dir %s does not lie beneath %s", ovl_qp(l->work),
+				 ovl_qp(a));
+	free(l->anchor);
+	l->anchor = ovl_steal_ptr(&a);
+	return 0;
+}
+
+/* rel (clean, relative; "" = dir itself) beneath dir_fd with no symlink and no mount crossed. */
+static int open_beneath_same_fs(int dir_fd, const char *rel, ovl_error_t *err)
+{
+	struct open_how how = {.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+			       .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV};
+	int fd = (int)syscall(SYS_openat2, dir_fd, rel[0] ? rel : ".", &how, sizeof(how));
+	if (fd >= 0 || (errno != ENOSYS && errno != EPERM))
+		return fd >= 0 ? fd : ovl_error(err, errno, "open");
+	/* no openat2 (before Linux 5.6, or a seccomp filter): a walk without symlinks, then the
+	 * same filesystem */
+	fd = ovl_open_beneath(dir_fd, rel, O_PATH | O_DIRECTORY, err);
+	if (fd < 0)
+		return -1;
+	struct stat a, b;
+	if (fstat(dir_fd, &a) < 0 || fstat(fd, &b) < 0) {
+		close(fd);
+		return ovl_error(err, errno, "stat");
+	}
+	if (a.st_dev != b.st_dev) {
+		close(fd);
+		return ovl_error(err, EXDEV, "open");
+	}
+	return fd;
+}
+
+/* The dir holding path (upper or work): beneath the anchor; else the workspace's parent where
+ * the path names the same one (the default siblings: one lookup for the three), or by path. */
+static int open_parent(const char *what, const char *path, int anchor_fd, const char *anchor,
+		       const char *lower, int lower_parent, ovl_error_t *err)
+{
+	size_t plen = (size_t)(strrchr(path, '/') - path);
+	size_t lplen = (size_t)(strrchr(lower, '/') - lower);
+	if (anchor_fd < 0 && plen == lplen && strncmp(path, lower, plen) == 0) {
+		int fd = fcntl(lower_parent, F_DUPFD_CLOEXEC, 0);
+		return fd >= 0 ? fd : ovl_error(err, errno, "%s %s: its parent", what, ovl_qp(path));
+	}
+	cleanup_free char *parent = strndup(path, plen);
+	if (parent == NULL)
+		abort();
+	if (anchor_fd < 0) {
+		int fd = open(plen ? parent : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			return ovl_error(err, errno, "%s %s: its parent", what, ovl_qp(path));
+		return fd;
+	}
+	size_t alen = strlen(anchor);
+	int fd = open_beneath_same_fs(anchor_fd, plen > alen ? parent + alen + 1 : "", err);
+	if (fd >= 0)
+		return fd;
+	int e = ovl_error_errno(*err);
+	if (e == ELOOP)
+		return ovl_error(err, 0,
+				 "%s %s: a symlink on the way beneath %s (symlinks are not "
+				 "followed there)",
+				 what, ovl_qp(path), ovl_qp(anchor));
+	if (e == EXDEV)
+		return ovl_error(err, 0, "%s %s: a mount on the way beneath %s", what,
+				 ovl_qp(path), ovl_qp(anchor));
+	return ovl_error(err, e, "%s %s: its parent", what, ovl_qp(path));
+}
+
+/* The workspace through its parent (opened into *parent): the default upper and work beside it
+ * are then found in the very directory it was found in. */
+static int open_workspace(const char *lower, int *parent, ovl_error_t *err)
+{
+	const char *slash = strrchr(lower, '/');
+	cleanup_free char *dir = strndup(lower, (size_t)(slash - lower));
+	if (dir == NULL)
+		abort();
+	*parent = open(dir[0] ? dir : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (*parent < 0)
+		return ovl_error(err, errno, "workspace %s", ovl_qp(lower));
+	int fd = ovl_openat_noatime(*parent, slash + 1, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return ovl_error(err, errno, "workspace %s", ovl_qp(lower));
+	return fd;
+}
+
+/* name in parent as a directory, never through a symlink; -1 with errno ENOENT when missing
+ * (no error object then). */
+static int open_layer(int parent, const char *name, bool readable, const char *what,
+		      const char *path, ovl_error_t *err)
+{
+	int fd = readable ? ovl_openat_noatime(parent, name,
+					       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+			  : ovl_open_dir_fd(parent, name, O_NOFOLLOW);
+	if (fd >= 0 || errno == ENOENT)
+		return fd;
+	int e = errno;
+	struct stat st;
+	if ((e == ELOOP || e == ENOTDIR) && fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISLNK(st.st_mode))
+		return ovl_error(err, 0, "%s %s is a symlink (not followed)", what, ovl_qp(path));
+	return ovl_error(err, e, "%s %s", what, ovl_qp(path));
+}
+
+static int open_upper_work(struct ovl_layers *l, ovl_error_t *err)
+{
+	if (l->upper_fd < 0) {
+		l->upper_fd = open_layer(l->upper_parent, ovl_layers_upper_name(l), true,
+					 "upper dir", l->upper, err);
+		if (l->upper_fd < 0 && errno != ENOENT)
+			return -1;
+	}
+	if (l->work_fd < 0) {
+		l->work_fd = open_layer(l->work_parent, ovl_layers_work_name(l), false, "work dir",
+					l->work, err);
+		if (l->work_fd < 0 && errno != ENOENT)
+			return -1;
+	}
+	return 0;
+}
+
+int ovl_layers_open(struct ovl_layers *l, ovl_error_t *err)
+{
+	close_fds(l);
+	cleanup_close int ws_parent = -1;
+	l->lower_fd = open_workspace(l->lower, &ws_parent, err);
+	if (l->lower_fd < 0)
+		return -1;
+	cleanup_close int anchor_fd = -1;
+	if (l->anchor) {
+		anchor_fd = open(l->anchor, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (anchor_fd < 0)
+			return ovl_error(err, errno, "%s", ovl_qp(l->anchor));
+	}
+	l->upper_parent =
+	    open_parent("upper dir", l->upper, anchor_fd, l->anchor, l->lower, ws_parent, err);
+	if (l->upper_parent < 0)
+		return -1;
+	l->work_parent =
+	    open_parent("work dir", l->work, anchor_fd, l->anchor, l->lower, ws_parent, err);
+	if (l->work_parent < 0 || open_upper_work(l, err) < 0)
+		return -1;
+	return ovl_layers_check_apart(l, err);
+}
+
+int ovl_layers_reopen(struct ovl_layers *l, ovl_error_t *err)
+{
+	close_fd(&l->upper_fd);
+	close_fd(&l->work_fd);
+	return open_upper_work(l, err);
 }
 
 int ovl_layers_lock(const struct ovl_layers *l, ovl_error_t *err)
 {
-	cleanup_close int fd = open(l->lower, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int fd = openat(l->lower_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return ovl_error(err, errno, "workspace %s", ovl_qp(l->lower));
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -129,12 +333,16 @@ int ovl_layers_lock(const struct ovl_layers *l, ovl_error_t *err)
 	return ovl_steal_fd(&fd);
 }
 
-/* dfd freshly opened (read from its start). An unreadable directory counts as not empty. */
+/* dfd: a directory; read through a descriptor of its own, so that dfd's position does not move.
+ * An unreadable directory counts as not empty. */
 static bool dir_is_empty(int dfd)
 {
+	cleanup_close int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	char buf[1024]; /* room for ".", ".." and a longest name */
+	if (fd < 0)
+		return false;
 	for (;;) {
-		ssize_t n = getdents64(dfd, buf, sizeof(buf));
+		ssize_t n = getdents64(fd, buf, sizeof(buf));
 		if (n <= 0)
 			return n == 0;
 		for (ssize_t off = 0; off < n;) {
@@ -147,9 +355,9 @@ static bool dir_is_empty(int dfd)
 }
 
 /* A tag ovlbox keeps on its work dir: an xattr of the work dir, or (filesystems without user
- * xattrs, and ovlbox 0.1.0 for the mode) a symlink or file named file in it. buf gets the value,
- * or "" if there is none. */
-static void read_tag(int wfd, const char *xattr, const char *file, char *buf, size_t size)
+ * xattrs, and ovlbox 0.1.0 for the mode) a symlink or file named file in it. buf gets the value
+ * (its length returned), or "" if there is none. */
+static size_t read_tag(int wfd, const char *xattr, const char *file, char *buf, size_t size)
 {
 	ssize_t n = ovl_fgetxattr(wfd, xattr, buf, size - 1);
 	if (n <= 0)
@@ -159,6 +367,7 @@ static void read_tag(int wfd, const char *xattr, const char *file, char *buf, si
 		n = fd >= 0 ? read(fd, buf, size - 1) : -1;
 	}
 	buf[n > 0 ? n : 0] = '\0';
+	return n > 0 ? (size_t)n : 0;
 }
 
 /* The mode ovlbox recorded in the work dir at prepare time ("userxattr" or "trusted"), or "". */
@@ -169,99 +378,78 @@ static void read_mode(int wfd, char buf[32])
 
 /* ---- the three trees must be apart on disk, not only as strings ---- */
 
-struct devino {
-	dev_t dev;
-	ino_t ino;
-};
+static bool same_devino(const struct ovl_devino *a, const struct ovl_devino *b)
+{
+	return a->dev == b->dev && a->ino == b->ino;
+}
 
-#define MAX_DEPTH 128
-
-static bool in_chain(const struct devino *chain, size_t n, const struct devino *d)
+static bool in_chain(const struct ovl_devino *chain, size_t n, const struct ovl_devino *d)
 {
 	for (size_t i = 0; i < n; i++)
-		if (chain[i].dev == d->dev && chain[i].ino == d->ino)
+		if (same_devino(&chain[i], d))
 			return true;
 	return false;
 }
 
-/* The directories from dir up to / (dir's own first), by identity, as "dir", "dir/..",
- * "dir/../..": ".." at a mount's root leads to where the mount sits, so the chain shows where a
- * path really lies, whatever symlinks or bind mounts it went through. It stops early at a
- * directory of stop (the workspace's chain), above which the two chains are the same. */
-static int chain_up(const char *dir, struct devino *chain, size_t *n, const struct devino *stop,
+static struct ovl_devino devino_of(const struct stat *st)
+{
+	return (struct ovl_devino){(uint64_t)st->st_dev, (uint64_t)st->st_ino};
+}
+
+/* The directories from fd up to / by identity, as "fd", "fd/..", "fd/../..": ".." at a mount's
+ * root leads to where the mount sits, so the chain shows where a directory really lies. It stops
+ * early at a directory of stop (the workspace's chain), above which two chains are the same. */
+static int chain_up(int fd, struct ovl_devino *chain, size_t *n, const struct ovl_devino *stop,
 		    size_t nstop)
 {
-	char path[PATH_MAX];
-	size_t len = strlen(dir);
-	if (len >= sizeof(path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	memcpy(path, dir, len + 1);
-	for (*n = 0;;) {
+	cleanup_close int cur = openat(fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	for (*n = 0; cur >= 0;) {
 		struct stat st;
-		if (stat(path, &st) < 0)
+		if (fstat(cur, &st) < 0)
 			return -1;
-		struct devino d = {st.st_dev, st.st_ino};
-		if (*n > 0 && chain[*n - 1].dev == d.dev && chain[*n - 1].ino == d.ino)
+		struct ovl_devino d = devino_of(&st);
+		if (*n > 0 && same_devino(&chain[*n - 1], &d))
 			return 0; /* ".." of / is / */
-		if (*n == MAX_DEPTH || len + 3 >= sizeof(path)) {
+		if (*n == OVL_CHAIN_MAX) {
 			errno = ELOOP;
 			return -1;
 		}
 		chain[(*n)++] = d;
 		if (in_chain(stop, nstop, &d))
 			return 0;
-		memcpy(path + len, "/..", 4);
-		len += 3;
+		int up = openat(cur, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		close(cur);
+		cur = up;
 	}
+	return -1;
 }
 
-/* One layer's place: the chain of the directory if it exists, else of its parent (where it
- * would be made); exists tells which. 0 when neither is there (nothing to compare; making it
- * will fail), 1 with the chain, -1 on error. */
-static int layer_chain(const char *what, const char *path, struct devino *chain, size_t *n,
-		       bool *exists, const struct devino *stop, size_t nstop, ovl_error_t *err)
+int ovl_dir_chain(int fd, struct ovl_devino *chain, size_t *n, ovl_error_t *err)
 {
-	*n = 0;
-	*exists = chain_up(path, chain, n, stop, nstop) == 0;
-	if (*exists)
-		return 1;
-	if (errno == ENOENT && *n == 0) {
-		cleanup_free char *parent = strdup(path);
-		if (parent == NULL)
-			abort();
-		char *slash = strrchr(parent, '/');
-		*slash = '\0';
-		if (chain_up(slash == parent ? "/" : parent, chain, n, stop, nstop) == 0)
-			return 1;
-		if (errno == ENOENT && *n == 0)
-			return 0;
-	}
-	return ovl_error(err, errno, "%s %s: find where it lies", what, ovl_qp(path));
+	if (chain_up(fd, chain, n, NULL, 0) < 0)
+		return ovl_error(err, errno, "find where a directory lies");
+	return 0;
 }
 
-/* ovl_layers_init() compares the paths as written; here the directories they lead to are
- * compared, so that a symlinked parent, a bind mount or an alias such as /a/link/ws for /a/ws
- * cannot make a layer lie inside the workspace (ovlbox would create it there, or, taking the
- * workspace for an upper dir, remove it) or inside the other layer. The layers' chains stop
- * where they meet the workspace's: above that they are the same, so what lies in what is
- * decided below it (a layer that contains the workspace is in the workspace's chain). */
+/* ovl_layers_init() compares the paths as written; here the directories opened are compared,
+ * so that a symlinked parent, a bind mount or an alias such as /a/link/ws for /a/ws cannot make a
+ * layer lie inside the workspace (ovlbox would create it there, or, taking the workspace for an
+ * upper dir, remove it) or inside the other layer. A missing layer is placed by its parent. The
+ * layers' chains stop where they meet the workspace's: above that they are the same, so what
+ * lies in what is decided below it (a layer that contains the workspace is in its chain). */
 int ovl_layers_check_apart(const struct ovl_layers *l, ovl_error_t *err)
 {
 	const char *names[3] = {"workspace", "upper dir", "work dir"};
 	const char *paths[3] = {l->lower, l->upper, l->work};
-	struct devino chains[3][MAX_DEPTH];
+	int fds[3] = {l->lower_fd, l->upper_fd >= 0 ? l->upper_fd : l->upper_parent,
+		      l->work_fd >= 0 ? l->work_fd : l->work_parent};
+	bool exists[3] = {true, l->upper_fd >= 0, l->work_fd >= 0};
+	struct ovl_devino chains[3][OVL_CHAIN_MAX];
 	size_t n[3] = {0, 0, 0};
-	bool exists[3];
-	for (int i = 0; i < 3; i++) {
-		int r = layer_chain(names[i], paths[i], chains[i], &n[i], &exists[i], chains[0],
-				    i == 0 ? 0 : n[0], err);
-		if (r < 0)
-			return -1;
-		if (i == 0 && !exists[0])
-			return 0; /* no workspace: nothing to protect (the caller fails on it) */
-	}
+	for (int i = 0; i < 3; i++)
+		if (chain_up(fds[i], chains[i], &n[i], chains[0], i == 0 ? 0 : n[0]) < 0)
+			return ovl_error(err, errno, "%s %s: find where it lies", names[i],
+					 ovl_qp(paths[i]));
 	for (int i = 0; i < 3; i++)
 		for (int j = 0; j < 3; j++)
 			if (i != j && exists[j] && in_chain(chains[i], n[i], &chains[j][0]))
@@ -273,59 +461,24 @@ int ovl_layers_check_apart(const struct ovl_layers *l, ovl_error_t *err)
 	return 0;
 }
 
-int ovl_layers_check_beneath(const struct ovl_layers *l, const char *dir, ovl_error_t *err)
-{
-	struct stat st;
-	if (stat(dir, &st) < 0)
-		return ovl_error(err, errno, "%s", ovl_qp(dir));
-	struct devino d = {st.st_dev, st.st_ino};
-	const char *names[2] = {"upper dir", "work dir"};
-	const char *paths[2] = {l->upper, l->work};
-	for (int i = 0; i < 2; i++) {
-		struct devino chain[MAX_DEPTH];
-		size_t n = 0;
-		bool exists;
-		int r = layer_chain(names[i], paths[i], chain, &n, &exists, NULL, 0, err);
-		if (r < 0)
-			return -1;
-		if (r == 0)
-			return ovl_error(err, ENOENT, "%s %s: its parent", names[i],
-					 ovl_qp(paths[i]));
-		/* strictly beneath: the dir itself would be removed after an apply */
-		if (!in_chain(chain + (exists ? 1 : 0), n - (exists ? 1 : 0), &d))
-			return ovl_error(err, 0, "%s %s does not lie beneath %s", names[i],
-					 ovl_qp(paths[i]), ovl_qp(dir));
-	}
-	return 0;
-}
-
 int ovl_layers_state(const struct ovl_layers *l, ovl_error_t *err)
 {
-	if (ovl_layers_check_apart(l, err) < 0)
-		return -1;
-	cleanup_close int wfd = ovl_open_dir_fd(AT_FDCWD, l->work, 0);
-	if (wfd < 0 && errno != ENOENT)
-		return ovl_error(err, errno, "work dir %s", ovl_qp(l->work));
-	if (wfd >= 0 && faccessat(wfd, OVL_JOURNAL_NAME, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+	if (l->work_fd >= 0 &&
+	    faccessat(l->work_fd, OVL_JOURNAL_NAME, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 		return OVL_STATE_JOURNAL;
-	cleanup_close int ufd =
-	    ovl_openat_noatime(AT_FDCWD, l->upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (ufd < 0) {
-		if (errno == ENOENT)
-			return OVL_STATE_CLEAN;
-		return ovl_error(err, errno, "upper dir %s", ovl_qp(l->upper));
-	}
-	if (!dir_is_empty(ufd))
+	if (l->upper_fd < 0)
+		return OVL_STATE_CLEAN;
+	if (!dir_is_empty(l->upper_fd))
 		return OVL_STATE_PENDING;
 	/* An empty upper whose root metadata differs from the workspace's still holds a change
 	 * (chmod or touch of the workspace root) -- but only if ovlbox prepared it. */
 	char mode[32] = "";
-	if (wfd >= 0)
-		read_mode(wfd, mode);
+	if (l->work_fd >= 0)
+		read_mode(l->work_fd, mode);
 	if (mode[0] == '\0')
 		return OVL_STATE_CLEAN;
 	struct stat us, ls;
-	if (fstat(ufd, &us) < 0 || stat(l->lower, &ls) < 0)
+	if (fstat(l->upper_fd, &us) < 0 || fstat(l->lower_fd, &ls) < 0)
 		return ovl_error(err, errno, "stat %s", ovl_qp(l->lower));
 	if (us.st_mode != ls.st_mode || us.st_uid != ls.st_uid || us.st_gid != ls.st_gid ||
 	    us.st_mtim.tv_sec != ls.st_mtim.tv_sec || us.st_mtim.tv_nsec != ls.st_mtim.tv_nsec)
@@ -335,10 +488,9 @@ int ovl_layers_state(const struct ovl_layers *l, ovl_error_t *err)
 
 bool ovl_layers_userxattr(const struct ovl_layers *l)
 {
-	cleanup_close int wfd = ovl_open_dir_fd(AT_FDCWD, l->work, 0);
-	if (wfd >= 0) {
+	if (l->work_fd >= 0) {
 		char mode[32];
-		read_mode(wfd, mode);
+		read_mode(l->work_fd, mode);
 		if (mode[0])
 			return strncmp(mode, "userxattr", 9) == 0;
 	}
@@ -385,44 +537,63 @@ static int write_mode_at(int wfd, const char *work, bool userxattr, ovl_error_t 
 			 err);
 }
 
-static int write_mode_file(const char *work, bool userxattr, ovl_error_t *err)
+int ovl_layers_mark(const struct ovl_layers *l, struct ovl_mark *m, ovl_error_t *err)
 {
-	cleanup_close int wfd = ovl_open_dir_fd(AT_FDCWD, work, 0);
-	if (wfd < 0)
-		return ovl_error(err, errno, "work dir %s", ovl_qp(work));
-	return write_mode_at(wfd, work, userxattr, err);
+	memset(m, 0, sizeof(*m));
+	if (l->work_fd < 0)
+		return 0;
+	char buf[OVL_MARK_MAX + 1];
+	size_t n = read_tag(l->work_fd, OWNER_XATTR, OWNER_FILE, buf, sizeof(buf));
+	if (n == 0)
+		return 0;
+	if (ovl_mark_parse(buf, n, m, err) < 0)
+		return ovl_error_wrap(err, "work dir %s", ovl_qp(l->work));
+	return 1;
 }
 
-int ovl_layers_owner(const struct ovl_layers *l, char *buf, size_t size, ovl_error_t *err)
+int ovl_layers_set_mark(const struct ovl_layers *l, const struct ovl_mark *m, ovl_error_t *err)
 {
-	buf[0] = '\0';
-	cleanup_close int wfd = ovl_open_dir_fd(AT_FDCWD, l->work, O_NOFOLLOW);
-	if (wfd < 0)
-		return errno == ENOENT ? 0 : ovl_error(err, errno, "work dir %s", ovl_qp(l->work));
-	read_tag(wfd, OWNER_XATTR, OWNER_FILE, buf, size);
-	return 0;
+	char buf[OVL_MARK_MAX];
+	ovl_mark_format(m, buf);
+	return write_tag(l->work_fd, l->work, OWNER_XATTR, OWNER_FILE, buf, err);
 }
 
-int ovl_layers_set_owner(const struct ovl_layers *l, const char *owner, ovl_error_t *err)
+int ovl_layers_clear_mark(const struct ovl_layers *l, ovl_error_t *err)
 {
-	cleanup_close int wfd = ovl_open_dir_fd(AT_FDCWD, l->work, O_NOFOLLOW);
-	if (wfd < 0)
-		return ovl_error(err, errno, "work dir %s", ovl_qp(l->work));
-	return write_tag(wfd, l->work, OWNER_XATTR, OWNER_FILE, owner, err);
-}
-
-int ovl_layers_clear_owner(const struct ovl_layers *l, ovl_error_t *err)
-{
-	cleanup_close int wfd = ovl_open_dir_fd(AT_FDCWD, l->work, O_NOFOLLOW);
-	if (wfd < 0)
-		return errno == ENOENT ? 0 : ovl_error(err, errno, "work dir %s", ovl_qp(l->work));
-	if (ovl_xattr_remove(wfd, OWNER_XATTR, err) < 0 && ovl_error_errno(*err) != ENOTSUP &&
-	    ovl_error_errno(*err) != EOPNOTSUPP)
+	if (l->work_fd < 0)
+		return 0;
+	if (ovl_xattr_remove(l->work_fd, OWNER_XATTR, err) < 0 &&
+	    ovl_error_errno(*err) != ENOTSUP && ovl_error_errno(*err) != EOPNOTSUPP)
 		return ovl_error_wrap(err, "work dir %s", ovl_qp(l->work));
 	ovl_error_free(err);
-	if (unlinkat(wfd, OWNER_FILE, 0) < 0 && errno != ENOENT)
+	if (unlinkat(l->work_fd, OWNER_FILE, 0) < 0 && errno != ENOENT)
 		return ovl_error(err, errno, "remove %s/%s", ovl_qp(l->work), OWNER_FILE);
 	return 0;
+}
+
+static struct ovl_devino fd_devino(int fd)
+{
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return (struct ovl_devino){0, 0};
+	return devino_of(&st);
+}
+
+void ovl_layers_mark_identity(const struct ovl_layers *l, struct ovl_mark *m)
+{
+	m->workspace = fd_devino(l->lower_fd);
+	m->upper = fd_devino(l->upper_fd);
+	m->work = fd_devino(l->work_fd);
+}
+
+bool ovl_layers_match_mark(const struct ovl_layers *l, const struct ovl_mark *m)
+{
+	if (m->legacy)
+		return true; /* nothing recorded to compare */
+	struct ovl_mark now;
+	ovl_layers_mark_identity(l, &now);
+	return same_devino(&now.workspace, &m->workspace) && same_devino(&now.upper, &m->upper) &&
+	       same_devino(&now.work, &m->work);
 }
 
 int ovl_layers_remove_scratch_at(int wfd, ovl_error_t *err)
@@ -462,12 +633,11 @@ static int copy_root_meta(int lower_fd, const struct stat *lst, int upper_fd, ov
  * directory of someone else's named as the work dir would lose its contents. */
 static int check_work_is_ours(const struct ovl_layers *l, ovl_error_t *err)
 {
-	cleanup_close int wfd = ovl_open_dir_fd(AT_FDCWD, l->work, O_NOFOLLOW);
-	if (wfd < 0)
-		return errno == ENOENT ? 0 : ovl_error(err, errno, "work dir %s", ovl_qp(l->work));
+	if (l->work_fd < 0)
+		return 0;
 	char mode[32];
-	read_mode(wfd, mode);
-	if (mode[0] != '\0' || dir_is_empty(wfd))
+	read_mode(l->work_fd, mode);
+	if (mode[0] != '\0' || dir_is_empty(l->work_fd))
 		return 0;
 	return ovl_error(err, 0,
 			 "work dir %s holds entries but was not made by ovlbox (no %s): name a "
@@ -475,56 +645,63 @@ static int check_work_is_ours(const struct ovl_layers *l, ovl_error_t *err)
 			 ovl_qp(l->work), MODE_XATTR);
 }
 
-int ovl_layers_prepare(const struct ovl_layers *l, bool userxattr, unsigned *created,
-		       struct ovl_layer_fds *fds, ovl_error_t *err)
+/* Makes name in parent (mode) if *fd < 0 and opens it into *fd; 1 if made, 0 if there. */
+static int make_layer(int parent, const char *name, mode_t mode, int *fd, bool readable,
+		      const char *what, const char *path, ovl_error_t *err)
 {
-	if (check_work_is_ours(l, err) < 0)
-		return -1;
+	if (*fd >= 0)
+		return 0;
+	if (mkdirat(parent, name, mode) < 0)
+		return ovl_error(err, errno, "create %s %s", what, ovl_qp(path));
+	*fd = open_layer(parent, name, readable, what, path, err);
+	if (*fd < 0)
+		return errno == ENOENT ? ovl_error(err, errno, "%s %s", what, ovl_qp(path)) : -1;
+	return 1;
+}
+
+int ovl_layers_prepare(struct ovl_layers *l, bool userxattr, unsigned *created, ovl_error_t *err)
+{
 	unsigned made = 0;
 	if (created)
 		*created = 0;
-	int r = ovl_mkdir_if_missing(l->upper, 0755, err);
+	if (check_work_is_ours(l, err) < 0)
+		return -1;
+	int r = make_layer(l->upper_parent, ovl_layers_upper_name(l), 0755, &l->upper_fd, true,
+			   "upper dir", l->upper, err);
 	if (r < 0)
 		return -1;
 	made |= r ? OVL_CREATED_UPPER : 0;
 	if (created)
 		*created = made;
-	r = ovl_mkdir_if_missing(l->work, 0700, err);
+	r = make_layer(l->work_parent, ovl_layers_work_name(l), 0700, &l->work_fd, false,
+		       "work dir", l->work, err);
 	if (r < 0)
 		return -1;
 	made |= r ? OVL_CREATED_WORK : 0;
 	if (created)
 		*created = made;
-	cleanup_close int lfd = open(l->lower, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	cleanup_close int ufd = open(l->upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	cleanup_close int wfd = ovl_open_dir_fd(AT_FDCWD, l->work, O_NOFOLLOW);
-	if (lfd < 0 || ufd < 0 || wfd < 0)
-		return ovl_error(err, errno, "open %s",
-				 ovl_qp(lfd < 0	  ? l->lower
-					: ufd < 0 ? l->upper
-						  : l->work));
 	struct stat lst, ust, wst;
-	if (fstat(lfd, &lst) < 0 || fstat(ufd, &ust) < 0 || fstat(wfd, &wst) < 0)
+	if (fstat(l->lower_fd, &lst) < 0 || fstat(l->upper_fd, &ust) < 0 ||
+	    fstat(l->work_fd, &wst) < 0)
 		return ovl_error(err, errno, "stat layers of %s", ovl_qp(l->lower));
 	if (ust.st_dev != lst.st_dev || wst.st_dev != lst.st_dev)
 		return ovl_error(
 		    err, EXDEV,
 		    "workspace %s, upper dir %s and work dir %s must be on one filesystem",
 		    ovl_qp(l->lower), ovl_qp(l->upper), ovl_qp(l->work));
-	if (write_mode_at(wfd, l->work, userxattr, err) < 0)
+	/* made in a parent reached by path: where do they lie now that they exist */
+	if (made && ovl_layers_check_apart(l, err) < 0)
+		return -1;
+	if (write_mode_at(l->work_fd, l->work, userxattr, err) < 0)
 		return -1;
 	/* overlayfs' own scratch dirs, left by an earlier mount (a `volatile` mount leaves
 	 * work/incompat/volatile, which makes the next mount fail); in the clean state nothing
 	 * in them matters. */
-	if (!(made & OVL_CREATED_WORK) && ovl_layers_remove_scratch_at(wfd, err) < 0)
+	if (!(made & OVL_CREATED_WORK) && ovl_layers_remove_scratch_at(l->work_fd, err) < 0)
 		return ovl_error_wrap(err, "clean work dir %s", ovl_qp(l->work));
-	if (copy_root_meta(lfd, &lst, ufd, err) < 0)
+	if (copy_root_meta(l->lower_fd, &lst, l->upper_fd, err) < 0)
 		return ovl_error_wrap(err, "copy metadata of %s onto %s", ovl_qp(l->lower),
 				      ovl_qp(l->upper));
-	if (fds)
-		*fds = (struct ovl_layer_fds){.lower = ovl_steal_fd(&lfd),
-					      .upper = ovl_steal_fd(&ufd),
-					      .work = ovl_steal_fd(&wfd)};
 	return 0;
 }
 
@@ -536,14 +713,26 @@ int ovl_layers_copy_root_meta(int lower_fd, int upper_fd, ovl_error_t *err)
 	return copy_root_meta(lower_fd, &lst, upper_fd, err);
 }
 
-int ovl_layers_record_mode(const struct ovl_layers *l, bool userxattr, ovl_error_t *err)
+int ovl_layers_make_work(struct ovl_layers *l, ovl_error_t *err)
 {
-	if (ovl_mkdir_if_missing(l->work, 0700, err) < 0)
-		return -1;
-	return write_mode_file(l->work, userxattr, err);
+	int r = make_layer(l->work_parent, ovl_layers_work_name(l), 0700, &l->work_fd, false,
+			   "work dir", l->work, err);
+	return r < 0 ? -1 : 0;
 }
 
-int ovl_layers_open(const struct ovl_layers *l, struct ovl_layer_fds *fds, ovl_error_t *err)
+int ovl_layers_record_mode(struct ovl_layers *l, bool userxattr, ovl_error_t *err)
+{
+	if (ovl_layers_reopen(l, err) < 0 || ovl_layers_make_work(l, err) < 0)
+		return -1;
+	return write_mode_at(l->work_fd, l->work, userxattr, err);
+}
+
+struct ovl_layer_fds ovl_layers_fds(const struct ovl_layers *l)
+{
+	return (struct ovl_layer_fds){l->lower_fd, l->upper_fd, l->work_fd};
+}
+
+int ovl_layers_open_paths(const struct ovl_layers *l, struct ovl_layer_fds *fds, ovl_error_t *err)
 {
 	fds->lower = open(l->lower, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	fds->upper = open(l->upper, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -557,14 +746,42 @@ int ovl_layers_open(const struct ovl_layers *l, struct ovl_layer_fds *fds, ovl_e
 	return 0;
 }
 
+/* fd (opened by path) must be the directory want is (or, want < 0, that parent/name is). */
+static int same_dir(int fd, int want, int parent, const char *name, const char *what,
+		    const char *path, ovl_error_t *err)
+{
+	struct stat st;
+	struct ovl_devino got = fd_devino(fd), expect = fd_devino(want);
+	if (want < 0 && fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		expect = devino_of(&st);
+	if (got.ino == 0 || !same_devino(&got, &expect))
+		return ovl_error(err, 0, "%s %s is not the directory opened before", what,
+				 ovl_qp(path));
+	return 0;
+}
+
+int ovl_layers_same_fds(const struct ovl_layers *l, const struct ovl_layer_fds *fds,
+			ovl_error_t *err)
+{
+	if (same_dir(fds->lower, l->lower_fd, -1, NULL, "workspace", l->lower, err) < 0 ||
+	    same_dir(fds->upper, l->upper_fd, l->upper_parent, ovl_layers_upper_name(l),
+		     "upper dir", l->upper, err) < 0 ||
+	    same_dir(fds->work, l->work_fd, l->work_parent, ovl_layers_work_name(l), "work dir",
+		     l->work, err) < 0)
+		return -1;
+	return 0;
+}
+
+void ovl_layers_close(struct ovl_layers *l)
+{
+	close_fds(l);
+}
+
 void ovl_layer_fds_close(struct ovl_layer_fds *fds)
 {
-	int *all[3] = {&fds->lower, &fds->upper, &fds->work};
-	for (int i = 0; i < 3; i++) {
-		if (*all[i] >= 0)
-			close(*all[i]);
-		*all[i] = -1;
-	}
+	close_fd(&fds->lower);
+	close_fd(&fds->upper);
+	close_fd(&fds->work);
 }
 
 struct mount_opt {
@@ -719,30 +936,54 @@ int ovl_layers_fsmount(const struct ovl_layer_fds *fds, bool userxattr, unsigned
 	return mfd;
 }
 
-static int remove_path(const char *path, struct ovl_release *rel, ovl_error_t *err)
+/* Removes the layer open as *fd (its contents through the fd), then its name in parent if that
+ * still is the same directory: a name swapped meanwhile is left alone. */
+static int remove_layer(int parent, const char *name, int *fd, const char *what, const char *path,
+			ovl_error_t *err)
 {
-	cleanup_free char *copy = strdup(path);
-	if (copy == NULL)
-		abort();
-	char *slash = strrchr(copy, '/');
-	*slash = '\0';
-	cleanup_close int pfd = open(slash == copy ? "/" : copy, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (pfd < 0)
-		return errno == ENOENT ? 0 : ovl_error(err, errno, "open %s", ovl_qp(copy));
-	if (ovl_remove_tree_release_at(pfd, slash + 1, rel, err) < 0)
-		return ovl_error_wrap(err, "remove %s", ovl_qp(path));
+	if (*fd < 0)
+		return 0;
+	cleanup_close int rfd = openat(*fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_dir DIR *d = rfd >= 0 ? ovl_opendir_dup(rfd) : NULL;
+	if (d == NULL)
+		return ovl_error(err, errno, "remove %s %s", what, ovl_qp(path));
+	struct dirent *de;
+	while ((errno = 0, de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (ovl_remove_tree_at(rfd, de->d_name, err) < 0)
+			return ovl_error_wrap(err, "remove %s %s", what, ovl_qp(path));
+	}
+	if (errno != 0)
+		return ovl_error(err, errno, "remove %s %s: read it", what, ovl_qp(path));
+	struct stat st;
+	struct ovl_devino want = fd_devino(*fd);
+	if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
+		struct ovl_devino got = devino_of(&st);
+		if (same_devino(&got, &want) && unlinkat(parent, name, AT_REMOVEDIR) < 0 &&
+		    errno != ENOENT)
+			return ovl_error(err, errno, "remove %s %s", what, ovl_qp(path));
+	}
+	close_fd(fd);
 	return 0;
 }
 
-int ovl_layers_discard(const struct ovl_layers *l, ovl_error_t *err)
+int ovl_layers_remove_created(struct ovl_layers *l, unsigned created, ovl_error_t *err)
 {
-	/* work last: it holds the mode file that tells how to read upper. The removed dirs are
-	 * freed by the kernel after we return (release.h): five synchronous discards fewer on the
-	 * runtime's path when the hook discards at poststop. */
-	cleanup_release struct ovl_release rel = OVL_RELEASE_INIT;
-	if (remove_path(l->upper, &rel, err) < 0 || remove_path(l->work, &rel, err) < 0)
+	if ((created & OVL_CREATED_UPPER) &&
+	    remove_layer(l->upper_parent, ovl_layers_upper_name(l), &l->upper_fd, "upper dir",
+			 l->upper, err) < 0)
+		return -1;
+	if ((created & OVL_CREATED_WORK) && remove_layer(l->work_parent, ovl_layers_work_name(l),
+							 &l->work_fd, "work dir", l->work, err) < 0)
 		return -1;
 	return 0;
+}
+
+int ovl_layers_discard(struct ovl_layers *l, ovl_error_t *err)
+{
+	/* work last: it holds the mode file that tells how to read upper */
+	return ovl_layers_remove_created(l, OVL_CREATED_UPPER | OVL_CREATED_WORK, err);
 }
 
 struct owner_walk {

@@ -7,6 +7,7 @@
 #include "ovlbox/error.h"
 #include "ovlbox/apply.h"
 #include "ovlbox/layers.h"
+#include "ovlbox/ready.h"
 
 /* Exit codes of ovlbox itself (run also passes the action's status through). */
 enum {
@@ -31,7 +32,14 @@ void report(ovl_error_t *err);
 int enter_rootless_userns(ovl_error_t *err);
 
 /* Applies with the lock held; on failure says that the journal and upper are kept. */
-int apply_locked(const struct ovl_layers *l, bool keep_setuid, bool allow_devices,
+int apply_locked(struct ovl_layers *l, bool keep_setuid, bool allow_devices,
 		 struct ovl_change_counts *counts, ovl_error_t *err);
+
+/* One line for layers ovl_layers_ready() found owned: OVL_READY_IN_USE or OVL_READY_SWAPPED. */
+int refuse_owned(const struct ovl_layers *l, int why, const struct ovl_mark *m, ovl_error_t *err);
+/* Says (a warning line) that a gone owner's on-exit was carried out, if it was. */
+void report_recovered(const struct ovl_layers *l, const struct ovl_ready_info *info);
+/* Drops the registry entry of the owner info found (once its layers are applied or gone). */
+void release_owner(const struct ovl_ready_info *info);
 
 #endif

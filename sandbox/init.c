@@ -339,8 +339,11 @@ static int build_view(const struct run_opts *o, const struct ovl_layers *l, bool
 		      const struct action *a, int tmpfs_sock, ovl_error_t *err)
 {
 	struct ovl_layer_fds fds = {-1, -1, -1};
+	/* by path, in init's mount namespace (see ovl_layers_open_paths), checked against the
+	 * directories ovlbox opened */
 	if (tmpfs_sock >= 0 ? make_upper_tmpfs(o, l, &fds, tmpfs_sock, err) < 0
-			    : ovl_layers_open(l, &fds, err) < 0) {
+			    : (ovl_layers_open_paths(l, &fds, err) < 0 ||
+			       ovl_layers_same_fds(l, &fds, err) < 0)) {
 		ovl_layer_fds_close(&fds);
 		return -1;
 	}
@@ -453,7 +456,7 @@ static void read_exec_result(const struct action *a, struct init_report *rep)
  * before clone() (see sandbox_start) until the action's process exists, so that none is lost: pid 1
  * of a pid namespace would drop one with no handler, and there is no action to forward it to before
  * the fork. */
-void sandbox_init(const struct run_opts *o, const struct ovl_layers *l, struct ovl_seccomp *filter,
+void sandbox_init(const struct run_opts *o, struct ovl_layers *l, struct ovl_seccomp *filter,
 		  bool rootless, int lock_fd, int sync_fd, int report_fd, int tmpfs_sock)
 {
 	struct init_report rep = {0};
@@ -476,6 +479,8 @@ void sandbox_init(const struct run_opts *o, const struct ovl_layers *l, struct o
 	 * must not reach it through /proc/1/cwd */
 	if (ws_mnt < 0 || (chdir("/") < 0 && ovl_error(&err, errno, "chdir /") < 0))
 		init_fail(report_fd, &rep, &err);
+	/* ovlbox's fds of the layers, inherited through clone(): on the host's mounts */
+	ovl_layers_close(l);
 	if (tmpfs_sock >= 0)
 		close(tmpfs_sock);
 	if (a.net >= 0)

@@ -34,7 +34,7 @@ struct init_report {
 	char msg[1024];
 };
 
-void sandbox_init(const struct run_opts *o, const struct ovl_layers *l, struct ovl_seccomp *filter,
+void sandbox_init(const struct run_opts *o, struct ovl_layers *l, struct ovl_seccomp *filter,
 		  bool rootless, int lock_fd, int sync_fd, int report_fd, int tmpfs_sock)
     __attribute__((noreturn));
 

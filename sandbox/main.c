@@ -70,7 +70,7 @@ int enter_rootless_userns(ovl_error_t *err)
 	return write_file("/proc/self/gid_map", map, err);
 }
 
-int apply_locked(const struct ovl_layers *l, bool keep_setuid, bool allow_devices,
+int apply_locked(struct ovl_layers *l, bool keep_setuid, bool allow_devices,
 		 struct ovl_change_counts *counts, ovl_error_t *err)
 {
 	struct ovl_apply_opts opts = {.keep_setuid = keep_setuid, .allow_devices = allow_devices};
@@ -152,12 +152,34 @@ char *cli_absolute(const char *p)
 	return s;
 }
 
+/* Names the layers and opens them (ovl_layers_open): every step after goes through the fds.
+ * On failure l is freed. */
 static int init_layers(const struct layer_args *a, struct ovl_layers *l, ovl_error_t *err)
 {
 	cleanup_free char *dir = cli_absolute(a->dir);
 	cleanup_free char *upper = cli_absolute(a->upper);
 	cleanup_free char *work = cli_absolute(a->work);
-	return ovl_layers_init(l, dir, upper, work, err);
+	if (ovl_layers_init(l, dir, upper, work, err) < 0)
+		return -1;
+	if (ovl_layers_open(l, err) < 0) {
+		ovl_layers_free(l);
+		return -1;
+	}
+	return 0;
+}
+
+/* Refuses layers a running container owns (its overlay mounted on them) or whose mark names
+ * other directories; for an apply, carries out the on-exit of an owner that is gone. */
+static int check_owner(struct ovl_layers *l, enum ovl_ready_purpose purpose,
+		       struct ovl_ready_info *info, ovl_error_t *err)
+{
+	int r = ovl_layers_ready(l, purpose, NULL, info, err);
+	if (r < 0)
+		return -1;
+	report_recovered(l, info);
+	if (r != OVL_READY_OK)
+		return refuse_owned(l, r, &info->mark, err);
+	return 0;
 }
 
 static int cmd_apply(int argc, char **argv)
@@ -176,13 +198,16 @@ static int cmd_apply(int argc, char **argv)
 		report(&err);
 		return EXIT_FAILED;
 	}
+	struct ovl_ready_info info;
 	cleanup_close int lock = ovl_layers_lock(&l, &err);
 	if (lock < 0 || enter_rootless_userns(&err) < 0 ||
+	    check_owner(&l, OVL_READY_FOR_APPLY, &info, &err) < 0 ||
 	    apply_locked(&l, a.keep_setuid, a.allow_devices, NULL, &err) < 0) {
 		report(&err);
 		ovl_layers_free(&l);
 		return EXIT_FAILED;
 	}
+	release_owner(&info);
 	ovl_layers_free(&l);
 	return 0;
 }
@@ -202,6 +227,7 @@ static int cmd_discard(int argc, char **argv)
 		return EXIT_FAILED;
 	}
 	int status = EXIT_FAILED;
+	struct ovl_ready_info info;
 	cleanup_close int lock = ovl_layers_lock(&l, &err);
 	if (lock < 0 || enter_rootless_userns(&err) < 0)
 		goto out;
@@ -215,8 +241,10 @@ static int cmd_discard(int argc, char **argv)
 			  ovl_qp(l.lower), ovl_qp(l.lower));
 		goto out;
 	}
-	if (ovl_layers_discard(&l, &err) < 0)
+	if (check_owner(&l, OVL_READY_FOR_DISCARD, &info, &err) < 0 ||
+	    ovl_layers_discard(&l, &err) < 0)
 		goto out;
+	release_owner(&info);
 	status = 0;
 out:
 	report(&err);

@@ -25,6 +25,7 @@
 #include "ovlbox/fs.h"
 #include "ovlbox/layers.h"
 #include "ovlbox/log.h"
+#include "ovlbox/ready.h"
 #include "ovlbox/seccomp.h"
 #include "init.h"
 #include "runopts.h"
@@ -88,9 +89,8 @@ static void close_fd(int *fd)
  * ovlbox are unix sockets, not pipes: a pipe in init's fd table can be opened again through
  * /proc/1/fd (by an action given CAP_SYS_PTRACE), which would let the action write init's report
  * or read the work dir's fd; a socket cannot be. */
-static int sandbox_start(const struct run_opts *o, const struct ovl_layers *l,
-			 struct ovl_seccomp *filter, bool rootless, int lock, struct sandbox *sb,
-			 ovl_error_t *err)
+static int sandbox_start(const struct run_opts *o, struct ovl_layers *l, struct ovl_seccomp *filter,
+			 bool rootless, int lock, struct sandbox *sb, ovl_error_t *err)
 {
 	int sync_sock[2], report_sock[2], sock[2] = {-1, -1};
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync_sock) < 0)
@@ -323,69 +323,52 @@ static char *resolve_command(const struct run_opts *o)
 
 /* Brings the layers to a state where a run can start: finishes an interrupted apply, refuses
  * unapplied changes. */
-static int ready_layers(const struct ovl_layers *l, bool rootless, bool on_tmpfs, ovl_error_t *err)
+static int ready_layers(struct ovl_layers *l, bool rootless, bool on_tmpfs, ovl_error_t *err)
 {
-	int state = ovl_layers_state(l, err);
-	if (state < 0)
+	struct ovl_ready_info info;
+	int r = ovl_layers_ready(l, OVL_READY_FOR_MOUNT, NULL, &info, err);
+	if (r < 0)
 		return -1;
-	char owner[OVL_OWNER_MAX] = "";
-	if (state != OVL_STATE_JOURNAL && ovl_layers_owner(l, owner, sizeof(owner), err) < 0)
-		return -1;
-	if (owner[0] != '\0')
-		/* ovlbox-hook's mark: a container's overlay may be mounted on these layers. */
-		return ovl_error(
-		    err, 0,
-		    "workspace %s is in use by container %s (ovlbox-hook's layers %s "
-		    "and %s), or that container stopped without its poststop hook: once "
-		    "it is gone, run `ovlbox apply` or `ovlbox discard` on the workspace",
-		    ovl_qp(l->lower), ovl_qp(owner), ovl_qp(l->upper), ovl_qp(l->work));
-	if (state == OVL_STATE_PENDING)
+	if (info.journal)
+		ovl_warn("finished an interrupted apply of %s first", ovl_qp(l->lower));
+	report_recovered(l, &info);
+	if (r == OVL_READY_IN_USE || r == OVL_READY_SWAPPED)
+		return refuse_owned(l, r, &info.mark, err);
+	if (r == OVL_READY_PENDING)
 		return ovl_error(
 		    err, 0,
 		    "upper dir %s holds changes that were not applied: run `ovlbox apply "
 		    "%s` or `ovlbox discard %s` first",
 		    ovl_qp(l->upper), ovl_qp(l->lower), ovl_qp(l->lower));
-	if (state == OVL_STATE_JOURNAL) {
-		ovl_warn("finishing an interrupted apply of %s first", ovl_qp(l->lower));
-		if (apply_locked(l, false, false, NULL, err) < 0)
-			return -1;
-	}
-	return on_tmpfs ? 0 : ovl_layers_prepare(l, rootless, NULL, NULL, err);
+	return on_tmpfs ? 0 : ovl_layers_prepare(l, rootless, NULL, err);
 }
 
 /* --upper-size: copies the tmpfs upper onto the workspace's filesystem (a temporary name, then
  * a rename), so the apply can rename from it and a crash before the apply loses nothing that
  * was applied: the workspace is untouched until the copy is complete. */
-static int adopt_tmpfs_upper(const struct ovl_layers *l, int tmpfs_fd, bool rootless,
-			     ovl_error_t *err)
+static int adopt_tmpfs_upper(struct ovl_layers *l, int tmpfs_fd, bool rootless, ovl_error_t *err)
 {
 	if (enter_rootless_userns(err) < 0)
 		return -1;
 	cleanup_close int src = openat(tmpfs_fd, "upper", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (src < 0)
 		return ovl_error(err, errno, "--upper-size: open the tmpfs upper");
-	cleanup_free char *parent = strdup(l->upper);
-	if (parent == NULL)
-		abort();
-	char *slash = strrchr(parent, '/');
-	*slash = '\0';
+	const char *name = ovl_layers_upper_name(l);
 	cleanup_free char *tmp = NULL;
-	if (asprintf(&tmp, "%s.tmp", slash + 1) < 0)
+	if (asprintf(&tmp, "%s.tmp", name) < 0)
 		abort();
-	cleanup_close int pfd = open(parent[0] ? parent : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (pfd < 0)
-		return ovl_error(err, errno, "open %s", ovl_qp(parent));
+	int pfd = l->upper_parent;
 	if (ovl_remove_tree_at(pfd, tmp, err) < 0 || ovl_copy_tree(src, pfd, tmp, err) < 0)
 		return ovl_error_wrap(err, "--upper-size: copy the changes to %s",
 				      ovl_qp(l->upper));
-	if (renameat(pfd, tmp, pfd, slash + 1) < 0)
+	if (renameat(pfd, tmp, pfd, name) < 0)
 		return ovl_error(err, errno, "--upper-size: rename into %s", ovl_qp(l->upper));
 	return ovl_layers_record_mode(l, rootless, err);
 }
 
 /* Carries out --on-exit; fills the change counts for --stats. */
-static int finish_layers(const struct run_opts *o, const struct ovl_layers *l,
-			 struct run_result *res, ovl_error_t *err)
+static int finish_layers(const struct run_opts *o, struct ovl_layers *l, struct run_result *res,
+			 ovl_error_t *err)
 {
 	if (enter_rootless_userns(err) < 0)
 		return -1;
@@ -427,6 +410,8 @@ int cmd_run(int argc, char **argv)
 	if (ovl_layers_init(&l, o.workspace_abs, o.upper_abs, o.work_abs, &err) < 0)
 		goto out;
 	o.exec_path = resolve_command(&o);
+	if (ovl_layers_open(&l, &err) < 0)
+		goto out;
 	lock = ovl_layers_lock(&l, &err);
 	if (lock < 0 || (rootless && ovl_layers_check_owners(&l, geteuid(), getegid(), &err) < 0))
 		goto out;

@@ -431,7 +431,7 @@ in_use_b_refused() {
 		"$B/config.json" >"$C/b/config.json"
 	run ovl_runc run -b "$C/b" "$ID-b" </dev/null
 	[[ $status -ne 0 && ! -e $OUT/started ]] || fail "B started: $output"
-	ovl_assert_output "workspace $WS is in use by container $ID (its layers are $WS.upper and $WS.work)"
+	ovl_assert_output "workspace $WS is in use by running container $ID (its layers are $WS.upper and $WS.work)"
 }
 
 # in_use_finish_a: lets A write and stop, and deletes it (its poststop applies); A's change only.
@@ -452,7 +452,7 @@ in_use_finish_a() {
 # symlink's target, ovlbox-container), read back the same way.
 @test "no user xattrs: the container's mark is the symlink ovlbox-container; a second container is refused; applied" {
 	in_use_start_a no-setxattr
-	[[ $(readlink "$WS.work/ovlbox-container") == "$ID" ]] ||
+	[[ $(readlink "$WS.work/ovlbox-container" | sed -n 2p) == "id $ID" ]] ||
 		fail "no symlink mark: $(ls -l "$WS.work")"
 	[[ $(readlink "$WS.work/ovlbox-mode") == trusted ]] || fail "no mode file: $(ls -l "$WS.work")"
 	! getfattr -n user.ovlbox.container "$WS.work" >/dev/null 2>&1 || fail "an xattr mark was set"
@@ -468,7 +468,7 @@ in_use_finish_a() {
 	# nor does `ovlbox run` take them
 	run "$OVLBOX" run --workspace "$WS" -- sh -c 'echo R > r.txt'
 	[[ $status -eq 125 ]] || fail "ovlbox run: $status: $output"
-	[[ $output == "ovlbox: workspace $WS is in use by container $ID (ovlbox-hook's layers $WS.upper and $WS.work), or that container stopped without its poststop hook: once it is gone, run \`ovlbox apply\` or \`ovlbox discard\` on the workspace" ]] ||
+	[[ $output == "ovlbox: workspace $WS is in use by running container $ID" ]] ||
 		fail "ovlbox run: $output"
 	in_use_finish_a
 	[[ ! -e $WS/r.txt ]] || fail "ovlbox run's change was applied"
@@ -528,7 +528,7 @@ hook_args() {
 	mv "$B/config.new" "$B/config.json"
 }
 
-@test "--layers-under: layers beneath DIR are used; an upper or work dir elsewhere, also through a symlink, is refused" {
+@test "--layers-under: layers beneath DIR are used; an upper or work dir elsewhere, or with a symlink on the way, is refused" {
 	mkdir "$C/layers"
 	ovl_make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/workspace \
 		org.ovlbox.upperdir="$C/layers/up" org.ovlbox.workdir="$C/layers/wk")"
@@ -550,7 +550,7 @@ hook_args() {
 		org.ovlbox.upperdir="$C/layers/up" org.ovlbox.workdir="$C/layers/link/wk")" "$OVL_STARTED_CMD"
 	hook_args --layers-under "$C/layers"
 	run_runc
-	ovl_assert_refused "ovlbox-hook: --layers-under: work dir $C/layers/link/wk does not lie beneath $C/layers"
+	ovl_assert_refused "ovlbox-hook: work dir $C/layers/link/wk: a symlink on the way beneath $C/layers (symlinks are not followed there)"
 	[[ ! -e $C/layers/up && ! -e $C/elsewhere/wk ]]
 	# DIR itself is not beneath DIR
 	ovl_make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/workspace \

@@ -24,8 +24,9 @@ struct ovl_change_counts {
 	uint64_t bytes;			   /* bytes of regular files added or replaced */
 };
 
-/* Requires the lock (ovl_layers_lock) and no mount of the overlay. counts may be NULL. */
-int ovl_apply(const struct ovl_layers *l, const struct ovl_apply_opts *opts,
+/* Requires the layers opened (ovl_layers_open), the lock (ovl_layers_lock) and no mount of the
+ * overlay. counts may be NULL. */
+int ovl_apply(struct ovl_layers *l, const struct ovl_apply_opts *opts,
 	      struct ovl_change_counts *counts, ovl_error_t *err);
 
 #endif

@@ -72,3 +72,7 @@ replay() {
 @test "fuzz replay: json" {
 	replay json
 }
+
+@test "fuzz replay: mark" {
+	replay mark
+}

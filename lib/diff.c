@@ -330,10 +330,12 @@ int ovl_diff(const struct ovl_layers *l, struct ovl_diff *out, ovl_error_t *err)
 	/* through the layers' fds, read from the start with descriptors of its own */
 	if (l->upper_fd < 0)
 		return 0;
-	cleanup_close int ud = openat(l->upper_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int ud =
+	    ovl_openat_noatime(l->upper_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (ud < 0)
 		return ovl_error(err, errno, "upper dir %s", ovl_qp(l->upper));
-	cleanup_close int ld = openat(l->lower_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int ld =
+	    ovl_openat_noatime(l->lower_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (ld < 0)
 		return ovl_error(err, errno, "workspace %s", ovl_qp(l->lower));
 	struct stat us, ls;

@@ -208,7 +208,8 @@ static int open_parent(const char *what, const char *path, int anchor_fd, const 
 	size_t lplen = (size_t)(strrchr(lower, '/') - lower);
 	if (anchor_fd < 0 && plen == lplen && strncmp(path, lower, plen) == 0) {
 		int fd = fcntl(lower_parent, F_DUPFD_CLOEXEC, 0);
-		return fd >= 0 ? fd : ovl_error(err, errno, "%s %s: its parent", what, ovl_qp(path));
+		return fd >= 0 ? fd
+			       : ovl_error(err, errno, "%s %s: its parent", what, ovl_qp(path));
 	}
 	cleanup_free char *parent = strndup(path, plen);
 	if (parent == NULL)
@@ -230,8 +231,8 @@ static int open_parent(const char *what, const char *path, int anchor_fd, const 
 				 "followed there)",
 				 what, ovl_qp(path), ovl_qp(anchor));
 	if (e == EXDEV)
-		return ovl_error(err, 0, "%s %s: a mount on the way beneath %s", what,
-				 ovl_qp(path), ovl_qp(anchor));
+		return ovl_error(err, 0, "%s %s: a mount on the way beneath %s", what, ovl_qp(path),
+				 ovl_qp(anchor));
 	return ovl_error(err, e, "%s %s: its parent", what, ovl_qp(path));
 }
 
@@ -337,7 +338,7 @@ int ovl_layers_lock(const struct ovl_layers *l, ovl_error_t *err)
  * An unreadable directory counts as not empty. */
 static bool dir_is_empty(int dfd)
 {
-	cleanup_close int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int fd = ovl_openat_noatime(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	char buf[1024]; /* room for ".", ".." and a longest name */
 	if (fd < 0)
 		return false;

@@ -335,15 +335,17 @@ static int join_action_net(void *data, ovl_error_t *err)
 
 /* Mounts the workspace overlay (made on the --upper-size tmpfs when tmpfs_sock >= 0) and builds
  * the view around it. Returns the overlay's mount fd. */
-static int build_view(const struct run_opts *o, const struct ovl_layers *l, bool rootless,
+static int build_view(const struct run_opts *o, struct ovl_layers *l, bool rootless,
 		      const struct action *a, int tmpfs_sock, ovl_error_t *err)
 {
 	struct ovl_layer_fds fds = {-1, -1, -1};
 	/* by path, in init's mount namespace (see ovl_layers_open_paths), checked against the
-	 * directories ovlbox opened */
-	if (tmpfs_sock >= 0 ? make_upper_tmpfs(o, l, &fds, tmpfs_sock, err) < 0
-			    : (ovl_layers_open_paths(l, &fds, err) < 0 ||
-			       ovl_layers_same_fds(l, &fds, err) < 0)) {
+	 * directories ovlbox opened (upper and work as ovlbox's parent fds hold them now: ovlbox
+	 * readied and made them after the clone) */
+	if (tmpfs_sock >= 0
+		? make_upper_tmpfs(o, l, &fds, tmpfs_sock, err) < 0
+		: (ovl_layers_reopen(l, err) < 0 || ovl_layers_open_paths(l, &fds, err) < 0 ||
+		   ovl_layers_same_fds(l, &fds, err) < 0)) {
 		ovl_layer_fds_close(&fds);
 		return -1;
 	}

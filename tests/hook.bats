@@ -436,13 +436,7 @@ in_use_b_refused() {
 
 # in_use_finish_a: lets A write and stop, and deletes it (its poststop applies); A's change only.
 in_use_finish_a() {
-	touch "$OUT/go"
-	local i
-	for ((i = 0; i < 200; i++)); do
-		[[ $(ovl_runc state "$ID" | jq -r .status) == stopped ]] && break
-		sleep 0.05
-	done
-	ovl_runc delete "$ID" || fail "runc delete A"
+	ovl_finish_detached "$ID"
 	[[ $(cat "$WS/a.txt") == A && ! -e $WS/b.txt ]] || fail "A's change was not applied: $(ls "$WS")"
 	ovl_assert_cache_intact
 	ovl_assert_no_layers

@@ -137,13 +137,7 @@ start_a() {
 
 # finish_a: lets A write and stop, and deletes it (its poststop applies).
 finish_a() {
-	touch "$OUT/go"
-	local i
-	for ((i = 0; i < 200; i++)); do
-		[[ $(ovl_runc state "$ID" | jq -r .status) == stopped ]] && break
-		sleep 0.05
-	done
-	ovl_runc delete "$ID" || fail "runc delete A"
+	ovl_finish_detached "$ID"
 	[[ $(cat "$WS/a.txt") == A ]] || fail "A's change was not applied"
 	ovl_assert_no_layers
 }

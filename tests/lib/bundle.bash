@@ -320,6 +320,18 @@ ovl_assert_refused() {
 	ovl_assert_no_layers
 }
 
+# ovl_finish_detached ID: lets the detached container ID, which waits for /out/go, go on; waits
+# until it has stopped and deletes it (its poststop runs then).
+ovl_finish_detached() {
+	touch "$OUT/go"
+	local i
+	for ((i = 0; i < 200; i++)); do
+		[[ $(ovl_runc state "$1" | jq -r .status) == stopped ]] && break
+		sleep 0.05
+	done
+	ovl_runc delete "$1" || fail "runc delete $1"
+}
+
 # A command that only shows whether the container started.
 OVL_STARTED_CMD='["sh", "-c", "touch /out/started"]'
 

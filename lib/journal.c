@@ -255,6 +255,30 @@ static int parse_line(char *line, struct ovl_step *s)
 	}
 }
 
+/* getline() that stops at max bytes a line: -2 for a longer line, -1 at the end (or an
+ * error), else the length (NUL bytes included: the caller refuses them). */
+static ssize_t read_line(FILE *f, char **line, size_t *cap, size_t max)
+{
+	size_t len = 0;
+	int c;
+	while ((c = getc_unlocked(f)) != EOF) {
+		if (len == max)
+			return -2;
+		if (len + 2 > *cap) {
+			*cap = *cap ? *cap * 2 : 256;
+			if ((*line = realloc(*line, *cap)) == NULL)
+				abort();
+		}
+		(*line)[len++] = (char)c;
+		if (c == '\n')
+			break;
+	}
+	if (len == 0)
+		return -1;
+	(*line)[len] = '\0';
+	return (ssize_t)len;
+}
+
 int ovl_journal_read(int work_fd, struct ovl_plan *p, ovl_error_t *err)
 {
 	memset(p, 0, sizeof(*p));
@@ -264,6 +288,12 @@ int ovl_journal_read(int work_fd, struct ovl_plan *p, ovl_error_t *err)
 			return 0;
 		return ovl_error(err, errno, "open journal");
 	}
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return ovl_error(err, errno, "stat journal");
+	if ((uint64_t)st.st_size > OVL_JOURNAL_FILE_MAX)
+		return ovl_error(err, 0, "journal %s is damaged: larger than %zu bytes",
+				 OVL_JOURNAL_NAME, OVL_JOURNAL_FILE_MAX);
 	int fd2 = dup(fd);
 	cleanup_file FILE *f = fd2 >= 0 ? fdopen(fd2, "r") : NULL;
 	if (f == NULL)
@@ -273,8 +303,22 @@ int ovl_journal_read(int work_fd, struct ovl_plan *p, ovl_error_t *err)
 	ssize_t len;
 	size_t lineno = 0;
 	bool ended = false;
-	while ((len = getline(&line, &cap, f)) > 0) {
+	size_t total = 0;
+	while ((len = read_line(f, &line, &cap, OVL_JOURNAL_LINE_MAX)) != -1) {
 		lineno++;
+		if (len == -2) {
+			ovl_plan_free(p);
+			return ovl_error(err, 0,
+					 "journal %s is damaged at line %zu: longer than %zu bytes",
+					 OVL_JOURNAL_NAME, lineno, OVL_JOURNAL_LINE_MAX);
+		}
+		total += (size_t)len;
+		if (total > OVL_JOURNAL_FILE_MAX) {
+			/* grown since the fstat */
+			ovl_plan_free(p);
+			return ovl_error(err, 0, "journal %s is damaged: larger than %zu bytes",
+					 OVL_JOURNAL_NAME, OVL_JOURNAL_FILE_MAX);
+		}
 		if (line[len - 1] == '\n')
 			line[--len] = '\0';
 		/* a NUL byte (a block of zeros after a crash) would hide the rest of the line */

@@ -15,6 +15,12 @@
 
 #define OVL_JOURNAL_NAME "ovlbox-journal"
 
+/* A journal the reader accepts: lines up to OVL_JOURNAL_LINE_MAX bytes (a path of any depth the
+ * kernel allows, escaped, fits), files up to OVL_JOURNAL_FILE_MAX bytes (its steps are held in
+ * memory). Larger ones are refused as damaged, naming the limit. */
+#define OVL_JOURNAL_LINE_MAX ((size_t)4 << 20)
+#define OVL_JOURNAL_FILE_MAX ((size_t)1 << 30)
+
 enum ovl_step_op {
 	OVL_STEP_XATTR_STRIP = 'X', /* remove overlay xattr `name` from upper/path */
 	OVL_STEP_CHMOD = 'C',	    /* set mode of upper/path (drops setuid/setgid) */
@@ -53,7 +59,8 @@ void ovl_plan_free(struct ovl_plan *p);
  * the caller syncs the filesystem once, for the journal and the upper's data together, before
  * the first step (a crash before that leaves no journal or a complete one, and nothing moved). */
 int ovl_journal_write(int work_fd, const struct ovl_plan *p, ovl_error_t *err);
-/* Reads and checks a complete journal. Returns 1 if read, 0 if there is none. */
+/* Reads and checks a complete journal, within the limits above. Returns 1 if read, 0 if there is
+ * none. */
 int ovl_journal_read(int work_fd, struct ovl_plan *p, ovl_error_t *err);
 int ovl_journal_remove(int work_fd, ovl_error_t *err);
 

@@ -1,4 +1,4 @@
-/* Diagnostics: one line each, to stderr and to an optional log file. */
+/* Diagnostics: formatted here, delivered by the front-end's handler (include/ovlbox/log.h). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -7,78 +7,93 @@
 
 #include "ovlbox/log.h"
 
-static const char *log_prog = "ovlbox";
-static int log_fd = -1;
-static bool log_verbose;
+static ovl_log_handler handler;
+static void *handler_data;
+static bool want_info;
 
-void ovl_log_init(const char *prog, int fd, bool verbose)
+void ovl_log_set_handler(ovl_log_handler h, bool info, void *data)
 {
-	log_prog = prog;
-	log_fd = fd;
-	log_verbose = verbose;
+	handler = h;
+	handler_data = data;
+	want_info = info;
 }
 
-static void emit(const char *level, const char *fmt, va_list ap)
+static void deliver(enum ovl_log_level level, const char *fmt, va_list ap)
 {
-	char line[4096];
-	int n = snprintf(line, sizeof(line), "%s: %s", log_prog, level);
-	if (n < 0 || (size_t)n >= sizeof(line))
-		n = 0;
-	int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
-	size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
-	if (len > sizeof(line) - 2)
-		len = sizeof(line) - 2;
-	line[len++] = '\n';
-	ssize_t ignored = write(STDERR_FILENO, line, len);
-	if (log_fd >= 0) {
-		char stamp[64];
-		time_t t = time(NULL);
-		struct tm tm;
-		size_t s = strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ ", gmtime_r(&t, &tm));
-		ignored = write(log_fd, stamp, s);
-		ignored = write(log_fd, line, len);
-	}
-	(void)ignored;
-}
-
-void ovl_warn(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	emit("warning: ", fmt, ap);
-	va_end(ap);
+	if (handler == NULL)
+		return;
+	char msg[4096];
+	if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
+		msg[0] = '\0';
+	/* one line, whatever the arguments held */
+	msg[strcspn(msg, "\n")] = '\0';
+	handler(level, msg, handler_data);
 }
 
 void ovl_errorf(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	emit("", fmt, ap);
+	deliver(OVL_LOG_ERROR, fmt, ap);
+	va_end(ap);
+}
+
+void ovl_warn(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	deliver(OVL_LOG_WARNING, fmt, ap);
 	va_end(ap);
 }
 
 bool ovl_info_enabled(void)
 {
-	return log_verbose || log_fd >= 0;
+	return handler != NULL && want_info;
 }
 
 void ovl_info_(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	if (log_verbose) {
-		emit("", fmt, ap);
-	} else {
-		/* only to the log file */
-		int saved = log_fd;
-		char line[4096];
-		int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
-		if (n > 0 && saved >= 0) {
-			size_t len = (size_t)n < sizeof(line) - 1 ? (size_t)n : sizeof(line) - 2;
-			line[len++] = '\n';
-			ssize_t ignored = write(saved, line, len);
-			(void)ignored;
-		}
-	}
+	deliver(OVL_LOG_INFO, fmt, ap);
 	va_end(ap);
+}
+
+/* ---- the front-ends' usual handler ---- */
+
+static void write_line(int fd, const char *stamp, const char *prog, const char *level,
+		       const char *msg)
+{
+	char line[4096 + 128];
+	int n = snprintf(line, sizeof(line), "%s%s: %s%s\n", stamp, prog, level, msg);
+	if (n < 0)
+		return;
+	size_t len = (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
+	if ((size_t)n >= sizeof(line))
+		line[len - 1] = '\n';
+	ssize_t ignored = write(fd, line, len); /* nowhere left to report a failure */
+	(void)ignored;
+}
+
+void ovl_log_stderr_file(enum ovl_log_level level, const char *msg, void *data)
+{
+	const struct ovl_log_stderr_file *s = data;
+	const char *tag = level == OVL_LOG_WARNING ? "warning: " : "";
+	if (level != OVL_LOG_INFO || s->verbose)
+		write_line(STDERR_FILENO, "", s->prog, tag, msg);
+	if (s->fd < 0)
+		return;
+	char stamp[64];
+	time_t t = time(NULL);
+	struct tm tm;
+	if (strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ ", gmtime_r(&t, &tm)) == 0)
+		stamp[0] = '\0';
+	write_line(s->fd, stamp, s->prog, tag, msg);
+}
+
+void ovl_log_init(const char *prog, int log_fd, bool verbose)
+{
+	static struct ovl_log_stderr_file settings;
+	settings = (struct ovl_log_stderr_file){.prog = prog, .fd = log_fd, .verbose = verbose};
+	ovl_log_set_handler(ovl_log_stderr_file, verbose || log_fd >= 0, &settings);
 }

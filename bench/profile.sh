@@ -7,8 +7,8 @@
 #   3. one compile: the system calls it makes (`strace -f -c`), `ovlbox run` of it next to
 #      `--seccomp none` and `--on-exit discard` (bench/timeit), and the time the ovlbox process
 #      itself (the apply, after the action) spends in fsync/syncfs (`strace -T`, no -f).
-# perf's hardware counters do not work in this VM (`perf stat -e instructions` is "not
-# supported"); perf trace and software events do.
+# perf's hardware counters may be missing in a VM (`perf stat -e instructions` is "not
+# supported"); perf trace and software events work there too.
 #
 # Env: OVLBOX_BUILD, ROUNDS (default 20), BUILD_CACHE (as bench/build.sh: the zstd source).
 set -euo pipefail

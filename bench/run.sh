@@ -226,7 +226,7 @@ fs_opts=$(awk '$2 == "/" { print $4 }' /proc/mounts)
 	echo "| load at start | $load_start |"
 	echo "| load at end | $load_end |"
 	echo
-	echo "The machine is shared: other sessions' test suites may run at the same time (see the load"
+	echo "The machine may be shared: other test suites may run at the same time (see the load"
 	echo "averages above; a load near or above 2 on 2 vCPUs means the numbers are noisy). Every comparison"
 	echo "runs interleaved (A B C, A B C, ...) after warm-up rounds, so drift hits every case alike;"
 	echo "medians with min and max. The page cache is never dropped: every run reads warm trees."

@@ -149,7 +149,8 @@ int hook_lock(const struct hook_ctx *ctx, ovl_error_t *err)
 	 * lock for a moment: wait a little before giving up. Other errors fail at once. */
 	for (int waited_ms = 0;; waited_ms += 50) {
 		int fd = ovl_layers_lock(&ctx->layers, err);
-		if (fd >= 0 || ovl_error_errno(*err) != 0 || waited_ms >= HOOK_LOCK_WAIT_MS)
+		if (fd >= 0 || ovl_error_errno(*err) != EWOULDBLOCK ||
+		    waited_ms >= HOOK_LOCK_WAIT_MS)
 			return fd;
 		ovl_error_free(err);
 		struct timespec ts = {.tv_sec = 0, .tv_nsec = 50 * 1000 * 1000};

@@ -1,5 +1,7 @@
 /* Error objects (see include/ovlbox/error.h). */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +16,8 @@ static char *vformat(const char *fmt, va_list ap)
 	return s;
 }
 
-int ovl_error(ovl_error_t *err, int errnum, const char *fmt, ...)
+/* *err = the message (with ": strerror(errnum)" when told to) and errnum. */
+static int set_error(ovl_error_t *err, int errnum, bool with_strerror, const char *fmt, va_list ap)
 {
 	if (err == NULL)
 		return -1;
@@ -22,13 +25,10 @@ int ovl_error(ovl_error_t *err, int errnum, const char *fmt, ...)
 	struct ovl_error *e = calloc(1, sizeof(*e));
 	if (e == NULL)
 		abort();
-	va_list ap;
-	va_start(ap, fmt);
 	char *head = vformat(fmt, ap);
-	va_end(ap);
 	if (head == NULL)
 		abort();
-	if (errnum != 0) {
+	if (errnum != 0 && with_strerror) {
 		if (asprintf(&e->msg, "%s: %s", head, strerror(errnum)) < 0)
 			abort();
 		free(head);
@@ -37,6 +37,24 @@ int ovl_error(ovl_error_t *err, int errnum, const char *fmt, ...)
 	}
 	e->errnum = errnum;
 	*err = e;
+	return -1;
+}
+
+int ovl_error(ovl_error_t *err, int errnum, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	set_error(err, errnum, true, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int ovl_error_code(ovl_error_t *err, int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	set_error(err, code, false, fmt, ap);
+	va_end(ap);
 	return -1;
 }
 

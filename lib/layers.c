@@ -326,9 +326,10 @@ int ovl_layers_lock(const struct ovl_layers *l, ovl_error_t *err)
 		return ovl_error(err, errno, "workspace %s", ovl_qp(l->lower));
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		if (errno == EWOULDBLOCK)
-			return ovl_error(err, 0,
-					 "workspace %s is in use by another ovlbox (lock held)",
-					 ovl_qp(l->lower));
+			return ovl_error_code(
+			    err, EWOULDBLOCK,
+			    "workspace %s is in use by another ovlbox (lock held)",
+			    ovl_qp(l->lower));
 		return ovl_error(err, errno, "lock workspace %s", ovl_qp(l->lower));
 	}
 	return ovl_steal_fd(&fd);

@@ -426,7 +426,7 @@ static void clear_volatile_marker(int work_fd)
  * it returns. The fd is closed here, not by _exit: ovlbox removes the work dir while init exits
  * and hands its own fd of it to a kernel worker, and whoever drops the last reference frees its
  * block; left to _exit, that could be init, after its namespaces were torn down, with ovlbox
- * waiting for it (0.3 ms a run, fourth session). */
+ * waiting for it. */
 static void remove_scratch(int sync_fd)
 {
 	on_work_dir(ovl_recv_fd(sync_fd), ovl_layers_remove_scratch_at);

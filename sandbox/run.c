@@ -136,9 +136,8 @@ static int sandbox_start(const struct run_opts *o, struct ovl_layers *l, struct 
 		return ovl_error(err, e, "create namespaces for the action%s",
 				 rootless ? " (are unprivileged user namespaces disabled?)" : "");
 	}
-	/* No waiting for init to run: where a CPU is at hand, init runs while ovlbox prepares. (On
-	 * the project's 2-vCPU VMs a freshly cloned task mostly waits on ovlbox's vCPU until
-	 * ovlbox blocks; a handshake only added a wake-up, ~0.3 ms.) */
+	/* No waiting for init to run: where a CPU is at hand, init runs while ovlbox prepares;
+	 * where none is, it runs once ovlbox blocks, and a handshake would only add a wake-up. */
 	return rootless ? write_id_maps(pid, err) : 0;
 }
 

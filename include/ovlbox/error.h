@@ -19,6 +19,10 @@ typedef struct ovl_error *ovl_error_t;
 int ovl_error(ovl_error_t *err, int errnum, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The same with code as the error's errno but not in the message: a condition the caller tests
+ * for (EWOULDBLOCK: the workspace lock is held) that the message words itself. */
+int ovl_error_code(ovl_error_t *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Prefixes *err's message with "fmt...: "; returns -1. */
 int ovl_error_wrap(ovl_error_t *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

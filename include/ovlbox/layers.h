@@ -56,7 +56,7 @@ int ovl_layers_reopen(struct ovl_layers *l, ovl_error_t *err);
 
 /* Takes the workspace lock: an exclusive, non-blocking flock on the lower directory itself
  * (through lower_fd). Returns the lock fd (O_CLOEXEC; closing it releases the lock) or -1 with
- * "workspace DIR is in use by another ovlbox (lock held)". */
+ * "workspace DIR is in use by another ovlbox (lock held)", errno EWOULDBLOCK (ovl_error_code). */
 int ovl_layers_lock(const struct ovl_layers *l, ovl_error_t *err);
 
 /* Checks that the opened directories do not lie in one another on disk (whatever symlinks or

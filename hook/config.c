@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "hook.h"
+#include "ovlbox/alloc.h"
 #include "ovlbox/cleanup.h"
 #include "ovlbox/log.h"
 
@@ -134,13 +135,10 @@ void hook_ctx_free(struct hook_ctx *ctx)
 
 char *hook_ovlbox_cmd(const struct hook_ctx *ctx, const char *verb)
 {
-	char *s = NULL;
-	if (asprintf(&s, "ovlbox %s%s%s%s%s %s", verb, ctx->upper_ann ? " --upper " : "",
-		     ctx->upper_ann ? ovl_qp(ctx->layers.upper) : "",
-		     ctx->work_ann ? " --work " : "", ctx->work_ann ? ovl_qp(ctx->layers.work) : "",
-		     ovl_qp(ctx->layers.lower)) < 0)
-		abort();
-	return s;
+	return xasprintf("ovlbox %s%s%s%s%s %s", verb, ctx->upper_ann ? " --upper " : "",
+			 ctx->upper_ann ? ovl_qp(ctx->layers.upper) : "",
+			 ctx->work_ann ? " --work " : "",
+			 ctx->work_ann ? ovl_qp(ctx->layers.work) : "", ovl_qp(ctx->layers.lower));
 }
 
 int hook_lock(const struct hook_ctx *ctx, ovl_error_t *err)

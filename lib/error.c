@@ -6,13 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ovlbox/alloc.h"
 #include "ovlbox/error.h"
 
 static char *vformat(const char *fmt, va_list ap)
 {
 	char *s = NULL;
 	if (vasprintf(&s, fmt, ap) < 0)
-		return NULL;
+		abort(); /* out of memory, as xasprintf */
 	return s;
 }
 
@@ -22,15 +23,10 @@ static int set_error(ovl_error_t *err, int errnum, bool with_strerror, const cha
 	if (err == NULL)
 		return -1;
 	ovl_error_free(err);
-	struct ovl_error *e = calloc(1, sizeof(*e));
-	if (e == NULL)
-		abort();
+	struct ovl_error *e = xcalloc(1, sizeof(*e));
 	char *head = vformat(fmt, ap);
-	if (head == NULL)
-		abort();
 	if (errnum != 0 && with_strerror) {
-		if (asprintf(&e->msg, "%s: %s", head, strerror(errnum)) < 0)
-			abort();
+		e->msg = xasprintf("%s: %s", head, strerror(errnum));
 		free(head);
 	} else {
 		e->msg = head;
@@ -66,9 +62,7 @@ int ovl_error_wrap(ovl_error_t *err, const char *fmt, ...)
 	va_start(ap, fmt);
 	char *head = vformat(fmt, ap);
 	va_end(ap);
-	char *msg = NULL;
-	if (head == NULL || asprintf(&msg, "%s: %s", head, (*err)->msg) < 0)
-		abort();
+	char *msg = xasprintf("%s: %s", head, (*err)->msg);
 	free(head);
 	free((*err)->msg);
 	(*err)->msg = msg;

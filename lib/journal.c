@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ovlbox/alloc.h"
 #include "ovlbox/cleanup.h"
 #include "ovlbox/fs.h"
 #include "ovlbox/journal.h"
@@ -22,9 +23,7 @@ void ovl_plan_add(struct ovl_plan *p, const struct ovl_step *s)
 {
 	if (p->n == p->cap) {
 		p->cap = p->cap ? p->cap * 2 : 64;
-		p->steps = realloc(p->steps, p->cap * sizeof(*p->steps));
-		if (p->steps == NULL)
-			abort();
+		p->steps = xrealloc(p->steps, p->cap * sizeof(*p->steps));
 	}
 	p->steps[p->n++] = *s;
 }
@@ -48,9 +47,7 @@ static void buf_add(struct buf *b, const char *s, size_t n)
 {
 	if (b->len + n + 1 > b->cap) {
 		b->cap = (b->len + n + 1) * 2;
-		b->s = realloc(b->s, b->cap);
-		if (b->s == NULL)
-			abort();
+		b->s = xrealloc(b->s, b->cap);
 	}
 	memcpy(b->s + b->len, s, n);
 	b->len += n;
@@ -148,9 +145,7 @@ static int unescape(const char *field, char **out)
 		return *out ? 0 : -1;
 	}
 	size_t n = strlen(field), o = 0;
-	char *s = malloc(n + 1);
-	if (s == NULL)
-		abort();
+	char *s = xmalloc(n + 1);
 	for (size_t i = 0; i < n; i++) {
 		if (field[i] != '\\') {
 			s[o++] = field[i];
@@ -266,8 +261,7 @@ static ssize_t read_line(FILE *f, char **line, size_t *cap, size_t max)
 			return -2;
 		if (len + 2 > *cap) {
 			*cap = *cap ? *cap * 2 : 256;
-			if ((*line = realloc(*line, *cap)) == NULL)
-				abort();
+			*line = xrealloc(*line, *cap);
 		}
 		(*line)[len++] = (char)c;
 		if (c == '\n')

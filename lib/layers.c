@@ -13,6 +13,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "ovlbox/alloc.h"
 #include "ovlbox/cleanup.h"
 #include "ovlbox/fs.h"
 #include "ovlbox/journal.h"
@@ -33,9 +34,7 @@ static int canonical_abs(const char *what, const char *in, char **out, ovl_error
 	if (in == NULL || in[0] != '/')
 		return ovl_error(err, 0, "%s %s: must be an absolute path", what,
 				 in ? ovl_qp(in) : "(none)");
-	char *s = malloc(strlen(in) + 1);
-	if (s == NULL)
-		abort();
+	char *s = xmalloc(strlen(in) + 1);
 	size_t o = 0;
 	for (const char *p = in; *p;) {
 		while (*p == '/')
@@ -74,10 +73,7 @@ static bool paths_overlap(const char *a, const char *b)
 
 static char *with_suffix(const char *base, const char *suffix)
 {
-	char *s = NULL;
-	if (asprintf(&s, "%s%s", base, suffix) < 0)
-		abort();
-	return s;
+	return xasprintf("%s%s", base, suffix);
 }
 
 static void fds_unset(struct ovl_layers *l)
@@ -211,9 +207,7 @@ static int open_parent(const char *what, const char *path, int anchor_fd, const 
 		return fd >= 0 ? fd
 			       : ovl_error(err, errno, "%s %s: its parent", what, ovl_qp(path));
 	}
-	cleanup_free char *parent = strndup(path, plen);
-	if (parent == NULL)
-		abort();
+	cleanup_free char *parent = xstrndup(path, plen);
 	if (anchor_fd < 0) {
 		int fd = open(plen ? parent : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (fd < 0)
@@ -241,9 +235,7 @@ static int open_parent(const char *what, const char *path, int anchor_fd, const 
 static int open_workspace(const char *lower, int *parent, ovl_error_t *err)
 {
 	const char *slash = strrchr(lower, '/');
-	cleanup_free char *dir = strndup(lower, (size_t)(slash - lower));
-	if (dir == NULL)
-		abort();
+	cleanup_free char *dir = xstrndup(lower, (size_t)(slash - lower));
 	*parent = open(dir[0] ? dir : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (*parent < 0)
 		return ovl_error(err, errno, "workspace %s", ovl_qp(lower));
@@ -1007,8 +999,7 @@ static int check_owners_at(int dfd, struct owner_walk *w, size_t len, ovl_error_
 		size_t n = strlen(de->d_name), sub = len + n + (len ? 1 : 0);
 		if (sub + 1 > w->cap) {
 			w->cap = (sub + 1) * 2;
-			if ((w->path = realloc(w->path, w->cap)) == NULL)
-				abort();
+			w->path = xrealloc(w->path, w->cap);
 		}
 		snprintf(w->path + len, w->cap - len, "%s%s", len ? "/" : "", de->d_name);
 		struct stat st;

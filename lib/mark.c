@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ovlbox/alloc.h"
 #include "ovlbox/cleanup.h"
 #include "ovlbox/fs.h"
 #include "ovlbox/mark.h"
@@ -25,7 +26,7 @@ const char *ovl_on_exit_name(enum ovl_on_exit e)
 
 int ovl_on_exit_parse(const char *s, enum ovl_on_exit *out)
 {
-	for (size_t i = 0; i < sizeof(on_exit_names) / sizeof(on_exit_names[0]); i++)
+	for (size_t i = 0; i < N_ELEMENTS(on_exit_names); i++)
 		if (strcmp(s, on_exit_names[i]) == 0) {
 			*out = (enum ovl_on_exit)i;
 			return 0;

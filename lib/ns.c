@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ovlbox/alloc.h"
 #include "ovlbox/cleanup.h"
 #include "ovlbox/ns.h"
 
@@ -142,9 +143,7 @@ int ovl_ns_in_child_userns(bool *in_userns, ovl_error_t *err)
 
 int ovl_ns_open_in_rootfs(int rootfs_fd, const char *rel, ovl_error_t *err)
 {
-	cleanup_free char *copy = strdup(rel);
-	if (copy == NULL)
-		abort();
+	cleanup_free char *copy = xstrdup(rel);
 	cleanup_close int cur = openat(rootfs_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (cur < 0)
 		return ovl_error(err, errno, "open the container rootfs");

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ovlbox/alloc.h"
 #include "ovlbox/cleanup.h"
 #include "ovlbox/oci.h"
 
@@ -77,9 +78,7 @@ void ovl_oci_state_free(struct ovl_oci_state *s)
 int ovl_oci_config_load(const char *bundle, struct ovl_oci_config *c, ovl_error_t *err)
 {
 	memset(c, 0, sizeof(*c));
-	cleanup_free char *path = NULL;
-	if (asprintf(&path, "%s/config.json", bundle) < 0)
-		abort();
+	cleanup_free char *path = xasprintf("%s/config.json", bundle);
 	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return ovl_error(err, errno, "open %s", ovl_qp(path));
@@ -115,11 +114,9 @@ int ovl_oci_config_load(const char *bundle, struct ovl_oci_config *c, ovl_error_
 		goto fail;
 	}
 	if (root_path[0] == '/')
-		c->rootfs = strdup(root_path);
-	else if (asprintf(&c->rootfs, "%s/%s", bundle, root_path) < 0)
-		c->rootfs = NULL;
-	if (c->rootfs == NULL)
-		abort();
+		c->rootfs = xstrdup(root_path);
+	else
+		c->rootfs = xasprintf("%s/%s", bundle, root_path);
 	if (ovl_json_get_array(c->root, "mounts", &c->mounts, err) < 0 ||
 	    ovl_json_get_object(c->root, "annotations", &c->annotations, err) < 0 ||
 	    (c->annotations && check_annotations(c->annotations, err) < 0))
@@ -162,9 +159,7 @@ int ovl_oci_container_path(const char *path, char **rel, ovl_error_t *err)
 	if (path[0] != '/')
 		return ovl_error(err, 0, "%s: not an absolute path", ovl_qp(path));
 	size_t len = strlen(path);
-	cleanup_free char *out = malloc(len + 1);
-	if (out == NULL)
-		abort();
+	cleanup_free char *out = xmalloc(len + 1);
 	size_t o = 0;
 	const char *p = path;
 	while (*p) {

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ovlbox/alloc.h"
 #include "ovlbox/cleanup.h"
 #include "ovlbox/fs.h"
 #include "ovlbox/ns.h"
@@ -226,9 +227,7 @@ int ovl_registry_claim(const struct ovl_layers *l, const struct ovl_mark *m,
 {
 	if (!registry_kept())
 		return 0;
-	struct entry *e = calloc(2, sizeof(*e));
-	if (e == NULL)
-		abort();
+	struct entry *e = xcalloc(2, sizeof(*e));
 	snprintf(e->id, sizeof(e->id), "%s", m->id);
 	e->init = m->init;
 	int r = our_chains(l, e, err);

@@ -16,6 +16,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "ovlbox/alloc.h"
 #include "ovlbox/cleanup.h"
 #include "ovlbox/log.h"
 #include "ovlbox/seccomp.h"
@@ -58,9 +59,7 @@ static void json_freep(ovl_json **j)
  * would bypass every rule. libseccomp's default is to kill only the thread. */
 static int new_filter(uint32_t def_action, struct ovl_seccomp **out, ovl_error_t *err)
 {
-	cleanup_seccomp struct ovl_seccomp *f = calloc(1, sizeof(*f));
-	if (f == NULL)
-		abort();
+	cleanup_seccomp struct ovl_seccomp *f = xcalloc(1, sizeof(*f));
 	f->ctx = seccomp_init(def_action);
 	if (f->ctx == NULL)
 		return ovl_error(err, EINVAL, "seccomp_init");
@@ -97,9 +96,7 @@ int ovl_seccomp_compile(struct ovl_seccomp *f, ovl_error_t *err)
 		return ovl_error(
 		    err, 0, "seccomp: filter too large: %zu instructions (the kernel allows %d)", n,
 		    BPF_MAXINSNS);
-	cleanup_free struct sock_filter *insns = calloc(n, sizeof(struct sock_filter));
-	if (insns == NULL)
-		abort();
+	cleanup_free struct sock_filter *insns = xcalloc(n, sizeof(struct sock_filter));
 	if (pread(fd, insns, (size_t)size, 0) != size)
 		return ovl_error(err, errno ? errno : EIO, "seccomp: reading the BPF program");
 	f->insns = ovl_steal_ptr(&insns);
@@ -122,9 +119,8 @@ int ovl_seccomp_from_program(const struct sock_filter *insns, size_t n, struct o
 {
 	if (n == 0 || n > BPF_MAXINSNS)
 		return ovl_error(err, EINVAL, "seccomp: a program of %zu instructions", n);
-	struct ovl_seccomp *f = calloc(1, sizeof(*f));
-	if (f == NULL || (f->insns = calloc(n, sizeof(*insns))) == NULL)
-		abort();
+	struct ovl_seccomp *f = xcalloc(1, sizeof(*f));
+	f->insns = xcalloc(n, sizeof(*insns));
 	memcpy(f->insns, insns, n * sizeof(*insns));
 	f->len = (unsigned short)n;
 	*out = f;
@@ -228,7 +224,7 @@ static long fallback_nr(const char *name)
 	    {"fsmount", 432},	  {"fspick", 433},	   {"clone3", 435}, {"mount_setattr", 442},
 	    {"quotactl_fd", 443}, {"open_tree_attr", 467},
 	};
-	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+	for (size_t i = 0; i < N_ELEMENTS(table); i++)
 		if (strcmp(table[i].name, name) == 0)
 			return table[i].nr;
 #else
@@ -290,7 +286,7 @@ int ovl_seccomp_default(struct ovl_seccomp **out, ovl_error_t *err)
 	static const unsigned long ns_flags[] = {CLONE_NEWNS,  CLONE_NEWCGROUP, CLONE_NEWUTS,
 						 CLONE_NEWIPC, CLONE_NEWUSER,	CLONE_NEWPID,
 						 CLONE_NEWNET};
-	for (size_t i = 0; i < sizeof(ns_flags) / sizeof(ns_flags[0]); i++) {
+	for (size_t i = 0; i < N_ELEMENTS(ns_flags); i++) {
 		struct scmp_arg_cmp c =
 		    SCMP_CMP(CLONE_FLAGS_ARG, SCMP_CMP_MASKED_EQ, ns_flags[i], ns_flags[i]);
 		if (deny(f, "clone", EPERM, 1, &c, err) < 0)
@@ -306,7 +302,7 @@ int ovl_seccomp_default(struct ovl_seccomp **out, ovl_error_t *err)
 	 * (--cap-add) lifts that check. The request is an unsigned int: only its low 32 bits are
 	 * compared, or one with high bits set would pass here and reach the kernel as TIOCSTI. */
 	static const unsigned long tty_inject[] = {TIOCSTI, TIOCLINUX};
-	for (size_t i = 0; i < sizeof(tty_inject) / sizeof(tty_inject[0]); i++) {
+	for (size_t i = 0; i < N_ELEMENTS(tty_inject); i++) {
 		struct scmp_arg_cmp c =
 		    SCMP_CMP(1, SCMP_CMP_MASKED_EQ, 0xffffffffUL, tty_inject[i]);
 		if (deny(f, "ioctl", EPERM, 1, &c, err) < 0)
@@ -458,7 +454,7 @@ static int parse_action(const struct loader *l, const ovl_json *obj, const char 
 				 "%s: SCMP_ACT_NOTIFY is not supported (ovlbox has no "
 				 "seccomp listener)",
 				 field);
-	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
+	for (size_t i = 0; i < N_ELEMENTS(actions); i++)
 		if (strcmp(actions[i].name, s) == 0)
 			return parse_errno(l, obj, prefix,
 					   is_default ? "defaultErrnoRet" : "errnoRet",
@@ -571,9 +567,9 @@ static int parse_flags(struct loader *l, const ovl_json *p, ovl_error_t *err)
 		fieldf(field, "%sflags[%zu]", l->base, i);
 		if (ovl_json_string(ovl_json_at(list, i), field, &s, err) < 0)
 			return -1;
-		while (k < sizeof(known) / sizeof(known[0]) && strcmp(known[k].name, s) != 0)
+		while (k < N_ELEMENTS(known) && strcmp(known[k].name, s) != 0)
 			k++;
-		if (k == sizeof(known) / sizeof(known[0]))
+		if (k == N_ELEMENTS(known))
 			return ovl_error(err, 0, "%s: unknown flag \"%s\"", field, ovl_qp(s));
 		l->f->flags |= known[k].flag;
 	}
@@ -640,9 +636,9 @@ static int parse_args(const struct loader *l, const ovl_json *rule, const char *
 					 "%s.index: argument %llu is already compared in this rule",
 					 field, (unsigned long long)index);
 		seen |= 1u << index;
-		while (k < sizeof(ops) / sizeof(ops[0]) && strcmp(ops[k].name, op) != 0)
+		while (k < N_ELEMENTS(ops) && strcmp(ops[k].name, op) != 0)
 			k++;
-		if (k == sizeof(ops) / sizeof(ops[0]))
+		if (k == N_ELEMENTS(ops))
 			return ovl_error(err, 0, "%s.op: unknown operator \"%s\"", field,
 					 ovl_qp(op));
 		cmp[(*n)++] = (struct scmp_arg_cmp){
@@ -818,7 +814,7 @@ static const char *go_arch_name(uint32_t token)
 	    {SCMP_ARCH_S390X, "s390x"},
 	    {SCMP_ARCH_RISCV64, "riscv64"},
 	};
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+	for (size_t i = 0; i < N_ELEMENTS(names); i++)
 		if (names[i].token == token)
 			return names[i].name;
 	return NULL;
@@ -876,9 +872,7 @@ int ovl_seccomp_load_json(const ovl_json *profile, const char *what, const struc
 int ovl_seccomp_load_file(const char *path, const struct ovl_capset *keep, struct ovl_seccomp **out,
 			  ovl_error_t *err)
 {
-	cleanup_free char *what = NULL;
-	if (asprintf(&what, "seccomp profile %s", ovl_qp(path)) < 0)
-		abort();
+	cleanup_free char *what = xasprintf("seccomp profile %s", ovl_qp(path));
 	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return ovl_error(err, errno, "%s", what);

@@ -20,6 +20,7 @@
 #include "cli.h"
 #include "default_filter.h"
 #include "init.h"
+#include "ovlbox/alloc.h"
 #include "ovlbox/caps.h"
 #include "ovlbox/cleanup.h"
 #include "ovlbox/fs.h"
@@ -40,7 +41,7 @@ static const int forwarded_signals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR
 static void forwarded_set(sigset_t *set)
 {
 	sigemptyset(set);
-	for (size_t i = 0; i < sizeof(forwarded_signals) / sizeof(forwarded_signals[0]); i++)
+	for (size_t i = 0; i < N_ELEMENTS(forwarded_signals); i++)
 		sigaddset(set, forwarded_signals[i]);
 }
 
@@ -49,7 +50,7 @@ void install_handlers(void (*fn)(int))
 	/* SA_RESTART: a forwarded signal must not fail a set-up step with EINTR */
 	struct sigaction sa = {.sa_handler = fn, .sa_flags = SA_RESTART};
 	sigemptyset(&sa.sa_mask);
-	for (size_t i = 0; i < sizeof(forwarded_signals) / sizeof(forwarded_signals[0]); i++)
+	for (size_t i = 0; i < N_ELEMENTS(forwarded_signals); i++)
 		sigaction(forwarded_signals[i], &sa, NULL);
 }
 

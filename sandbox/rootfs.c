@@ -11,6 +11,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "ovlbox/alloc.h"
 #include "ovlbox/cleanup.h"
 #include "ovlbox/fs.h"
 #include "rootfs.h"
@@ -99,7 +100,7 @@ static const struct {
 	unsigned int major, minor;
 } dev_nodes[] = {{"null", 1, 3},   {"zero", 1, 5},    {"full", 1, 7},
 		 {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0}};
-#define NDEV (sizeof(dev_nodes) / sizeof(dev_nodes[0]))
+#define NDEV (N_ELEMENTS(dev_nodes))
 
 static int add_dev_node(int root, int dev, size_t i, int node_mnt, ovl_error_t *err)
 {
@@ -154,7 +155,7 @@ static int setup_dev(int root, const int node_mnt[NDEV], ovl_error_t *err)
 					       {"/proc/self/fd/0", "stdin"},
 					       {"/proc/self/fd/1", "stdout"},
 					       {"/proc/self/fd/2", "stderr"}};
-	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
+	for (size_t i = 0; i < N_ELEMENTS(links); i++)
 		if (symlinkat(links[i][0], dev, links[i][1]) < 0)
 			return ovl_error(err, errno, "symlink /dev/%s", links[i][1]);
 	return seal_dev(dev, node_mnt[0] >= 0, err);
@@ -267,13 +268,13 @@ static int protect_proc_sys(int root, ovl_error_t *err)
 	cleanup_close int ro_proc = readonly_proc_source(root, err);
 	if (ro_proc < 0)
 		return -1;
-	for (size_t i = 0; i < sizeof(readonly_paths) / sizeof(readonly_paths[0]); i++)
+	for (size_t i = 0; i < N_ELEMENTS(readonly_paths); i++)
 		if (make_readonly(root, ro_proc, readonly_paths[i], err) < 0)
 			return -1;
 	cleanup_close int ro_null = readonly_null_source(root, err);
 	if (ro_null < 0)
 		return -1;
-	for (size_t i = 0; i < sizeof(masked_paths) / sizeof(masked_paths[0]); i++)
+	for (size_t i = 0; i < N_ELEMENTS(masked_paths); i++)
 		if (mask(root, ro_null, masked_paths[i], err) < 0)
 			return -1;
 	return 0;
@@ -283,9 +284,7 @@ static int protect_proc_sys(int root, ovl_error_t *err)
  * `file`); possible only where the view is writable: the private /tmp, the workspace. */
 static int make_mount_point(int root, const char *path, bool file, ovl_error_t *err)
 {
-	cleanup_free char *copy = strdup(path);
-	if (copy == NULL)
-		abort();
+	cleanup_free char *copy = xstrdup(path);
 	cleanup_close int cur = dup(root);
 	for (char *save = NULL, *c = strtok_r(copy, "/", &save); c;
 	     c = strtok_r(NULL, "/", &save)) {
@@ -377,9 +376,7 @@ static int take_sources(const struct rootfs_config *cfg, int node[NDEV], int *tr
  * reach the covered mounts. */
 int rootfs_enter(const struct rootfs_config *cfg, ovl_error_t *err)
 {
-	int node[NDEV], *trees = calloc(cfg->nmounts + 1, sizeof(int));
-	if (trees == NULL)
-		abort();
+	int node[NDEV], *trees = xcalloc(cfg->nmounts + 1, sizeof(int));
 	for (size_t i = 0; i < NDEV; i++)
 		node[i] = -1;
 	for (size_t i = 0; i < cfg->nmounts; i++)

@@ -55,12 +55,14 @@ static inline int ovl_steal_fd(int *fd)
 	return r;
 }
 
-static inline void *ovl_steal_ptr(void *pp)
+/* Hands ownership of a cleanup_free pointer to the caller; the result has *pp's type. */
+static inline void *(ovl_steal_ptr)(void *pp)
 {
 	void **p = pp;
 	void *r = *p;
 	*p = NULL;
 	return r;
 }
+#define ovl_steal_ptr(pp) (0 ? (*(pp)) : (ovl_steal_ptr)(pp))
 
 #endif

@@ -393,8 +393,13 @@ int ovl_apply(const struct ovl_layers *l, const struct ovl_apply_opts *opts,
 			if (work_fd < 0)
 				return ovl_error(err, errno, "work dir %s", ovl_qp(l->work));
 		}
-		int userxattr = ovl_layers_userxattr(l);
-		if (counts && ovl_diff_counts(l, counts, err) < 0)
+		int userxattr = ovl_xattr_ns_choose(l, upper_fd, opts->xattr_ns, err);
+		if (userxattr < 0) {
+			ovl_error_wrap(err, "apply %s", ovl_qp(l->lower));
+			return userxattr;
+		}
+		enum ovl_xattr_ns ns = userxattr ? OVL_XATTR_NS_USER : OVL_XATTR_NS_TRUSTED;
+		if (counts && ovl_diff_counts(l, ns, counts, err) < 0)
 			return -1;
 		if (ovl_plan_build(lower_fd, upper_fd, userxattr, opts, &plan, err) < 0)
 			return ovl_error_wrap(err, "apply %s", ovl_qp(l->lower));

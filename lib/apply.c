@@ -386,17 +386,17 @@ int ovl_apply(const struct ovl_layers *l, const struct ovl_apply_opts *opts,
 		return work_fd >= 0 ? remove_work(l->work, &work_fd, false, &rel, err) : 0;
 	}
 	if (!have) {
+		int userxattr = ovl_xattr_ns_choose(l, upper_fd, opts->xattr_ns, err);
+		if (userxattr < 0) {
+			ovl_error_wrap(err, "apply %s", ovl_qp(l->lower));
+			return userxattr;
+		}
 		if (work_fd < 0) {
 			if (ovl_mkdir_if_missing(l->work, 0700, err) < 0)
 				return -1;
 			work_fd = ovl_open_dir_fd(AT_FDCWD, l->work, O_NOFOLLOW);
 			if (work_fd < 0)
 				return ovl_error(err, errno, "work dir %s", ovl_qp(l->work));
-		}
-		int userxattr = ovl_xattr_ns_choose(l, upper_fd, opts->xattr_ns, err);
-		if (userxattr < 0) {
-			ovl_error_wrap(err, "apply %s", ovl_qp(l->lower));
-			return userxattr;
 		}
 		enum ovl_xattr_ns ns = userxattr ? OVL_XATTR_NS_USER : OVL_XATTR_NS_TRUSTED;
 		if (counts && ovl_diff_counts(l, ns, counts, err) < 0)

@@ -22,8 +22,7 @@ setup_file() {
 
 setup() {
 	common_setup
-	make_fixture
-	UP=$WS.upper
+	UP= # set by make_foreign_upper
 	HW=$T/hand.work # the hand mount's work dir: ovlbox knows nothing of it
 	mkdir -p "$T/mnt" "$T/view" "$T/empty"
 }
@@ -66,6 +65,8 @@ view_snap() {
 # view is user.overlay.overlay.foo in the upper), a new dir; then, as no kernel makes them,
 # by hand: a zero-size file with user.overlay.whiteout in a dir marked opaque=x (merged).
 make_foreign_upper() {
+	make_fixture
+	UP=$WS.upper
 	hand_overlay '
 		rm -rf dir && mkdir dir && echo new > dir/new
 		rm plain.txt
@@ -80,6 +81,8 @@ make_foreign_upper() {
 	[[ $(getfattr -h --only-values -n user.overlay.opaque "$UP/dir") == y ]] ||
 		fail "the hand mount made no opaque dir"
 	[[ -c $UP/plain.txt && -c $UP/src/x ]] || fail "the hand mount made no whiteouts"
+	# the tool's user owns what it made (user mode: the workspace's owner)
+	[[ $MODE == root ]] || chown -R "$TEST_UID:$TEST_GID" "$UP"
 	view_snap "$UP" "$WS" >"$T/merged.snap"
 }
 
@@ -119,6 +122,17 @@ assert_applied_as_merged() {
 	assert_applied_as_merged
 }
 
+@test "as non-root, detection reads user.overlay.* (trusted.* cannot be seen there)" {
+	use_mode user
+	make_foreign_upper
+	# as root this upper would be ambiguous; the user's apply cannot list trusted.* at all
+	setfattr -n trusted.overlay.opaque -v y "$UP/newdir"
+	view_snap "$UP" "$WS" >"$T/merged.snap"
+	run as_user "$OVLBOX" apply "$WS"
+	[[ $status -eq 0 && -z $output ]] || fail_output "apply as the user failed"
+	assert_applied_as_merged
+}
+
 @test "--no-userxattr reads a hand-mounted userxattr upper's overlay xattrs as user data" {
 	make_foreign_upper
 	run "$OVLBOX" diff --no-userxattr "$WS"
@@ -155,6 +169,7 @@ assert_applied_as_merged() {
 }
 
 @test "an ovlbox-prepared trusted upper: user.overlay.* set in the merged view stays user data" {
+	make_fixture
 	# As root, ovlbox mounts without userxattr and records trusted.overlay.*: the action's
 	# user.overlay.opaque and user.overlay.whiteout are plain xattrs in the upper, and neither
 	# makes the dir opaque nor the file a whiteout.
@@ -168,6 +183,7 @@ assert_applied_as_merged() {
 }
 
 @test "a namespace flag against the mode ovlbox recorded is refused; the recorded one applies" {
+	make_fixture
 	run_keep 'echo k > kept.txt'
 	run "$OVLBOX" apply --userxattr "$WS"
 	[[ $status -eq 125 ]] || fail_output "expected 125"

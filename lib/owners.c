@@ -129,8 +129,9 @@ int ovl_owners_collect(int ws_fd, const char *ws, uid_t uid, gid_t gid, size_t m
 
 void ovl_owners_free(struct ovl_owners *o)
 {
-	for (size_t i = 0; i < o->n; i++)
-		free(o->first[i].path);
+	while (o->n > 0)
+		free(o->first[--o->n].path);
 	free(o->first);
-	memset(o, 0, sizeof(*o));
+	o->first = NULL;
+	o->total = 0;
 }

@@ -9,17 +9,9 @@
 load lib/common
 load lib/sandbox
 
-setup_file() {
-	ensure_test_user
-}
-
-setup() {
-	common_setup
-}
-
-teardown() {
-	common_teardown
-}
+# (the test user is made by require_rootless, in the tests that need it)
+setup() { common_setup; }
+teardown() { common_teardown; }
 
 # A root-owned, world-writable file in the workspace: the action may write it as far as modes
 # go, but overlayfs cannot copy it up in the one-id user namespace.

@@ -104,6 +104,7 @@ goals=$(
 	goal "\`ovlbox run true\` / \`unshare -mpinu --fork true\`" "$(med "$st" "ovlbox run")" "$(med "$st" "unshare -mpinu --fork")" 1.5
 	goal "the same, workspace on a journaled ext4 (loop image)" "$(med "$st" "ovlbox run (journaled ext4)")" "$(med "$st" "unshare -mpinu --fork")" 1.5
 	goal "\`ovlbox run true\` / \`runc run\`" "$(med "$st" "ovlbox run")" "$(med "$st" "runc run")" 0.2
+	goal "rootless \`ovlbox run true\`: 100,000 / 100 workspace files" "$(med "$st, rootless" "ovlbox run, rootless, 100,000 files")" "$(med "$st, rootless" "ovlbox run, rootless, 100 files")" 1.2
 	goal "\`runc run\` + hook / \`runc run\`" "$(med "Hook start-up" "runc run + hook")" "$(med "Hook start-up" "runc run")" 1.10
 	goal "the same, workspace on a journaled ext4 (loop image)" "$(med "Hook start-up" "runc run + hook (journaled ext4)")" "$(med "Hook start-up" "runc run")" 1.10
 	goal "the same, bench/hook.sh" "$(med "ovlbox-hook cost" "runc run + ovlbox-hook (createRuntime + poststop, 0 changes)")" "$(med "ovlbox-hook cost" "runc run (workspace bind mount)")" 1.10

@@ -23,13 +23,20 @@
 # podman (~0.3-0.9 s a run here) gets a timeit run of its own with fewer rounds, interleaved with
 # and without the hook.
 #
+# Rootless `ovlbox run` gets a run of its own too: as the unprivileged user ovlboxtest (the test
+# suites' user, created when missing) on a 100-file and a 100,000-file workspace (made by
+# tests/helpers/mkfiles), with the user switch alone (setpriv) as the baseline. Its start-up
+# must not grow with the workspace (no walk before the run). In a world-readable dir of its
+# own under /var/tmp, with a copy of ovlbox, so the user reaches both whatever the build dir.
+#
 # Every timeit run alternates the order of its cases (A B C, C B A, ...): ovlbox run and the hook
 # leave a kernel worker freeing the directories they removed (lib/release.c), and each case
 # should follow each other one as often as it precedes it. The runc ± hook run has a reference
 # case, runc running a static no-op hook (bench/noophook) at the hook's two stages: what runc
 # itself spends on running hooks.
 #
-# Env: OVLBOX_BUILD (build dir), ROUNDS (default 100), WARMUP (default 3), HOOK_ROUNDS (the runc
+# Env: OVLBOX_BUILD (build dir), OVLBOX_HELPERS (mkfiles; default build/rel/tests/helpers),
+# ROUNDS (default 100), WARMUP (default 3), HOOK_ROUNDS (the runc
 # and crun ± hook run, default 300), PODMAN_ROUNDS (default 10), OUT (results dir: appends to
 # $OUT/summary.tsv), SKIP_PODMAN=1 to leave podman out. 100 rounds, not 30: runc alone moves
 # 25-65 ms from run to run here, and the sandbox's own figure 0.4 ms between runs of 30 rounds;
@@ -78,7 +85,7 @@ cleanup() {
 	if [[ -d $OVL_PODMAN_DIR/root ]]; then
 		ovl_podman rm -af >/dev/null 2>&1 || true
 	fi
-	rm -rf "$OVL_TOP" "$OVL_PODMAN_DIR"
+	rm -rf "$OVL_TOP" "$OVL_PODMAN_DIR" ${OVL_R:+"$OVL_R"}
 }
 trap cleanup EXIT
 
@@ -198,8 +205,37 @@ if [[ -n ${pcases[*]:-} ]]; then
 		${out:+-o "$out/summary.tsv"} "${pcases[@]}"
 fi
 
+# Rootless: the user switch alone, then ovlbox run on 100 and on 100,000 files.
+rootless_user=ovlboxtest
+OVL_R=''
+if [[ $(id -u) -ne 0 ]]; then
+	missing+=("root (for the rootless rows, run as $rootless_user)")
+elif ! id -u "$rootless_user" >/dev/null 2>&1 &&
+	! useradd --user-group --no-create-home --shell /bin/sh "$rootless_user"; then
+	missing+=("the user $rootless_user (for the rootless rows)")
+else
+	OVL_R=$(mktemp -d /var/tmp/ovlbox-bench-rootless.XXXXXX)
+	chmod 0755 "$OVL_R"
+	cp "$ovlbox" "$OVL_R/ovlbox"
+	mkdir "$OVL_R/ws100" "$OVL_R/ws100000"
+	chown -R "$rootless_user:" "$OVL_R"
+	asu="setpriv --reuid=$rootless_user --regid=$rootless_user --clear-groups --"
+	mkfiles=${OVLBOX_HELPERS:-$src/build/rel/tests/helpers}/mkfiles
+	$asu "$mkfiles" "$OVL_R/ws100" 1 100
+	$asu "$mkfiles" "$OVL_R/ws100000" 100 1000
+	rcases=("setpriv (the user switch)" "$asu true")
+	rcases+=("ovlbox run, rootless, 100 files" "$asu $OVL_R/ovlbox run --workspace $OVL_R/ws100 -- true")
+	rcases+=("ovlbox run, rootless, 100,000 files"
+		"$asu $OVL_R/ovlbox run --workspace $OVL_R/ws100000 -- true")
+	echo
+	"$timeit" -a -r "$rounds" -w "$warmup" -u ms \
+		-t "Start-up, rootless: wall time of \`true\` as $rootless_user" \
+		${out:+-o "$out/summary.tsv"} "${rcases[@]}"
+fi
+
 # The hook really mounted and cleaned up, and ovlbox run left nothing.
-for d in "$WS" "$OVL_C/ws" "$OVL_T/ws-ovlbox" ${LOOP_IMG:+"$LOOP_MNT/ws" "$LOOP_MNT/wsh"}; do
+for d in "$WS" "$OVL_C/ws" "$OVL_T/ws-ovlbox" ${LOOP_IMG:+"$LOOP_MNT/ws" "$LOOP_MNT/wsh"} \
+	${OVL_R:+"$OVL_R/ws100" "$OVL_R/ws100000"}; do
 	[[ ! -e $d.upper && ! -e $d.work ]] || {
 		echo "bench/startup.sh: layers left behind next to $d" >&2
 		exit 1

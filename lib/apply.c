@@ -390,13 +390,18 @@ int ovl_apply(struct ovl_layers *l, const struct ovl_apply_opts *opts,
 		return work_fd >= 0 ? remove_work(l, &work_fd, false, &rel, err) : 0;
 	}
 	if (!have) {
+		int userxattr = ovl_xattr_ns_choose(l, upper_fd, opts->xattr_ns, err);
+		if (userxattr < 0) {
+			ovl_error_wrap(err, "apply %s", ovl_qp(l->lower));
+			return userxattr;
+		}
 		if (work_fd < 0) {
 			if (ovl_layers_make_work(l, err) < 0)
 				return -1;
 			work_fd = l->work_fd;
 		}
-		int userxattr = ovl_layers_userxattr(l);
-		if (counts && ovl_diff_counts(l, counts, err) < 0)
+		enum ovl_xattr_ns ns = userxattr ? OVL_XATTR_NS_USER : OVL_XATTR_NS_TRUSTED;
+		if (counts && ovl_diff_counts(l, ns, counts, err) < 0)
 			return -1;
 		if (ovl_plan_build(lower_fd, upper_fd, userxattr, opts, &plan, err) < 0)
 			return ovl_error_wrap(err, "apply %s", ovl_qp(l->lower));

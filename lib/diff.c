@@ -323,10 +323,11 @@ static int cmp_entry(const void *a, const void *b)
 	return strcmp(x->path, y->path);
 }
 
-int ovl_diff(const struct ovl_layers *l, struct ovl_diff *out, ovl_error_t *err)
+int ovl_diff(const struct ovl_layers *l, enum ovl_xattr_ns ns, struct ovl_diff *out,
+	     ovl_error_t *err)
 {
 	memset(out, 0, sizeof(*out));
-	struct dctx c = {.out = out, .userxattr = ovl_layers_userxattr(l)};
+	struct dctx c = {.out = out};
 	/* through the layers' fds, read from the start with descriptors of its own */
 	if (l->upper_fd < 0)
 		return 0;
@@ -334,6 +335,9 @@ int ovl_diff(const struct ovl_layers *l, struct ovl_diff *out, ovl_error_t *err)
 	    ovl_openat_noatime(l->upper_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (ud < 0)
 		return ovl_error(err, errno, "upper dir %s", ovl_qp(l->upper));
+	c.userxattr = ovl_xattr_ns_choose(l, ud, ns, err);
+	if (c.userxattr < 0)
+		return c.userxattr;
 	cleanup_close int ld =
 	    ovl_openat_noatime(l->lower_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (ld < 0)
@@ -374,11 +378,13 @@ void ovl_diff_count(const struct ovl_diff *d, struct ovl_change_counts *c)
 	}
 }
 
-int ovl_diff_counts(const struct ovl_layers *l, struct ovl_change_counts *c, ovl_error_t *err)
+int ovl_diff_counts(const struct ovl_layers *l, enum ovl_xattr_ns ns, struct ovl_change_counts *c,
+		    ovl_error_t *err)
 {
 	struct ovl_diff d;
-	if (ovl_diff(l, &d, err) < 0)
-		return -1;
+	int r = ovl_diff(l, ns, &d, err);
+	if (r < 0)
+		return r;
 	ovl_diff_count(&d, c);
 	ovl_diff_free(&d);
 	return 0;

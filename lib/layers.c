@@ -480,7 +480,7 @@ int ovl_layers_state(const struct ovl_layers *l, ovl_error_t *err)
 	return OVL_STATE_CLEAN;
 }
 
-bool ovl_layers_userxattr(const struct ovl_layers *l)
+int ovl_layers_userxattr(const struct ovl_layers *l)
 {
 	if (l->work_fd >= 0) {
 		char mode[32];
@@ -488,13 +488,7 @@ bool ovl_layers_userxattr(const struct ovl_layers *l)
 		if (mode[0])
 			return strncmp(mode, "userxattr", 9) == 0;
 	}
-	/* No mode file (an upper ovlbox did not prepare): the overlay that wrote it was
-	 * mounted like one we would mount here, with userxattr inside a user namespace. */
-	bool in_userns = geteuid() != 0;
-	ovl_error_t e = NULL;
-	if (ovl_ns_in_child_userns(&in_userns, &e) < 0)
-		ovl_error_free(&e);
-	return in_userns;
+	return -1; /* an upper ovlbox did not prepare: see ovl_xattr_ns_choose() */
 }
 
 /* Overlay-private attributes on the upper root would be interpreted by overlayfs. */
@@ -978,74 +972,4 @@ int ovl_layers_discard(struct ovl_layers *l, ovl_error_t *err)
 {
 	/* work last: it holds the mode file that tells how to read upper */
 	return ovl_layers_remove_created(l, OVL_CREATED_UPPER | OVL_CREATED_WORK, err);
-}
-
-struct owner_walk {
-	char *path; /* the entry being looked at, for the message */
-	size_t cap;
-	uid_t uid;
-	gid_t gid;
-};
-
-static int check_owners_at(int dfd, struct owner_walk *w, size_t len, ovl_error_t *err)
-{
-	cleanup_dir DIR *d = ovl_opendir_dup(dfd);
-	if (d == NULL)
-		return ovl_error(err, errno, "open workspace dir %s", ovl_qp(w->path));
-	struct dirent *de;
-	while ((de = readdir(d)) != NULL) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		size_t n = strlen(de->d_name), sub = len + n + (len ? 1 : 0);
-		if (sub + 1 > w->cap) {
-			w->cap = (sub + 1) * 2;
-			w->path = xrealloc(w->path, w->cap);
-		}
-		snprintf(w->path + len, w->cap - len, "%s%s", len ? "/" : "", de->d_name);
-		struct stat st;
-		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			return ovl_error(err, errno, "stat workspace entry %s", ovl_qp(w->path));
-		if (st.st_uid != w->uid || st.st_gid != w->gid)
-			return ovl_error(
-			    err, 0,
-			    "workspace entry %s is owned by %u:%u; a non-root run maps only "
-			    "%u:%u into its user namespace, so the action could not change "
-			    "it (chown the workspace, or run as root)",
-			    ovl_qp(w->path), (unsigned)st.st_uid, (unsigned)st.st_gid,
-			    (unsigned)w->uid, (unsigned)w->gid);
-		if (S_ISDIR(st.st_mode)) {
-			cleanup_close int c = openat(
-			    dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (c < 0)
-				return ovl_error(err, errno, "open workspace dir %s",
-						 ovl_qp(w->path));
-			if (check_owners_at(c, w, sub, err) < 0)
-				return -1;
-		}
-		w->path[len] = '\0';
-	}
-	return 0;
-}
-
-int ovl_layers_check_owners(const struct ovl_layers *l, uid_t uid, gid_t gid, ovl_error_t *err)
-{
-	cleanup_close int fd = open(l->lower, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return ovl_error(err, errno, "workspace %s", ovl_qp(l->lower));
-	struct stat st;
-	if (fstat(fd, &st) < 0)
-		return ovl_error(err, errno, "workspace %s", ovl_qp(l->lower));
-	if (st.st_uid != uid || st.st_gid != gid)
-		return ovl_error(
-		    err, 0,
-		    "workspace %s is owned by %u:%u; a non-root run maps only %u:%u into "
-		    "its user namespace (chown the workspace, or run as root)",
-		    ovl_qp(l->lower), (unsigned)st.st_uid, (unsigned)st.st_gid, (unsigned)uid,
-		    (unsigned)gid);
-	struct owner_walk w = {.path = calloc(1, 256), .cap = 256, .uid = uid, .gid = gid};
-	if (w.path == NULL)
-		abort();
-	int r = check_owners_at(fd, &w, 0, err);
-	free(w.path);
-	return r;
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "ovlbox/alloc.h"
 #include "ovlbox/apply.h"
 #include "ovlbox/cleanup.h"
 #include "ovlbox/diff.h"
@@ -25,15 +26,19 @@ static const char usage_text[] =
     "Commands:\n"
     "  run      --workspace DIR [--upper DIR] [--work DIR] [--on-exit apply|discard|keep]\n"
     "           -- CMD [ARG...]       run CMD with DIR copy-on-write, then apply\n"
-    "  apply    [--upper DIR] [--work DIR] [--keep-setuid] [--allow-devices] DIR\n"
+    "  apply    [--upper DIR] [--work DIR] [--keep-setuid] [--allow-devices]\n"
+    "           [--userxattr|--no-userxattr] DIR\n"
     "                                 apply (or finish applying) DIR's upper layer\n"
-    "  diff     [--upper DIR] [--json] DIR\n"
+    "  diff     [--upper DIR] [--work DIR] [--json] [--userxattr|--no-userxattr] DIR\n"
     "                                 list the changes an apply would make\n"
-    "  discard  [--upper DIR] [--work DIR] DIR\n"
+    "  discard  [--upper DIR] [--work DIR] [--userxattr|--no-userxattr] DIR\n"
     "                                 throw the changes away\n"
     "\n"
     "Options: --help (also after a command), --version.\n"
-    "Defaults: upper = DIR.upper, work = DIR.work.\n";
+    "Defaults: upper = DIR.upper, work = DIR.work.\n"
+    "--userxattr / --no-userxattr: the upper's overlay xattrs are user.overlay.* /\n"
+    "trusted.overlay.* (an upper made by another tool; default: the mode ovlbox recorded\n"
+    "when it prepared the upper, else what the upper's xattrs show).\n";
 
 void report(ovl_error_t *err)
 {
@@ -70,19 +75,58 @@ int enter_rootless_userns(ovl_error_t *err)
 	return write_file("/proc/self/gid_map", map, err);
 }
 
+/* r: what ovl_apply or ovl_diff returned. An upper whose xattr namespace cannot be told gets a
+ * message that names the flags that tell it. */
+static int name_xattr_ns_flags(int r, ovl_error_t *err)
+{
+	if (r == OVL_XATTR_NS_AMBIGUOUS) {
+		cleanup_free char *msg = xstrdup((*err)->msg);
+		ovl_error(err, 0, "%s: name it with --userxattr or --no-userxattr", msg);
+	}
+	return r;
+}
+
+static int apply_with(struct ovl_layers *l, const struct ovl_apply_opts *opts,
+		      struct ovl_change_counts *counts, ovl_error_t *err)
+{
+	return name_xattr_ns_flags(ovl_apply(l, opts, counts, err), err);
+}
+
 int apply_locked(struct ovl_layers *l, bool keep_setuid, bool allow_devices,
 		 struct ovl_change_counts *counts, ovl_error_t *err)
 {
 	struct ovl_apply_opts opts = {.keep_setuid = keep_setuid, .allow_devices = allow_devices};
-	return ovl_apply(l, &opts, counts, err);
+	return apply_with(l, &opts, counts, err);
 }
 
 struct layer_args {
 	const char *upper, *work, *dir;
 	bool keep_setuid, allow_devices, json;
+	enum ovl_xattr_ns xattr_ns;
 };
 
-enum { OPT_UPPER = 1000, OPT_WORK, OPT_KEEP_SETUID, OPT_ALLOW_DEVICES, OPT_JSON, OPT_HELP };
+enum {
+	OPT_UPPER = 1000,
+	OPT_WORK,
+	OPT_KEEP_SETUID,
+	OPT_ALLOW_DEVICES,
+	OPT_JSON,
+	OPT_USERXATTR,
+	OPT_NO_USERXATTR,
+	OPT_HELP
+};
+
+/* --userxattr or --no-userxattr (c); refuses the two together. */
+static int set_xattr_ns(const char *cmd, int c, struct layer_args *a)
+{
+	enum ovl_xattr_ns ns = c == OPT_USERXATTR ? OVL_XATTR_NS_USER : OVL_XATTR_NS_TRUSTED;
+	if (a->xattr_ns != OVL_XATTR_NS_AUTO && a->xattr_ns != ns) {
+		ovl_errorf("%s: --userxattr and --no-userxattr contradict each other", cmd);
+		return -1;
+	}
+	a->xattr_ns = ns;
+	return 0;
+}
 
 /* Parses the options shared by apply/diff/discard; `allowed` lists the option ids the command
  * takes. Returns 0, 1 for --help (printed), or -1 (message printed). */
@@ -95,6 +139,8 @@ static int parse_layer_args(const char *cmd, const char *synopsis, int argc, cha
 	    {"keep-setuid", no_argument, NULL, OPT_KEEP_SETUID},
 	    {"allow-devices", no_argument, NULL, OPT_ALLOW_DEVICES},
 	    {"json", no_argument, NULL, OPT_JSON},
+	    {"userxattr", no_argument, NULL, OPT_USERXATTR},
+	    {"no-userxattr", no_argument, NULL, OPT_NO_USERXATTR},
 	    {"help", no_argument, NULL, OPT_HELP},
 	    {NULL, 0, NULL, 0},
 	};
@@ -126,6 +172,11 @@ static int parse_layer_args(const char *cmd, const char *synopsis, int argc, cha
 			break;
 		case OPT_JSON:
 			a->json = true;
+			break;
+		case OPT_USERXATTR:
+		case OPT_NO_USERXATTR:
+			if (set_xattr_ns(cmd, c, a) < 0)
+				return -1;
 			break;
 		case OPT_HELP:
 			printf("Usage: ovlbox %s %s\n", cmd, synopsis);
@@ -184,11 +235,13 @@ static int check_owner(struct ovl_layers *l, enum ovl_ready_purpose purpose,
 
 static int cmd_apply(int argc, char **argv)
 {
-	static const int allowed[] = {OPT_UPPER, OPT_WORK, OPT_KEEP_SETUID, OPT_ALLOW_DEVICES, 0};
+	static const int allowed[] = {
+	    OPT_UPPER,	      OPT_WORK, OPT_KEEP_SETUID, OPT_ALLOW_DEVICES, OPT_USERXATTR,
+	    OPT_NO_USERXATTR, 0};
 	struct layer_args a;
 	int r = parse_layer_args("apply",
 				 "[--upper DIR] [--work DIR] [--keep-setuid] "
-				 "[--allow-devices] DIR",
+				 "[--allow-devices] [--userxattr|--no-userxattr] DIR",
 				 argc, argv, allowed, &a);
 	if (r != 0)
 		return r > 0 ? 0 : EXIT_USAGE;
@@ -202,7 +255,11 @@ static int cmd_apply(int argc, char **argv)
 	cleanup_close int lock = ovl_layers_lock(&l, &err);
 	if (lock < 0 || enter_rootless_userns(&err) < 0 ||
 	    check_owner(&l, OVL_READY_FOR_APPLY, &info, &err) < 0 ||
-	    apply_locked(&l, a.keep_setuid, a.allow_devices, NULL, &err) < 0) {
+	    apply_with(&l,
+		       &(struct ovl_apply_opts){.keep_setuid = a.keep_setuid,
+						.allow_devices = a.allow_devices,
+						.xattr_ns = a.xattr_ns},
+		       NULL, &err) < 0) {
 		report(&err);
 		ovl_layers_free(&l);
 		return EXIT_FAILED;
@@ -214,10 +271,13 @@ static int cmd_apply(int argc, char **argv)
 
 static int cmd_discard(int argc, char **argv)
 {
-	static const int allowed[] = {OPT_UPPER, OPT_WORK, 0};
+	/* The namespace flags are taken so that one set of layer options serves apply, diff
+	 * and discard; removing the layers does not depend on it. */
+	static const int allowed[] = {OPT_UPPER, OPT_WORK, OPT_USERXATTR, OPT_NO_USERXATTR, 0};
 	struct layer_args a;
-	int r =
-	    parse_layer_args("discard", "[--upper DIR] [--work DIR] DIR", argc, argv, allowed, &a);
+	int r = parse_layer_args("discard",
+				 "[--upper DIR] [--work DIR] [--userxattr|--no-userxattr] DIR",
+				 argc, argv, allowed, &a);
 	if (r != 0)
 		return r > 0 ? 0 : EXIT_USAGE;
 	cleanup_error ovl_error_t err = NULL;
@@ -292,16 +352,19 @@ static void print_diff_json(const struct ovl_diff *d)
 
 static int cmd_diff(int argc, char **argv)
 {
-	static const int allowed[] = {OPT_UPPER, OPT_JSON, 0};
+	static const int allowed[] = {OPT_UPPER,     OPT_WORK,	       OPT_JSON,
+				      OPT_USERXATTR, OPT_NO_USERXATTR, 0};
 	struct layer_args a;
-	int r = parse_layer_args("diff", "[--upper DIR] [--json] DIR", argc, argv, allowed, &a);
+	int r = parse_layer_args(
+	    "diff", "[--upper DIR] [--work DIR] [--json] [--userxattr|--no-userxattr] DIR", argc,
+	    argv, allowed, &a);
 	if (r != 0)
 		return r > 0 ? 0 : EXIT_USAGE;
 	cleanup_error ovl_error_t err = NULL;
 	struct ovl_layers l;
 	struct ovl_diff d = {0};
 	if (init_layers(&a, &l, &err) < 0 || enter_rootless_userns(&err) < 0 ||
-	    ovl_diff(&l, &d, &err) < 0) {
+	    name_xattr_ns_flags(ovl_diff(&l, a.xattr_ns, &d, &err), &err) < 0) {
 		report(&err);
 		if (l.lower)
 			ovl_layers_free(&l);

@@ -25,6 +25,7 @@
 #include "ovlbox/fs.h"
 #include "ovlbox/layers.h"
 #include "ovlbox/log.h"
+#include "ovlbox/owners.h"
 #include "ovlbox/ready.h"
 #include "ovlbox/seccomp.h"
 #include "init.h"
@@ -151,7 +152,7 @@ static void sandbox_go(struct sandbox *sb, const struct ovl_layers *l, const str
 		       int *tmpfs_fd)
 {
 	if (!o->upper_size && o->on_exit != ON_EXIT_KEEP)
-		sb->work = open(l->work, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		sb->work = fcntl(l->work_fd, F_DUPFD_CLOEXEC, 0);
 	if (sb->work < 0 || ovl_send_fd(sb->sync, sb->work) < 0)
 		ovl_write_all(sb->sync, "g", 1);
 	if (sb->sock >= 0)
@@ -378,11 +379,62 @@ static int finish_layers(const struct run_opts *o, struct ovl_layers *l, struct 
 		res->applied = true;
 		return 0;
 	}
-	if (counts && ovl_diff_counts(l, counts, err) < 0)
+	if (counts && ovl_diff_counts(l, OVL_XATTR_NS_AUTO, counts, err) < 0)
 		return -1;
 	if (o->on_exit == ON_EXIT_DISCARD)
 		return ovl_layers_discard(l, err);
 	return 0;
+}
+
+/* As non-root, before the run: the workspace root must be the caller's (one fstat of ws_fd, the
+ * workspace); with --check-owners every entry, which walks the whole workspace. Without it a run
+ * costs the same whatever the workspace's size, and entries of other owners are looked for only
+ * after an action that failed (look_for_unmapped_owners). */
+static int check_owners(const struct run_opts *o, const struct ovl_layers *l, int ws_fd,
+			ovl_error_t *err)
+{
+	if (ovl_owners_check_root(ws_fd, l->lower, geteuid(), getegid(), err) < 0)
+		return -1;
+	return o->check_owners ? ovl_owners_refuse(ws_fd, geteuid(), getegid(), err) : 0;
+}
+
+/* Entries named by a note after a failed rootless action; the rest are counted. */
+#define UNMAPPED_NOTES 5
+
+/* After a rootless action that failed: a failure may have been the kernel's EOVERFLOW on an entry
+ * of an owner the run could not map, which the action's own message does not explain. Before the
+ * apply (ovlbox's ids are still the caller's), so the notes name the owners the entries had. A
+ * walk that fails only costs the notes. */
+static void look_for_unmapped_owners(const struct ovl_layers *l, int ws_fd,
+				     struct ovl_owners *found, struct run_result *res)
+{
+	ovl_error_t e = NULL;
+	if (ovl_owners_collect(ws_fd, l->lower, geteuid(), getegid(), UNMAPPED_NOTES, found, &e) <
+	    0) {
+		ovl_warn("%s", e->msg);
+		ovl_error_free(&e);
+		return;
+	}
+	res->unmapped_owners = (long long)found->total;
+}
+
+/* uid, gid: the caller's (ovlbox's own may be 0 by now, in the user namespace of its apply). */
+static void print_unmapped_owners(const struct ovl_layers *l, const struct ovl_owners *found,
+				  uid_t uid, gid_t gid)
+{
+	for (size_t i = 0; i < found->n; i++) {
+		const struct ovl_owner_entry *e = &found->first[i];
+		cleanup_free char *path = NULL;
+		if (asprintf(&path, "%s/%s", l->lower, e->path) < 0)
+			abort();
+		ovl_errorf("note: %s is owned by %u:%u, which this run cannot map (writes to it "
+			   "fail with EOVERFLOW): chown it to %u:%u",
+			   ovl_qp(path), (unsigned)e->uid, (unsigned)e->gid, (unsigned)uid,
+			   (unsigned)gid);
+	}
+	if (found->total > found->n)
+		ovl_errorf("note: %llu more entries are owned by ids this run cannot map",
+			   (unsigned long long)(found->total - found->n));
 }
 
 int cmd_run(int argc, char **argv)
@@ -400,10 +452,15 @@ int cmd_run(int argc, char **argv)
 	}
 	struct ovl_layers l = {0};
 	struct ovl_seccomp *filter = NULL;
-	struct run_result res = {0};
+	struct run_result res = {.unmapped_owners = -1};
+	struct ovl_owners unmapped = {0};
 	struct sandbox sb = {.reaped = true, .sync = -1, .report = -1, .sock = -1, .work = -1};
 	int status = EXIT_OVLBOX;
 	bool rootless = geteuid() != 0;
+	uid_t uid = geteuid();
+	gid_t gid = getegid();
+	if (!rootless)
+		res.unmapped_owners = 0; /* root maps every id */
 	cleanup_close int lock = -1;
 	cleanup_close int tmpfs_fd = -1;
 	if (ovl_layers_init(&l, o.workspace_abs, o.upper_abs, o.work_abs, &err) < 0)
@@ -412,8 +469,10 @@ int cmd_run(int argc, char **argv)
 	if (ovl_layers_open(&l, &err) < 0)
 		goto out;
 	lock = ovl_layers_lock(&l, &err);
-	if (lock < 0 || (rootless && ovl_layers_check_owners(&l, geteuid(), getegid(), &err) < 0))
+	if (lock < 0 || (rootless && check_owners(&o, &l, lock, &err) < 0))
 		goto out;
+	if (o.check_owners)
+		res.unmapped_owners = 0;
 	/* A profile file is read here, where a mistake in it is easy to report; the built-in
 	 * profile, which has none, is built in the sandbox. Either is compiled there. */
 	if (strcmp(o.seccomp, "default") != 0 &&
@@ -435,6 +494,8 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	}
 	res.exit_code = action_exit_code(&res, &o);
+	if (rootless && !o.check_owners && res.exit_code != 0)
+		look_for_unmapped_owners(&l, lock, &unmapped, &res);
 	if (tmpfs_fd >= 0 && adopt_tmpfs_upper(&l, tmpfs_fd, rootless, &err) < 0) {
 		ovl_error_wrap(&err, "after the action exited with %d", res.exit_code);
 		goto out;
@@ -447,6 +508,8 @@ int cmd_run(int argc, char **argv)
 out:
 	sandbox_stop(&sb);
 	report(&err);
+	print_unmapped_owners(&l, &unmapped, uid, gid);
+	ovl_owners_free(&unmapped);
 	if (o.stats && run_write_stats(o.stats, &res, status, &err) < 0) {
 		report(&err);
 		status = EXIT_OVLBOX;

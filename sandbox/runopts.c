@@ -28,6 +28,9 @@ static const char run_usage[] =
     "  --workspace DIR          the workspace (lower layer); the action's cwd\n"
     "  --upper DIR, --work DIR  layer dirs (default DIR.upper, DIR.work)\n"
     "  --on-exit apply|discard|keep   what to do with the changes (default apply)\n"
+    "  --check-owners           as non-root, refuse up front a workspace entry of an owner\n"
+    "                           the run cannot map (walks the whole workspace; without it,\n"
+    "                           a failed action is followed by a note naming such entries)\n"
     "Namespaces:\n"
     "  --hostname NAME          hostname in the sandbox (default ovlbox)\n"
     "  --net private|host       a network namespace with only lo (default), or the host's\n"
@@ -220,6 +223,7 @@ enum {
 	O_UPPER_SIZE,
 	O_KEEP_SETUID,
 	O_ALLOW_DEVICES,
+	O_CHECK_OWNERS,
 	O_HELP,
 };
 
@@ -246,6 +250,7 @@ static const struct option run_options[] = {
     {"upper-size", required_argument, NULL, O_UPPER_SIZE},
     {"keep-setuid", no_argument, NULL, O_KEEP_SETUID},
     {"allow-devices", no_argument, NULL, O_ALLOW_DEVICES},
+    {"check-owners", no_argument, NULL, O_CHECK_OWNERS},
     {"help", no_argument, NULL, O_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -340,6 +345,9 @@ static int parse_one(struct run_opts *o, int c, const char *arg, char **argv, co
 		return 0;
 	case O_ALLOW_DEVICES:
 		o->allow_devices = true;
+		return 0;
+	case O_CHECK_OWNERS:
+		o->check_owners = true;
 		return 0;
 	case O_HELP:
 		fputs(run_usage, stdout);
@@ -471,6 +479,11 @@ int run_write_stats(const char *path, const struct run_result *res, int status, 
 	ovl_jw_object_close(w);
 	ovl_jw_key(w, "applied");
 	ovl_jw_bool(w, res->applied);
+	ovl_jw_key(w, "unmapped_owners");
+	if (res->unmapped_owners >= 0)
+		ovl_jw_int(w, res->unmapped_owners);
+	else
+		ovl_jw_null(w);
 	ovl_jw_object_close(w);
 	size_t len;
 	const char *text = ovl_jw_text(w, &len);

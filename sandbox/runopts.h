@@ -37,6 +37,7 @@ struct run_opts {
 	const char *stats;
 	const char *upper_size;		 /* tmpfs size= value, or NULL */
 	bool keep_setuid, allow_devices; /* passed to the apply */
+	bool check_owners;		 /* as non-root, walk the workspace before the run */
 	char **argv;			 /* the action */
 	char *exec_path; /* argv[0] resolved on PATH before the sandbox starts, or NULL */
 };
@@ -49,6 +50,9 @@ struct run_result {
 	double wall_ms;
 	struct rusage usage;
 	struct ovl_change_counts changes;
+	/* Workspace entries of owners a rootless run cannot map: 0 as root or after
+	 * --check-owners, counted after a rootless action that failed, else -1 (not looked for). */
+	long long unmapped_owners;
 };
 
 /* Returns 0, 1 after --help, -1 after printing a one-line error. */

@@ -321,22 +321,6 @@ A src/x/y/new'
 	assert_cache_intact
 }
 
-@test "a rootless run over an entry owned by an unmapped id fails up front, naming it" {
-	use_mode user
-	make_fixture
-	printf 'r\n' >"$WS/src/rootowned"
-	chown 0:0 "$WS/src/rootowned"
-	chmod 0666 "$WS/src/rootowned"
-	touch -r "$WS/src/sub" "$WS/src"
-	snap "$WS" >"$T/ws.before"
-	run orun -- sh -c 'echo x > created.txt; echo y >> src/rootowned'
-	[[ $status -eq 125 ]] || fail_output "expected 125"
-	[[ $output == *rootowned* ]] || fail_output "the message should name the entry"
-	[[ $(printf '%s\n' "$output" | wc -l) -eq 1 ]] || fail_output "expected one line"
-	assert_no_layers "$WS"
-	assert_ws_unchanged
-}
-
 @test "--upper and --work put the layers elsewhere (run keep, diff, apply)" {
 	make_fixture
 	mkdir "$T/layers"

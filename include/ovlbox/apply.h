@@ -13,10 +13,14 @@
 
 #include "error.h"
 #include "layers.h"
+#include "xattrns.h"
 
 struct ovl_apply_opts {
 	bool keep_setuid;   /* keep setuid/setgid bits (default: dropped) */
 	bool allow_devices; /* apply device nodes other than whiteouts (default: refused) */
+	/* the namespace of upper's overlay xattrs (default: recorded, else detected; see
+	 * ovl_xattr_ns_choose). An interrupted apply's journal records its own. */
+	enum ovl_xattr_ns xattr_ns;
 };
 
 struct ovl_change_counts {
@@ -25,7 +29,8 @@ struct ovl_change_counts {
 };
 
 /* Requires the layers opened (ovl_layers_open), the lock (ovl_layers_lock) and no mount of the
- * overlay. counts may be NULL. */
+ * overlay. counts may be NULL. Returns 0, -1, or OVL_XATTR_NS_AMBIGUOUS (see xattrns.h), with
+ * nothing changed. */
 int ovl_apply(struct ovl_layers *l, const struct ovl_apply_opts *opts,
 	      struct ovl_change_counts *counts, ovl_error_t *err);
 

@@ -25,10 +25,14 @@ struct ovl_diff {
  * comes in whole), removed entries (and everything inside a removed directory), and merged
  * directories (the root as ".") whose mode, owner or xattrs change, or whose mtime changes
  * while none of their direct entries is listed. */
-int ovl_diff(const struct ovl_layers *l, struct ovl_diff *out, ovl_error_t *err);
+/* ns: the namespace of upper's overlay xattrs, as ovl_apply_opts.xattr_ns. Returns 0, -1, or
+ * OVL_XATTR_NS_AMBIGUOUS (see xattrns.h). */
+int ovl_diff(const struct ovl_layers *l, enum ovl_xattr_ns ns, struct ovl_diff *out,
+	     ovl_error_t *err);
 void ovl_diff_free(struct ovl_diff *d);
 void ovl_diff_count(const struct ovl_diff *d, struct ovl_change_counts *c);
 /* ovl_diff + ovl_diff_count. */
-int ovl_diff_counts(const struct ovl_layers *l, struct ovl_change_counts *c, ovl_error_t *err);
+int ovl_diff_counts(const struct ovl_layers *l, enum ovl_xattr_ns ns, struct ovl_change_counts *c,
+		    ovl_error_t *err);
 
 #endif

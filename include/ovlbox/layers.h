@@ -91,11 +91,11 @@ void ovl_layers_mark_identity(const struct ovl_layers *l, struct ovl_mark *m);
 /* Whether the opened layers are the directories m was written for. */
 bool ovl_layers_match_mark(const struct ovl_layers *l, const struct ovl_mark *m);
 
-/* Which xattr namespace the overlay that wrote upper used: true = user.overlay.* (userxattr,
- * mounted in a user namespace), false = trusted.overlay.*. Read from the mode ovlbox records
- * on the work dir at prepare time (xattr user.ovlbox.mode); without one, inferred from the
- * caller. */
-bool ovl_layers_userxattr(const struct ovl_layers *l);
+/* Which xattr namespace the overlay that wrote upper used, as ovlbox recorded it on the work dir
+ * at prepare time (xattr user.ovlbox.mode): 1 = user.overlay.* (userxattr, mounted in a user
+ * namespace), 0 = trusted.overlay.*, -1 = no record (an upper ovlbox did not prepare; see
+ * ovl_xattr_ns_choose() in xattrns.h). */
+int ovl_layers_userxattr(const struct ovl_layers *l);
 
 /* Creates upper and work beneath their parent fds if missing (work mode 0700) and opens them
  * into l, clears overlayfs' scratch dirs from a work dir that existed, copies the lower root's
@@ -145,11 +145,6 @@ void ovl_layer_fds_close(struct ovl_layer_fds *fds);
  * seccomp filter), mount(2) on /proc/self/fd/<target_fd>, which mounts on that very directory. */
 int ovl_layers_mount(const struct ovl_layer_fds *fds, int target_fd, bool userxattr,
 		     ovl_error_t *err);
-
-/* For a run in a user namespace that maps only uid and gid: finds the first workspace entry
- * owned by another uid or gid (overlayfs cannot copy those up there: EOVERFLOW inside the
- * action) and fails naming it. Walks the whole workspace without following symlinks. */
-int ovl_layers_check_owners(const struct ovl_layers *l, uid_t uid, gid_t gid, ovl_error_t *err);
 
 /* Attaches the detached mount mfd on target_fd (an O_PATH directory fd of the caller's mount
  * namespace). */

@@ -139,7 +139,8 @@ expected_status_lines() {
 }
 
 # stats_schema_ok FILE: FILE holds exactly one JSON object with exactly the documented keys
-# and types (non-negative integers; signal a "SIG..." name or null; booleans).
+# and types (non-negative integers; signal a "SIG..." name or null; booleans; unmapped_owners
+# an integer or null).
 stats_schema_ok() {
 	[[ $(jq -s 'length' "$1") == 1 ]] || {
 		echo "stats: not exactly one JSON value: $(cat "$1")" >&2
@@ -149,13 +150,14 @@ stats_schema_ok() {
 	  def nat: type == "number" and . >= 0 and . == floor;
 	  type == "object"
 	  and (keys == ["applied","changes","exit_code","max_rss_kb","signal","sys_ms",
-	                "timed_out","user_ms","wall_ms"])
+	                "timed_out","unmapped_owners","user_ms","wall_ms"])
 	  and (.changes | type == "object" and keys == ["added","bytes","deleted","modified"])
 	  and ([.exit_code, .wall_ms, .user_ms, .sys_ms, .max_rss_kb] | all(nat))
 	  and ([.changes[]] | all(nat))
 	  and (.signal == null or (.signal | type == "string" and test("^SIG[A-Z0-9+-]+$")))
 	  and (.timed_out | type == "boolean")
-	  and (.applied | type == "boolean")' "$1" >/dev/null || {
+	  and (.applied | type == "boolean")
+	  and (.unmapped_owners == null or (.unmapped_owners | nat))' "$1" >/dev/null || {
 		echo "stats: does not match the schema: $(cat "$1")" >&2
 		return 1
 	}

@@ -139,30 +139,6 @@ static int check_own_mark(const struct hook_ctx *ctx, const struct ovl_mark *m, 
 	return 0;
 }
 
-/* Reads the mark and whether an overlay of the layers is mounted in the container. */
-static int inspect(struct hook_ctx *ctx, struct running *r, ovl_error_t *err)
-{
-	const struct ovl_layers *l = &ctx->layers;
-	int m = ovl_layers_mark(l, &r->mark, err);
-	if (m < 0)
-		return -1;
-	r->has_mark = m == 1;
-	int f = ovl_overlay_find(r->proc_fd, ctx->state.pid, l->upper, l->work, &r->ov, err);
-	if (f < 0)
-		return ovl_error_wrap(err, "the container's mounts");
-	r->mounted = f == 1;
-	if (!r->has_mark && r->mounted)
-		return ovl_error(
-		    err, 0,
-		    "an overlay of %s is mounted in container %s, but its layers carry "
-		    "no mark: refused, nothing changed",
-		    ovl_qp(l->lower), ovl_qp(ctx->state.id));
-	if (r->has_mark && strcmp(r->mark.id, ctx->state.id) == 0 &&
-	    check_own_mark(ctx, &r->mark, err) < 0)
-		return -1;
-	return 0;
-}
-
 /* Sets up r: the container's namespaces, the host's /proc, the checks of the state's pid. */
 static int open_running(struct hook_ctx *ctx, struct running *r, ovl_error_t *err)
 {
@@ -178,6 +154,43 @@ static int open_running(struct hook_ctx *ctx, struct running *r, ovl_error_t *er
 }
 
 /* ---- the unmount itself ---- */
+
+struct carry_job {
+	struct hook_ctx *ctx;
+	struct running *r;
+	enum ovl_on_exit on_exit;
+};
+
+static int carry_out_in_userns(void *arg, ovl_error_t *err)
+{
+	struct carry_job *j = arg;
+	if (ovl_ns_enter_user(&j->r->t, err) < 0)
+		return -1;
+	return hook_carry_out(j->ctx, j->on_exit, NULL, err);
+}
+
+/* hook_carry_out, as the container's root where the caller is not root (see hook_unmount). */
+static int carry_out_as_root(struct hook_ctx *ctx, struct running *r, enum ovl_on_exit on_exit,
+			     ovl_error_t *err)
+{
+	struct carry_job j = {ctx, r, on_exit};
+	int c = r->t.user_fd >= 0 && geteuid() != 0 && !r->in_child
+		    ? hook_in_child(carry_out_in_userns, &j, err)
+		    : hook_carry_out(ctx, on_exit, NULL, err);
+	return c < 0 || ovl_layers_reopen(&ctx->layers, err) < 0 ? -1 : 0;
+}
+
+/* An apply that was interrupted (an unmount killed while applying) is finished first,
+ * whatever else: it ran with no overlay mounted, and the upper may be gone already, so the
+ * mark's identities no longer match. */
+static int finish_journal(struct hook_ctx *ctx, struct running *r, ovl_error_t *err)
+{
+	int st = ovl_layers_state(&ctx->layers, err);
+	if (st != OVL_STATE_JOURNAL)
+		return st < 0 ? -1 : 0;
+	ovl_warn("workspace %s: finishing an interrupted apply first", ovl_qp(ctx->layers.lower));
+	return carry_out_as_root(ctx, r, OVL_ON_EXIT_APPLY, err);
+}
 
 struct away {
 	int root, cwd; /* the hook's own, to come back to */
@@ -276,6 +289,39 @@ static int umount_overlay(struct hook_ctx *ctx, const struct running *r, ovl_err
 	}
 	come_out(r, &a);
 	return res;
+}
+
+/* Reads the mark and whether an overlay of the layers is mounted in the container. */
+static int inspect(struct hook_ctx *ctx, struct running *r, ovl_error_t *err)
+{
+	const struct ovl_layers *l = &ctx->layers;
+	int m = ovl_layers_mark(l, &r->mark, err);
+	if (m < 0)
+		return -1;
+	r->has_mark = m == 1;
+	int f = ovl_overlay_find(r->proc_fd, ctx->state.pid, l->upper, l->work, &r->ov, err);
+	if (f < 0)
+		return ovl_error_wrap(err, "the container's mounts");
+	r->mounted = f == 1;
+	if (r->has_mark && !r->mounted && l->upper_fd < 0 &&
+	    strcmp(r->mark.id, ctx->state.id) == 0) {
+		/* an apply (or discard) removed the upper and was stopped before the work dir
+		 * went: nothing is left but that */
+		ovl_warn("workspace %s: removing the work dir an interrupted apply left",
+			 ovl_qp(l->lower));
+		r->has_mark = false;
+		return carry_out_as_root(ctx, r, OVL_ON_EXIT_DISCARD, err);
+	}
+	if (!r->has_mark && r->mounted)
+		return ovl_error(
+		    err, 0,
+		    "an overlay of %s is mounted in container %s, but its layers carry "
+		    "no mark: refused, nothing changed",
+		    ovl_qp(l->lower), ovl_qp(ctx->state.id));
+	if (r->has_mark && strcmp(r->mark.id, ctx->state.id) == 0 &&
+	    check_own_mark(ctx, &r->mark, err) < 0)
+		return -1;
+	return 0;
 }
 
 /* ---- busy ---- */
@@ -517,7 +563,7 @@ static int unmount_locked(struct unmount_job *j, ovl_error_t *err)
 	struct hook_ctx *ctx = j->ctx;
 	struct running *r = j->r;
 	struct hook_outcome out = {0};
-	if (inspect(ctx, r, err) < 0)
+	if (finish_journal(ctx, r, err) < 0 || inspect(ctx, r, err) < 0)
 		return -1;
 	if (!r->has_mark) {
 		ovl_info("no overlay of %s is mounted in container %s: nothing to do",
@@ -586,20 +632,6 @@ int hook_unmount(struct hook_ctx *ctx, const struct hook_unmount_opts *o, ovl_er
 
 /* ---- mount ---- */
 
-struct carry_job {
-	struct hook_ctx *ctx;
-	struct running *r;
-	enum ovl_on_exit on_exit;
-};
-
-static int carry_out_in_userns(void *arg, ovl_error_t *err)
-{
-	struct carry_job *j = arg;
-	if (ovl_ns_enter_user(&j->r->t, err) < 0)
-		return -1;
-	return hook_carry_out(j->ctx, j->on_exit, NULL, err);
-}
-
 /* A mark of this container's without its overlay: an unmount was interrupted; finish it. */
 static int finish_unmount(struct hook_ctx *ctx, struct running *r, ovl_error_t *err)
 {
@@ -608,12 +640,7 @@ static int finish_unmount(struct hook_ctx *ctx, struct running *r, ovl_error_t *
 		 ovl_qp(ctx->layers.lower), ovl_on_exit_name(m->on_exit));
 	if (m->mounted && mark_unmounted(ctx, m, m->on_exit, err) < 0)
 		return -1;
-	struct carry_job j = {ctx, r, m->on_exit};
-	int c = r->t.user_fd >= 0 && geteuid() != 0 ? hook_in_child(carry_out_in_userns, &j, err)
-						    : hook_carry_out(ctx, m->on_exit, NULL, err);
-	if (c < 0 || ovl_layers_reopen(&ctx->layers, err) < 0)
-		return -1;
-	return 0;
+	return carry_out_as_root(ctx, r, m->on_exit, err);
 }
 
 int hook_remount(struct hook_ctx *ctx, ovl_error_t *err)
@@ -622,6 +649,8 @@ int hook_remount(struct hook_ctx *ctx, ovl_error_t *err)
 	int res = open_running(ctx, &r, err);
 	cleanup_close int lock = res == 0 ? hook_lock(ctx, err) : -1;
 	if (res == 0 && lock < 0)
+		res = -1;
+	if (res == 0 && finish_journal(ctx, &r, err) < 0)
 		res = -1;
 	if (res == 0)
 		res = inspect(ctx, &r, err);

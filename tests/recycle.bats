@@ -142,7 +142,7 @@ inside_mounts() {
 	run inside_mounts
 	[[ $output == *" - overlay "* ]] || fail "the overlay is gone: $output"
 	stage_ok unmount --kill --stats "$C/stats.json"
-	[[ ! -e /proc/$pid ]] || [[ $(cat "/proc/$pid/stat" | awk '{ print $3 }') == Z ]] || fail "the straggler lives"
+	[[ ! -e /proc/$pid ]] || [[ $(awk '{ print $3 }' "/proc/$pid/stat") == Z ]] || fail "the straggler lives"
 	diff -u "$OUT/inside1.txt" <(ovl_snapshot "$WS")
 	assert_stats 1 "$C/stats.json"
 	[[ -d /proc/$(init_pid) ]]
@@ -300,6 +300,14 @@ bad_input() {
 # The changing system calls of the crash suites, and the unmount itself.
 MUTATING="$MUTATING umount2 "
 
+# fresh_workspace: the workspace of recycle_case_setup again, no layers, no outputs.
+fresh_workspace() {
+	rm -rf "$WS" "$WS.upper" "$WS.work" "${OUT:?}"
+	mkdir -p "$OUT"
+	ovl_workspace "$WS" "$CACHE"
+	ln "$CACHE/obj1" "$WS/in/obj1"
+}
+
 # crash_start: a runner that has run action 1.
 crash_start() {
 	rt_start
@@ -319,10 +327,7 @@ crash_start() {
 	local sc n trials=0 st
 	while read -r sc n <&4; do
 		trials=$((trials + 1))
-		rm -rf "$WS" "$WS.upper" "$WS.work" "$OUT"/*
-		mkdir -p "$OUT"
-		ovl_workspace "$WS" "$CACHE"
-		ln "$CACHE/obj1" "$WS/in/obj1"
+		fresh_workspace
 		crash_start
 		st=0
 		strace -f -qq -o /dev/null -e trace="$sc" -e inject="$sc":signal=KILL:when="$n" \
@@ -347,10 +352,7 @@ crash_start() {
 @test "kill -9 of unmount after its unmount, then poststop or ovlbox apply finishes it" {
 	local how
 	for how in poststop apply; do
-		rm -rf "$WS" "$WS.upper" "$WS.work" "$OUT"/*
-		mkdir -p "$OUT"
-		ovl_workspace "$WS" "$CACHE"
-		ln "$CACHE/obj1" "$WS/in/obj1"
+		fresh_workspace
 		crash_start
 		# the first mark write after umount2 is marking the layers unmounted
 		local st=0

@@ -42,7 +42,8 @@
 struct running {
 	struct ovl_ns_target t;
 	int proc_fd;   /* the host's /proc */
-	bool in_child; /* in a child that entered the container's user namespace */
+	bool in_child; /* in a child that entered the container's user namespace (and a copy of
+			  the caller's mount namespace) */
 	bool has_mark; /* mark holds the layers' mark */
 	struct ovl_mark mark;
 	bool mounted; /* ov is an overlay of these layers in the container's mount namespace */
@@ -198,30 +199,23 @@ struct away {
 
 static int go_in(const struct running *r, struct away *a, ovl_error_t *err)
 {
-	a->root = a->cwd = -1;
-	if (!r->in_child) {
-		a->root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-		a->cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (a->root < 0 || a->cwd < 0) {
-			ovl_closep(&a->root);
-			ovl_closep(&a->cwd);
-			return ovl_error(err, errno, "open the hook's own root and cwd");
-		}
-	}
-	if (ovl_ns_enter_mnt(&r->t, err) < 0) {
+	a->root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	a->cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (a->root < 0 || a->cwd < 0 || ovl_ns_enter_mnt(&r->t, err) < 0) {
+		int e = errno;
 		ovl_closep(&a->root);
 		ovl_closep(&a->cwd);
-		return -1;
+		return *err ? -1 : ovl_error(err, e, "open the hook's own root and cwd");
 	}
 	return 0;
 }
 
-/* Back in the hook's own mount namespace (a child in the container's user namespace stays:
- * it cannot return, and from now on uses fds only). Failing that the hook stops there. */
+/* Back in the hook's own mount namespace (the apply reaches layer entries through the host's
+ * /proc/self/fd). Failing that the hook stops there. */
 static void come_out(const struct running *r, struct away *a)
 {
-	if (!r->in_child && (setns(r->t.home_mnt_fd, CLONE_NEWNS) < 0 || fchdir(a->root) < 0 ||
-			     chroot(".") < 0 || fchdir(a->cwd) < 0)) {
+	if (setns(r->t.home_mnt_fd, CLONE_NEWNS) < 0 || fchdir(a->root) < 0 || chroot(".") < 0 ||
+	    fchdir(a->cwd) < 0) {
 		ovl_errorf("return to the hook's mount namespace: %s", strerror(errno));
 		_exit(1);
 	}
@@ -597,11 +591,22 @@ static int unmount_locked(struct unmount_job *j, ovl_error_t *err)
 	return write_stats(j->sf, j->o->stats, &out, err);
 }
 
+/* In a child: the container's root in its user namespace, in a copy of the caller's mount
+ * namespace that this root owns (the caller's own could not be returned to from the
+ * container's). */
 static int unmount_in_userns(void *arg, ovl_error_t *err)
 {
 	struct unmount_job *j = arg;
-	if (ovl_ns_enter_user(&j->r->t, err) < 0)
+	struct ovl_ns_target *t = &j->r->t;
+	if (ovl_ns_enter_user(t, err) < 0)
 		return -1;
+	if (unshare(CLONE_NEWNS) < 0)
+		return ovl_error(err, errno,
+				 "unshare a mount namespace in the container's user namespace");
+	ovl_closep(&t->home_mnt_fd);
+	t->home_mnt_fd = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+	if (t->home_mnt_fd < 0)
+		return ovl_error(err, errno, "open /proc/self/ns/mnt");
 	j->r->in_child = true;
 	return unmount_locked(j, err);
 }

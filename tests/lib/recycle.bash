@@ -9,12 +9,18 @@
 #   rt_state            print its OCI state (status, pid, bundle, id)
 #   rt_stop             stop and remove it (its poststop runs)
 #   rt_ids              (optional) "UID GID": the host ids of the container's root
+# and may set OVL_HOOK_AS (a command prefix for the stages: the executor's user).
 # Needs lib/bundle.
 
-# recycle_case_setup: ovl_case_setup, plus cache objects obj1..obj12 (mode 0444, old mtime) for
-# inputs staged between actions.
+# recycle_case_setup: ovl_case_setup and recycle_inputs.
 recycle_case_setup() {
 	ovl_case_setup
+	recycle_inputs ""
+}
+
+# recycle_inputs [OWNER]: cache objects obj1..obj12 (mode 0444, old mtime) for inputs staged
+# between actions, obj1 staged already (files chowned to OWNER if given); the snapshots again.
+recycle_inputs() {
 	local i
 	for ((i = 1; i <= 12; i++)); do
 		printf 'cached input %s\n' "$i" >"$CACHE/obj$i"
@@ -23,6 +29,7 @@ recycle_case_setup() {
 	done
 	ln "$CACHE/obj1" "$WS/in/obj1"
 	touch -d '2021-01-01 00:00:00' "$WS/in"
+	[[ -z ${1:-} ]] || chown -R "$1" "$C"
 	ovl_snapshot "$WS" >"$C/before.txt"
 	ovl_cache_snapshot "$CACHE" >"$C/cache-before.txt"
 }
@@ -33,8 +40,11 @@ OVL_RUNNER_CMD='["sleep", "100000"]'
 # stage STAGE [ARGS...]: runs the hook's STAGE on the container's current state (bats run).
 stage() {
 	rt_state >"$C/state.json" || fail "no state for $ID"
-	run "$OVLBOX_HOOK" "$@" --log "$LOG" <"$C/state.json"
+	run "${OVL_HOOK_AS[@]}" "$OVLBOX_HOOK" "$@" --log "$LOG" <"$C/state.json"
 }
+
+# The command prefix the executor runs the stages with (rootless: as the user).
+OVL_HOOK_AS=()
 
 # stage_ok STAGE [ARGS...]: stage, which must succeed.
 stage_ok() {

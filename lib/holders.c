@@ -120,6 +120,7 @@ struct container {
 	int proc_fd;
 	int64_t init;
 	uint64_t pidns, mntns; /* init's */
+	uint64_t own_pidns;    /* the caller's */
 	bool shared_pidns;     /* init's pid namespace is the caller's own */
 };
 
@@ -131,7 +132,8 @@ static int container_of(int proc_fd, int64_t init, struct container *c, ovl_erro
 	c->mntns = ns_ino(proc_fd, init, "mnt");
 	if (c->pidns == 0 || c->mntns == 0)
 		return ovl_error(err, errno, "read the namespaces of process %" PRId64, init);
-	c->shared_pidns = ns_ino(proc_fd, getpid(), "pid") == c->pidns;
+	c->own_pidns = ns_ino(proc_fd, getpid(), "pid");
+	c->shared_pidns = c->own_pidns == c->pidns;
 	return 0;
 }
 
@@ -163,6 +165,8 @@ static bool is_member(const struct container *c, int64_t pid)
 		return false;
 	if (ino == c->pidns)
 		return true;
+	if (ino == c->own_pidns)
+		return false; /* an ancestor of the container's (the caller is outside) */
 	char path[64];
 	snprintf(path, sizeof(path), "%" PRId64 "/ns/pid", pid);
 	cleanup_close int fd = openat(c->proc_fd, path, O_RDONLY | O_CLOEXEC);

@@ -32,6 +32,7 @@
 #include "ovlbox/holders.h"
 #include "ovlbox/json.h"
 #include "ovlbox/log.h"
+#include "ovlbox/stats.h"
 
 /* How long --kill waits for the holders to exit. */
 #define KILL_WAIT_MS 10000
@@ -471,19 +472,7 @@ static int write_stats(const struct stats_file *sf, const char *path,
 		return 0;
 	ovl_jw *w = ovl_jw_new(true);
 	ovl_jw_object_open(w);
-	ovl_jw_key(w, "changes");
-	ovl_jw_object_open(w);
-	ovl_jw_key(w, "added");
-	ovl_jw_int(w, (long long)out->changes.added);
-	ovl_jw_key(w, "modified");
-	ovl_jw_int(w, (long long)out->changes.modified);
-	ovl_jw_key(w, "deleted");
-	ovl_jw_int(w, (long long)out->changes.deleted);
-	ovl_jw_key(w, "bytes");
-	ovl_jw_int(w, (long long)out->changes.bytes);
-	ovl_jw_object_close(w);
-	ovl_jw_key(w, "applied");
-	ovl_jw_bool(w, out->applied);
+	ovl_stats_changes(w, &out->changes, out->applied);
 	ovl_jw_object_close(w);
 	size_t len;
 	const char *text = ovl_jw_text(w, &len);

@@ -198,57 +198,22 @@ EOF
 
 load lib/recycle
 
-rt_start() {
-	ovl_podman --hooks-dir "$C/hooks.d" run -d --name "$ID" --runtime "$RUNTIME" \
-		"${OVL_PODMAN_RUN_FLAGS[@]}" -v "$WS:/workspace" -v "$OUT:/out" \
-		--annotation org.ovlbox.workspace=/workspace $IMAGE sleep 100000 >/dev/null ||
-		fail "podman run -d failed"
-}
-
-rt_exec() {
-	local opts=()
-	while [[ $1 == -* ]]; do
-		opts+=("$1")
-		shift
-	done
-	ovl_podman exec "${opts[@]}" "$ID" "$@" </dev/null
-}
-
-# The OCI state of the running container, as the README's one-liner makes it.
-rt_state() {
-	ovl_podman inspect "$ID" | jq -c '.[0] | {ociVersion: "1.0.2", id: .Id,
-		status: .State.Status, pid: .State.Pid, bundle: (.OCIConfigPath | rtrimstr("/config.json"))}'
-}
-
-rt_stop() {
-	ovl_podman rm -f -t 0 "$ID" >/dev/null || fail "podman rm $ID"
-}
+recycle_use_podman ovl_podman "${OVL_PODMAN_RUN_FLAGS[@]}"
 
 @test "podman (runc): ten actions in one container, each unmounted, applied and mounted again" {
-	recycle_inputs
+	recycle_inputs ""
 	rt_start
 	recycle_actions 10
 }
 
 @test "podman (crun): recycled actions" {
-	recycle_inputs
+	recycle_inputs ""
 	RUNTIME=$OVL_T/crun-wrap
 	rt_start
 	recycle_actions 3
 }
 
 @test "podman: a straggler makes unmount exit 3 naming it; --kill unmounts" {
-	recycle_inputs
-	rt_start
-	action 1
-	rt_exec -d sh -c 'cd /workspace; exec sleep 300'
-	sleep 0.5
-	stage unmount
-	[[ $status -eq 3 ]] || fail "exit $status: $output"
-	one_line
-	[[ $output =~ pid\ [0-9]+\ \(sleep\):\ cwd ]] || fail "$output"
-	ovl_assert_untouched
-	stage_ok unmount --kill
-	diff -u "$OUT/inside1.txt" <(ovl_snapshot "$WS")
-	rt_stop
+	recycle_inputs ""
+	recycle_straggler
 }

@@ -190,35 +190,14 @@ assert_rootless_applied() {
 
 load lib/recycle
 
-rt_start() {
-	pod --hooks-dir "$C/hooks.d" run -d --name "$ID" --runtime "$RUNTIME" --network none \
-		-v "$WS:/workspace" -v "$OUT:/out" --annotation org.ovlbox.workspace=/workspace \
-		$IMAGE sleep 100000 >/dev/null || fail "podman run -d failed"
-}
-
-rt_exec() {
-	local opts=()
-	while [[ $1 == -* ]]; do
-		opts+=("$1")
-		shift
-	done
-	pod exec "${opts[@]}" "$ID" "$@" </dev/null
-}
-
-rt_state() {
-	pod inspect "$ID" | jq -c '.[0] | {ociVersion: "1.0.2", id: .Id,
-		status: .State.Status, pid: .State.Pid, bundle: (.OCIConfigPath | rtrimstr("/config.json"))}'
-}
-
-rt_stop() {
-	pod rm -f -t 0 "$ID" >/dev/null || fail "podman rm $ID"
-}
+recycle_use_podman pod --network none
 
 rt_ids() {
 	echo "$RUID $RGID"
 }
 
 @test "rootless podman: ten recycled actions, the stages run by the user" {
+	# shellcheck disable=SC2034 # the stages' prefix (tests/lib/recycle.bash)
 	OVL_HOOK_AS=(setpriv --reuid="$ROOTLESS_USER" --regid="$ROOTLESS_USER" --init-groups)
 	recycle_inputs "$ROOTLESS_USER:"
 	rt_start
@@ -226,17 +205,8 @@ rt_ids() {
 }
 
 @test "rootless podman: a straggler is named and killed through the user namespace" {
+	# shellcheck disable=SC2034 # the stages' prefix (tests/lib/recycle.bash)
 	OVL_HOOK_AS=(setpriv --reuid="$ROOTLESS_USER" --regid="$ROOTLESS_USER" --init-groups)
 	recycle_inputs "$ROOTLESS_USER:"
-	rt_start
-	action 1
-	rt_exec -d sh -c 'cd /workspace; exec sleep 300'
-	sleep 0.5
-	stage unmount
-	[[ $status -eq 3 ]] || fail "exit $status: $output"
-	one_line
-	[[ $output =~ pid\ [0-9]+\ \(sleep\):\ cwd ]] || fail "$output"
-	stage_ok unmount --kill
-	diff -u <(inside_as_host 1) <(ovl_snapshot "$WS")
-	rt_stop
+	recycle_straggler
 }

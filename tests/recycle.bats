@@ -83,6 +83,16 @@ pid_of() {
 	return 1
 }
 
+# wait_pid_of COMM: pid_of, waiting up to 5 s for the process to appear.
+wait_pid_of() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		pid_of "$1" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 # inside_mounts: the container's view of its mounts at /workspace.
 inside_mounts() {
 	rt_exec grep ' /workspace ' /proc/self/mountinfo
@@ -126,11 +136,8 @@ inside_mounts() {
 	rt_start
 	action 1
 	rt_exec -d sh -c 'cd /workspace; sleep 300'
-	local pid i
-	for ((i = 0; i < 100; i++)); do
-		pid=$(pid_of sleep) && break
-		sleep 0.05
-	done
+	local pid
+	pid=$(wait_pid_of sleep)
 	[[ -n $pid ]] || fail "no straggler"
 	ovl_snapshot "$WS" >"$C/ws-before.txt"
 	stage unmount --stats "$C/stats.json"
@@ -164,11 +171,8 @@ inside_mounts() {
 @test "a nested sandbox's copy of the overlay (unshare -m inside) is a holder: mount" {
 	rt_start
 	rt_exec -d --cap CAP_SYS_ADMIN unshare -m --propagation private sleep 300
-	local pid i
-	for ((i = 0; i < 100; i++)); do
-		pid=$(pid_of sleep) && break
-		sleep 0.05
-	done
+	local pid
+	pid=$(wait_pid_of sleep)
 	[[ -n $pid ]] || fail "no nested sandbox"
 	stage unmount
 	[[ $status -eq 3 ]] || fail "exit $status: $output"
@@ -275,11 +279,8 @@ bad_input() {
 	rt_start
 	action 1
 	rt_exec -d sleep 300
-	local other i
-	for ((i = 0; i < 100; i++)); do
-		other=$(pid_of sleep) && break
-		sleep 0.05
-	done
+	local other
+	other=$(wait_pid_of sleep)
 	bad_input ".pid = $other" 1 "state: pid $other is not a container's init (it is pid "
 	# a second runner, without a workspace: its init, with this container's id
 	local b2=$C/b2

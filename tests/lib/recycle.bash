@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Variables here are used by the suites that load this file; status/output come from bats run.
 # sh scripts are single-quoted on purpose (they run inside the container).
-# shellcheck disable=SC2034,SC2154,SC2016
+# shellcheck disable=SC2034,SC2154,SC2016,SC2317
 # Recycled runners (tests/recycle*.bats): one container started once, many actions through exec,
 # `ovlbox-hook unmount` and `mount` between them. A suite defines, for its runtime:
 #   rt_start            start the container $ID (init `sleep`, cwd /) with the hook
@@ -149,4 +149,52 @@ recycle_actions() {
 # one_line: $output (stderr of a failed stage) is a single line.
 one_line() {
 	[[ $(printf '%s\n' "$output" | wc -l) -eq 1 ]] || fail "not one line: $output"
+}
+
+# recycle_use_podman PODMAN [RUN_FLAGS...]: the rt_* functions for podman run through the
+# function PODMAN (a wrapper with the suite's storage), with the suite's hooks dir ($C/hooks.d),
+# $RUNTIME and $IMAGE.
+recycle_use_podman() {
+	RT_PODMAN=$1
+	shift
+	RT_PODMAN_FLAGS=("$@")
+	rt_start() {
+		"$RT_PODMAN" --hooks-dir "$C/hooks.d" run -d --name "$ID" --runtime "$RUNTIME" \
+			"${RT_PODMAN_FLAGS[@]}" -v "$WS:/workspace" -v "$OUT:/out" \
+			--annotation org.ovlbox.workspace=/workspace "$IMAGE" sleep 100000 >/dev/null ||
+			fail "podman run -d failed"
+	}
+	rt_exec() {
+		local opts=()
+		while [[ $1 == -* ]]; do
+			opts+=("$1")
+			shift
+		done
+		"$RT_PODMAN" exec "${opts[@]}" "$ID" "$@" </dev/null
+	}
+	# the OCI state of the running container, as the README's one-liner makes it
+	rt_state() {
+		"$RT_PODMAN" inspect "$ID" | jq -c '.[0] | {ociVersion: "1.0.2", id: .Id,
+			status: .State.Status, pid: .State.Pid, bundle: (.OCIConfigPath | rtrimstr("/config.json"))}'
+	}
+	rt_stop() {
+		"$RT_PODMAN" rm -f -t 0 "$ID" >/dev/null || fail "podman rm $ID"
+	}
+}
+
+# recycle_straggler: a straggler with its cwd in the workspace makes unmount exit 3 naming it,
+# nothing is applied; --kill then unmounts and applies.
+recycle_straggler() {
+	rt_start
+	action 1
+	rt_exec -d sh -c 'cd /workspace; exec sleep 300'
+	sleep 0.5
+	stage unmount
+	[[ $status -eq 3 ]] || fail "exit $status: $output"
+	one_line
+	[[ $output =~ pid\ [0-9]+\ \(sleep\):\ cwd ]] || fail "$output"
+	ovl_assert_untouched
+	stage_ok unmount --kill
+	diff -u <(inside_as_host 1) <(ovl_snapshot "$WS")
+	rt_stop
 }

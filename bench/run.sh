@@ -4,10 +4,10 @@
 # evidence) and gnuplot PNG plots beside it. Needs root (mounts in private namespaces, runtimes).
 #
 # Env: OVLBOX_BUILD (set by make), QUICK=1 for a fast smoke run with few rounds (not a result),
-# ONLY="io startup seccomp apply build profile" to run a subset.
+# ONLY="io startup hook recycle seccomp apply build profile" to run a subset.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-only=${ONLY:-io startup hook seccomp apply build profile}
+only=${ONLY:-io startup hook recycle seccomp apply build profile}
 results=bench/results.md
 work=$(mktemp -d /var/tmp/ovlbox-bench-run.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -27,9 +27,9 @@ if [[ ${QUICK:-} == 1 ]]; then
 	q_io=(ROUNDS=2 IO_FILES=200) q_start=(ROUNDS=3 WARMUP=1 HOOK_ROUNDS=3) q_sec=(ROUNDS=5 ITERS=200000)
 	q_apply=(ROUNDS=1 APPLY_WS="1000 10000" APPLY_CHANGES="100 1000" DIFF_ROUNDS=2)
 	q_build=(ROUNDS=1 BUILD_CFLAGS=-O0 PER_CC_FILES="lib/common/debug.c lib/common/xxhash.c")
-	q_hook=5
+	q_hook=5 q_rec=(ROUNDS=3 WARMUP=1)
 else
-	q_io=() q_start=() q_sec=(ROUNDS=9) q_apply=() q_build=() q_hook=300
+	q_io=() q_start=() q_sec=(ROUNDS=9) q_apply=() q_build=() q_hook=300 q_rec=(ROUNDS=15)
 fi
 
 # section NAME TITLE CMD...: runs one benchmark, its output to the terminal and to a part file.
@@ -75,6 +75,7 @@ load_start=$(uptime)
 # of CPU for minutes (`perf record`: recently_deleted, find_inode_bit, find_get_block_common).
 section startup "Start-up (bench/startup.sh)" env "${q_start[@]}" bench/startup.sh
 section hook "runc ± ovlbox-hook (bench/hook.sh, the hook author's script)" hook_section
+section recycle "Recycled runners (bench/recycle.sh)" env "${q_rec[@]}" bench/recycle.sh
 section io "I/O matrix (bench/io.c)" env "${q_io[@]}" bench/io.sh
 section seccomp "seccomp overhead (bench/seccomp.sh)" env "${q_sec[@]}" bench/seccomp.sh
 section apply "Apply scaling and output discovery (bench/apply.sh)" env "${q_apply[@]}" bench/apply.sh
@@ -108,6 +109,11 @@ goals=$(
 	goal "\`runc run\` + hook / \`runc run\`" "$(med "Hook start-up" "runc run + hook")" "$(med "Hook start-up" "runc run")" 1.10
 	goal "the same, workspace on a journaled ext4 (loop image)" "$(med "Hook start-up" "runc run + hook (journaled ext4)")" "$(med "Hook start-up" "runc run")" 1.10
 	goal "the same, bench/hook.sh" "$(med "ovlbox-hook cost" "runc run + ovlbox-hook (createRuntime + poststop, 0 changes)")" "$(med "ovlbox-hook cost" "runc run (workspace bind mount)")" 1.10
+	rs="recycle stages (runc, 0 changes)"
+	goal "\`ovlbox-hook unmount\` + \`mount\`, 0 changes, runc: ms over \`sh -c :\`" \
+		"$(awk -v a="$(med "$rs" "unmount + mount")" -v b="$(med "$rs" "sh -c : (the shell alone)")" 'BEGIN { if (a != "" && b != "") print a - b }')" 1 3
+	goal "recycled action / fresh podman container, 0 changes" "$(med "recycle podman 0" "podman exec + unmount + mount (recycled, 0 changes)")" "$(med "recycle podman 0" "podman run --rm + hook (fresh container, 0 changes)")" 0.333
+	goal "recycled action / fresh podman container, 1,000 changes" "$(med "recycle podman 1k" "podman exec + unmount + mount (recycled, 1,000 changes)")" "$(med "recycle podman 1k" "podman run --rm + hook (fresh container, 1,000 changes)")" 0.333
 	goal "apply 1,000 changes: 100,000 / 1,000 files" "$(med "apply 100000 1000" "ovlbox apply")" "$(med "apply 1000 1000" "ovlbox apply")" 1.2
 	goal "apply 1,000 changes at 100,000 files / syscall floor" "$(med "apply 100000 1000" "ovlbox apply")" "$(med "apply 100000 1000" "syscall floor")" 3
 	goal "whole build in one \`ovlbox run\` / bare" "$(med "(a)" "one ovlbox run")" "$(med "(a)" "bare")" 1.03

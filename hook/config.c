@@ -36,6 +36,10 @@ static enum hook_stage infer_stage(const struct ovl_oci_state *s)
 {
 	if (s->status && strcmp(s->status, "stopped") == 0)
 		return STAGE_POSTSTOP;
+	if (s->status && strcmp(s->status, "running") == 0)
+		/* No runtime runs a hook for a running container: the executor does, and must
+		 * say which stage (a mount stage would put a second overlay on the first). */
+		return STAGE_RUNNING;
 	if (!s->has_pid)
 		/* Every runtime gives a pid before the container stops (the host's at
 		 * createRuntime, 1 or 0 inside at createContainer): without one, guessing
@@ -56,6 +60,13 @@ int hook_ctx_load(struct hook_ctx *ctx, int state_fd, enum hook_stage *stage,
 		return -1;
 	if (*stage == STAGE_INFER)
 		*stage = infer_stage(&ctx->state);
+	if (*stage == STAGE_RUNNING) {
+		ovl_error(err, 0,
+			  "state: status running: a running container's workspace is mounted and "
+			  "unmounted with STAGE mount or unmount");
+		return HOOK_USAGE;
+	}
+	ctx->running = *stage == STAGE_MOUNT || *stage == STAGE_UNMOUNT;
 	if (ovl_oci_config_load(ctx->state.bundle, &ctx->config, err) < 0) {
 		if (*stage == STAGE_POSTSTOP && ovl_error_errno(*err) == ENOENT) {
 			/* podman may run poststop again after removing the container: whatever
@@ -70,6 +81,10 @@ int hook_ctx_load(struct hook_ctx *ctx, int state_fd, enum hook_stage *stage,
 
 	int r =
 	    ovl_oci_annotation(&ctx->config, &ctx->state, ANN_WORKSPACE, &ctx->destination, err);
+	if (r == 0 && ctx->running)
+		/* the executor asked for a workspace: that there is none is an error */
+		return ovl_error(err, 0, "container %s asks for no workspace",
+				 ovl_qp(ctx->state.id ? ctx->state.id : ""));
 	if (r <= 0)
 		return r;
 	if (*stage == STAGE_INFER)

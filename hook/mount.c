@@ -21,14 +21,24 @@
 #include "ovlbox/ready.h"
 #include "ovlbox/registry.h"
 
+int hook_open_rootfs(const struct hook_ctx *ctx, ovl_error_t *err)
+{
+	/* A running container has pivoted: entering its mount namespace made its root the
+	 * caller's, and config.json's root.path means nothing in there any more. */
+	const char *path = ctx->running ? "/" : ctx->config.rootfs;
+	int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return ovl_error(err, errno, "open the container rootfs %s", ovl_qp(path));
+	return fd;
+}
+
 /* In the container's mount namespace: the workspace destination inside the rootfs, which must be
  * the workspace's bind mount (the same inode as lower_st, the workspace as the hook sees it). */
 static int open_destination(struct hook_ctx *ctx, const struct stat *lower_st, ovl_error_t *err)
 {
-	cleanup_close int rootfs = open(ctx->config.rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int rootfs = hook_open_rootfs(ctx, err);
 	if (rootfs < 0)
-		return ovl_error(err, errno, "open the container rootfs %s",
-				 ovl_qp(ctx->config.rootfs));
+		return -1;
 	cleanup_close int target = ovl_ns_open_in_rootfs(rootfs, ctx->dest_rel, err);
 	if (target < 0)
 		return ovl_error_wrap(err, "workspace destination %s", ovl_qp(ctx->destination));
@@ -42,6 +52,16 @@ static int open_destination(struct hook_ctx *ctx, const struct stat *lower_st, o
 				 "of %s",
 				 ovl_qp(ctx->destination), ovl_qp(ctx->layers.lower));
 	return ovl_steal_fd(&target);
+}
+
+/* In the container's mount namespace: the workspace's bind mount at the destination becomes
+ * read-only there (the host's stays writable), so that with the overlay off it, between two
+ * actions or after a crash, the container cannot write into the workspace. */
+static int seal_destination(const struct hook_ctx *ctx, int target, ovl_error_t *err)
+{
+	if (ovl_mount_set_readonly(target, err) < 0)
+		return ovl_error_wrap(err, "workspace destination %s", ovl_qp(ctx->destination));
+	return 0;
 }
 
 /* In the container's mount namespace: find the destination, mount. fds are the layers opened
@@ -61,7 +81,7 @@ static int mount_layers_in_container(struct hook_ctx *ctx, const struct ovl_ns_t
 	cleanup_close int target = open_destination(ctx, &want, err);
 	if (target < 0)
 		return -1;
-	if (ovl_ns_enter_user(t, err) < 0)
+	if (ovl_ns_enter_user(t, err) < 0 || seal_destination(ctx, target, err) < 0)
 		return -1;
 	if (ovl_layers_mount(fds, target, userxattr, err) < 0)
 		return ovl_error_wrap(err, "mount the overlay on %s in the container",
@@ -142,22 +162,17 @@ static int mount_and_return(struct hook_ctx *ctx, const struct ovl_ns_target *t,
 		r = mount_in_container(ctx, t, userxattr, err);
 	} else if (ovl_ns_enter_mnt(t, err) < 0) {
 		return -1;
-	} else {
-		r = ovl_layers_attach(mfd, target, err);
-		if (r < 0)
-			ovl_error_wrap(err, "mount the overlay on %s in the container",
-				       ovl_qp(ctx->destination));
+	} else if ((r = seal_destination(ctx, target, err)) == 0 &&
+		   (r = ovl_layers_attach(mfd, target, err)) < 0) {
+		ovl_error_wrap(err, "mount the overlay on %s in the container",
+			       ovl_qp(ctx->destination));
 	}
 	if (away)
 		come_back(t, root, cwd);
 	return r;
 }
 
-/* Forks a child for the namespace changes (a user namespace cannot be left; the hook itself
- * stays where it is, so it can clean up with host paths); the child's error message comes back
- * through a pipe. */
-static int mount_via_child(struct hook_ctx *ctx, const struct ovl_ns_target *t, bool userxattr,
-			   ovl_error_t *err)
+int hook_in_child(int (*fn)(void *arg, ovl_error_t *err), void *arg, ovl_error_t *err)
 {
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0)
@@ -170,12 +185,13 @@ static int mount_via_child(struct hook_ctx *ctx, const struct ovl_ns_target *t, 
 	if (pid == 0) {
 		close(rd);
 		ovl_error_t cerr = NULL;
-		if (mount_in_container(ctx, t, userxattr, &cerr) == 0)
+		int r = fn(arg, &cerr);
+		if (r == 0)
 			_exit(0);
 		const char *msg = cerr ? cerr->msg : "unknown error";
 		ssize_t ignored = write(wr, msg, strlen(msg));
 		(void)ignored;
-		_exit(1);
+		_exit(r == HOOK_BUSY ? 3 : 1);
 	}
 	close(ovl_steal_fd(&wr));
 	char msg[4096];
@@ -198,11 +214,72 @@ static int mount_via_child(struct hook_ctx *ctx, const struct ovl_ns_target *t, 
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
-	if (len > 0)
-		return ovl_error(err, 0, "%s", msg);
+	if (len > 0) {
+		ovl_error(err, 0, "%s", msg);
+		return WIFEXITED(status) && WEXITSTATUS(status) == 3 ? HOOK_BUSY : -1;
+	}
 	if (WIFSIGNALED(status))
 		return ovl_error(err, 0, "mount helper killed by signal %d", WTERMSIG(status));
 	return ovl_error(err, 0, "mount helper failed (exit status %d)", WEXITSTATUS(status));
+}
+
+struct mount_job {
+	struct hook_ctx *ctx;
+	const struct ovl_ns_target *t;
+	bool userxattr;
+};
+
+static int mount_job_in_container(void *arg, ovl_error_t *err)
+{
+	struct mount_job *j = arg;
+	return mount_in_container(j->ctx, j->t, j->userxattr, err);
+}
+
+/* A running container's user namespace is entered first (an unprivileged caller, the owner
+ * of a rootless podman's, may enter the mount namespace only from in there), then a copy of
+ * the caller's mount namespace is made that the container's root owns, to open the layers in
+ * and make the overlay from as a detached mount; it is attached in the container's (which
+ * has pivoted: the layers' paths lead nowhere in there). */
+static int mount_job_running(void *arg, ovl_error_t *err)
+{
+	struct mount_job *j = arg;
+	struct hook_ctx *ctx = j->ctx;
+	struct stat want;
+	if (fstat(ctx->layers.lower_fd, &want) < 0)
+		return ovl_error(err, errno, "stat workspace %s", ovl_qp(ctx->layers.lower));
+	if (ovl_ns_enter_user(j->t, err) < 0)
+		return -1;
+	if (unshare(CLONE_NEWNS) < 0)
+		return ovl_error(err, errno,
+				 "unshare a mount namespace in the container's user "
+				 "namespace");
+	struct ovl_layer_fds fds;
+	if (ovl_layers_open_paths(&ctx->layers, &fds, err) < 0)
+		return -1;
+	int r = ovl_layers_same_fds(&ctx->layers, &fds, err);
+	cleanup_close int mfd = r < 0 ? -1 : ovl_layers_fsmount(&fds, j->userxattr, 0, err);
+	ovl_layer_fds_close(&fds);
+	if (mfd < 0)
+		return ovl_error_wrap(err, "mount the overlay on %s in the container",
+				      ovl_qp(ctx->destination));
+	if (ovl_ns_enter_mnt(j->t, err) < 0)
+		return -1;
+	cleanup_close int target = open_destination(ctx, &want, err);
+	if (target < 0 || seal_destination(ctx, target, err) < 0)
+		return -1;
+	if (ovl_layers_attach(mfd, target, err) < 0)
+		return ovl_error_wrap(err, "mount the overlay on %s in the container",
+				      ovl_qp(ctx->destination));
+	return 0;
+}
+
+/* Forks a child for the namespace changes (a user namespace cannot be left; the hook itself
+ * stays where it is, so it can clean up with host paths). */
+static int mount_via_child(struct hook_ctx *ctx, const struct ovl_ns_target *t, bool userxattr,
+			   ovl_error_t *err)
+{
+	struct mount_job j = {ctx, t, userxattr};
+	return hook_in_child(ctx->running ? mount_job_running : mount_job_in_container, &j, err);
 }
 
 /* Fail closed: the layer directories this stage created go away again, the mark and the
@@ -260,10 +337,11 @@ static int ready_for_mount(struct hook_ctx *ctx, ovl_error_t *err)
 	int r = ovl_layers_ready(l, OVL_READY_FOR_MOUNT, ctx->state.id, &info, err);
 	if (r < 0 && info.journal) {
 		cleanup_free char *cmd = hook_ovlbox_cmd(ctx, "apply");
-		return ovl_error_wrap(err,
-				      "finish the interrupted apply of %s (the journal is kept; run "
-				      "`%s`)",
-				      ovl_qp(l->lower), cmd);
+		return ovl_error_wrap(
+		    err,
+		    "finish the interrupted apply of %s (the journal is kept; run "
+		    "`%s`)",
+		    ovl_qp(l->lower), cmd);
 	}
 	if (r < 0)
 		return -1;
@@ -307,7 +385,7 @@ static int claim_layers(struct hook_ctx *ctx, const struct ovl_mark *m, ovl_erro
 			 c.ours, ovl_qp(ctx->layers.lower), c.how, c.theirs, ovl_qp(c.id));
 }
 
-static int check_state_id(const struct hook_ctx *ctx, ovl_error_t *err)
+int hook_check_state_id(const struct hook_ctx *ctx, ovl_error_t *err)
 {
 	if (ctx->state.id == NULL || ctx->state.id[0] == '\0')
 		return ovl_error(err, 0,
@@ -319,8 +397,8 @@ static int check_state_id(const struct hook_ctx *ctx, ovl_error_t *err)
 	return 0;
 }
 
-static int open_target(const struct hook_ctx *ctx, bool in_place, struct ovl_ns_target *t,
-		       ovl_error_t *err)
+int hook_open_target(const struct hook_ctx *ctx, bool in_place, struct ovl_ns_target *t,
+		     ovl_error_t *err)
 {
 	if (in_place)
 		return 0;
@@ -367,17 +445,24 @@ fail:
 
 int hook_mount(struct hook_ctx *ctx, bool in_place, ovl_error_t *err)
 {
-	const struct ovl_layers *l = &ctx->layers;
-	if (check_state_id(ctx, err) < 0)
+	if (hook_check_state_id(ctx, err) < 0)
 		return -1;
 	cleanup_close int lock = hook_lock(ctx, err);
-	if (lock < 0 || ready_for_mount(ctx, err) < 0)
+	if (lock < 0)
+		return -1;
+	return hook_mount_locked(ctx, in_place, err);
+}
+
+int hook_mount_locked(struct hook_ctx *ctx, bool in_place, ovl_error_t *err)
+{
+	const struct ovl_layers *l = &ctx->layers;
+	if (ready_for_mount(ctx, err) < 0)
 		return -1;
 	struct ovl_ns_target t = OVL_NS_TARGET_INIT;
 	bool userxattr = false;
 	struct ovl_mark m = {.on_exit = ctx->on_exit, .mounted = true};
 	snprintf(m.id, sizeof(m.id), "%s", ctx->state.id);
-	int r = open_target(ctx, in_place, &t, err);
+	int r = hook_open_target(ctx, in_place, &t, err);
 	if (r == 0)
 		r = ovl_ns_in_child_userns(&userxattr, err);
 	if (r == 0) {

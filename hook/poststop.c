@@ -9,10 +9,11 @@
 #include "hook.h"
 #include "ovlbox/apply.h"
 #include "ovlbox/cleanup.h"
+#include "ovlbox/diff.h"
 #include "ovlbox/log.h"
 #include "ovlbox/registry.h"
 
-static int finish_apply(struct hook_ctx *ctx, ovl_error_t *err)
+static int finish_apply(struct hook_ctx *ctx, struct hook_outcome *out, ovl_error_t *err)
 {
 	struct ovl_layers *l = &ctx->layers;
 	struct ovl_apply_opts opts = {0};
@@ -26,6 +27,10 @@ static int finish_apply(struct hook_ctx *ctx, ovl_error_t *err)
 	ovl_info("applied %s to %s: %" PRIu64 " added, %" PRIu64 " modified, %" PRIu64
 		 " deleted, %" PRIu64 " bytes",
 		 ovl_qp(l->upper), ovl_qp(l->lower), c.added, c.modified, c.deleted, c.bytes);
+	if (out) {
+		out->changes = c;
+		out->applied = true;
+	}
 	return 0;
 }
 
@@ -47,7 +52,7 @@ static int keep(struct hook_ctx *ctx, ovl_error_t *err)
  * all (a container that never started; a second poststop): not this poststop's to apply or
  * remove. A mark of its own on other directories than the ones found now (a layer replaced
  * under the same name) is refused. 1 if they are, 0 if not, -1 on error. */
-static int own_layers(struct hook_ctx *ctx, ovl_error_t *err)
+static int own_layers(struct hook_ctx *ctx, struct ovl_mark *mark, ovl_error_t *err)
 {
 	const struct ovl_layers *l = &ctx->layers;
 	struct ovl_mark m;
@@ -68,13 +73,18 @@ static int own_layers(struct hook_ctx *ctx, ovl_error_t *err)
 				 "the layers of %s are not the directories this container's mount "
 				 "stage marked (upper %s or work %s was replaced): nothing changed",
 				 ovl_qp(l->lower), ovl_qp(l->upper), ovl_qp(l->work));
+	*mark = m;
 	return 1;
 }
 
-static int carry_out(struct hook_ctx *ctx, int st, ovl_error_t *err)
+static int carry_out(struct hook_ctx *ctx, int st, enum ovl_on_exit on_exit,
+		     struct hook_outcome *out, ovl_error_t *err)
 {
 	struct ovl_layers *l = &ctx->layers;
-	if (st == OVL_STATE_CLEAN || ctx->on_exit == OVL_ON_EXIT_DISCARD) {
+	if (out && st != OVL_STATE_CLEAN && on_exit != OVL_ON_EXIT_APPLY &&
+	    ovl_diff_counts(l, OVL_XATTR_NS_AUTO, &out->changes, err) < 0)
+		return -1;
+	if (st == OVL_STATE_CLEAN || on_exit == OVL_ON_EXIT_DISCARD) {
 		/* Nothing to apply (a container that never started or did not write, or a second
 		 * poststop), or nothing wanted: remove the layers, if any. */
 		if (ovl_layers_discard(l, err) < 0)
@@ -85,9 +95,36 @@ static int carry_out(struct hook_ctx *ctx, int st, ovl_error_t *err)
 			ovl_info("no changes to %s", ovl_qp(l->lower));
 		return 0;
 	}
-	if (ctx->on_exit == OVL_ON_EXIT_KEEP)
+	if (on_exit == OVL_ON_EXIT_KEEP)
 		return keep(ctx, err);
-	return finish_apply(ctx, err);
+	return finish_apply(ctx, out, err);
+}
+
+int hook_carry_out(struct hook_ctx *ctx, enum ovl_on_exit on_exit, struct hook_outcome *out,
+		   ovl_error_t *err)
+{
+	struct ovl_layers *l = &ctx->layers;
+	if (out)
+		memset(out, 0, sizeof(*out));
+	int st = ovl_layers_state(l, err);
+	if (st < 0)
+		return -1;
+	if (st == OVL_STATE_JOURNAL) {
+		/* A half-applied workspace is worse than either end: whatever on-exit says,
+		 * finish it. */
+		if (on_exit != OVL_ON_EXIT_APPLY)
+			ovl_warn("workspace %s: an apply was interrupted; finishing it",
+				 ovl_qp(l->lower));
+		if (finish_apply(ctx, out, err) < 0)
+			return -1;
+	} else if (carry_out(ctx, st, on_exit, out, err) < 0) {
+		return -1;
+	}
+	/* the layers are no longer in use: another container may name them now */
+	cleanup_error ovl_error_t rerr = NULL;
+	if (ovl_registry_release(ctx->state.id, &rerr) < 0)
+		ovl_warn("%s", rerr->msg);
+	return 0;
 }
 
 int hook_poststop(struct hook_ctx *ctx, ovl_error_t *err)
@@ -101,22 +138,14 @@ int hook_poststop(struct hook_ctx *ctx, ovl_error_t *err)
 	int st = ovl_layers_state(l, err);
 	if (st < 0)
 		return -1;
-	if (st == OVL_STATE_JOURNAL) {
-		/* A half-applied workspace is worse than either end: whatever on-exit says,
-		 * finish it. */
-		if (ctx->on_exit != OVL_ON_EXIT_APPLY)
-			ovl_warn("workspace %s: an apply was interrupted; finishing it",
-				 ovl_qp(l->lower));
-		return finish_apply(ctx, err);
-	}
-	int own = own_layers(ctx, err);
+	if (st == OVL_STATE_JOURNAL)
+		/* whoever's: only an apply writes a journal, with no overlay mounted */
+		return hook_carry_out(ctx, OVL_ON_EXIT_APPLY, NULL, err);
+	struct ovl_mark m = {0};
+	int own = own_layers(ctx, &m, err);
 	if (own <= 0)
 		return own;
-	if (carry_out(ctx, st, err) < 0)
-		return -1;
-	/* the layers are no longer in use: another container may name them now */
-	cleanup_error ovl_error_t rerr = NULL;
-	if (ovl_registry_release(ctx->state.id, &rerr) < 0)
-		ovl_warn("%s", rerr->msg);
-	return 0;
+	/* The on-exit the mark records: the annotation's, or the one an `unmount` that was
+	 * interrupted after its unmount asked for (it records it before unmounting). */
+	return hook_carry_out(ctx, m.legacy ? ctx->on_exit : m.on_exit, NULL, err);
 }

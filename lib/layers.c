@@ -10,6 +10,7 @@
 #include <linux/openat2.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -909,6 +910,33 @@ int ovl_layers_attach(int mfd, int target_fd, ovl_error_t *err)
 	if (move_mount(mfd, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) <
 	    0)
 		return ovl_error(err, errno, "overlay mount: attach to workspace");
+	return 0;
+}
+
+int ovl_mount_set_readonly(int target_fd, ovl_error_t *err)
+{
+	struct mount_attr a = {.attr_set = MOUNT_ATTR_RDONLY};
+	if (mount_setattr(target_fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof(a)) == 0)
+		return 0;
+	if (errno != ENOSYS && errno != EPERM)
+		return ovl_error(err, errno, "make the workspace mount read-only (mount_setattr)");
+	/* a bind remount must repeat the flags the mount has: a locked one may not be cleared */
+	static const struct {
+		unsigned long st, ms;
+	} keep[] = {{ST_NOSUID, MS_NOSUID},	    {ST_NODEV, MS_NODEV},
+		    {ST_NOEXEC, MS_NOEXEC},	    {ST_NOATIME, MS_NOATIME},
+		    {ST_NODIRATIME, MS_NODIRATIME}, {ST_RELATIME, MS_RELATIME}};
+	struct statvfs sv;
+	if (fstatvfs(target_fd, &sv) < 0)
+		return ovl_error(err, errno, "make the workspace mount read-only: statvfs");
+	unsigned long flags = MS_REMOUNT | MS_BIND | MS_RDONLY;
+	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+		if (sv.f_flag & keep[i].st)
+			flags |= keep[i].ms;
+	char path[32];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", target_fd);
+	if (mount(NULL, path, NULL, flags, NULL) < 0)
+		return ovl_error(err, errno, "make the workspace mount read-only (remount)");
 	return 0;
 }
 

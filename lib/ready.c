@@ -1,5 +1,9 @@
 /* Readying a layer set (include/ovlbox/ready.h). */
+#include <fcntl.h>
 #include <string.h>
+
+#include "ovlbox/cleanup.h"
+#include "ovlbox/holders.h"
 
 #include "ovlbox/ready.h"
 #include "ovlbox/registry.h"
@@ -17,6 +21,19 @@ static int recover(struct ovl_layers *l, const struct ovl_mark *m, ovl_error_t *
 		return ovl_layers_clear_mark(l, err);
 	}
 	return 0;
+}
+
+/* Whether a running owner's overlay is still mounted in its init's mount namespace, as its
+ * mark says: an `ovlbox-hook unmount` killed after the overlay came off leaves the mark saying
+ * mounted. Unknown counts as mounted. */
+static bool overlay_still_mounted(const struct ovl_layers *l, const struct ovl_mark *m)
+{
+	cleanup_close int proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct ovl_overlay_mount ov;
+	ovl_error_t e = NULL;
+	int r = proc >= 0 ? ovl_overlay_find(proc, m->init.pid, l->upper, l->work, &ov, &e) : -1;
+	ovl_error_free(&e);
+	return r != 0;
 }
 
 /* 1 if the mark's owner still runs. A mark of ovlbox 0.1 names no process: taken as running
@@ -42,7 +59,8 @@ static int check_owner(struct ovl_layers *l, enum ovl_ready_purpose purpose, con
 	int alive = owner_alive(&info->mark, purpose, err);
 	if (alive < 0)
 		return -1;
-	if (alive && (purpose == OVL_READY_FOR_MOUNT || info->mark.mounted))
+	if (alive && (purpose == OVL_READY_FOR_MOUNT ||
+		      (info->mark.mounted && overlay_still_mounted(l, &info->mark))))
 		return OVL_READY_IN_USE;
 	if (info->mark.legacy || purpose == OVL_READY_FOR_DISCARD)
 		return OVL_READY_OK; /* an old mark's layers are applied as before marks knew more
@@ -50,7 +68,10 @@ static int check_owner(struct ovl_layers *l, enum ovl_ready_purpose purpose, con
 	if (recover(l, &info->mark, err) < 0)
 		return ovl_error_wrap(err, "carry out the on-exit %s of gone container %s",
 				      ovl_on_exit_name(info->mark.on_exit), ovl_qp(info->mark.id));
-	info->recovered = true;
+	if (alive)
+		info->unmount_finished = true;
+	else
+		info->recovered = true;
 	/* its registry entry goes with it; failing that, the next claim drops it as stale */
 	ovl_error_t rerr = NULL;
 	if (ovl_registry_release(info->mark.id, &rerr) < 0)

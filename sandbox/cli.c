@@ -23,6 +23,10 @@ void report_recovered(const struct ovl_layers *l, const struct ovl_ready_info *i
 			 "%s",
 			 ovl_qp(info->mark.id), ovl_on_exit_name(info->mark.on_exit),
 			 ovl_qp(l->lower));
+	if (info->unmount_finished)
+		ovl_warn("container %s: finished its interrupted unmount (on-exit %s) on %s",
+			 ovl_qp(info->mark.id), ovl_on_exit_name(info->mark.on_exit),
+			 ovl_qp(l->lower));
 }
 
 void release_owner(const struct ovl_ready_info *info)

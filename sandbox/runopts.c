@@ -16,6 +16,7 @@
 #include "ovlbox/cleanup.h"
 #include "ovlbox/fs.h"
 #include "ovlbox/json.h"
+#include "ovlbox/stats.h"
 #include "ovlbox/log.h"
 #include "runopts.h"
 
@@ -466,19 +467,7 @@ int run_write_stats(const char *path, const struct run_result *res, int status, 
 	ovl_jw_int(w, tv_ms(res->usage.ru_stime));
 	ovl_jw_key(w, "max_rss_kb");
 	ovl_jw_int(w, res->usage.ru_maxrss);
-	ovl_jw_key(w, "changes");
-	ovl_jw_object_open(w);
-	ovl_jw_key(w, "added");
-	ovl_jw_int(w, (long long)res->changes.added);
-	ovl_jw_key(w, "modified");
-	ovl_jw_int(w, (long long)res->changes.modified);
-	ovl_jw_key(w, "deleted");
-	ovl_jw_int(w, (long long)res->changes.deleted);
-	ovl_jw_key(w, "bytes");
-	ovl_jw_int(w, (long long)res->changes.bytes);
-	ovl_jw_object_close(w);
-	ovl_jw_key(w, "applied");
-	ovl_jw_bool(w, res->applied);
+	ovl_stats_changes(w, &res->changes, res->applied);
 	ovl_jw_key(w, "unmapped_owners");
 	if (res->unmapped_owners >= 0)
 		ovl_jw_int(w, res->unmapped_owners);

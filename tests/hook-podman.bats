@@ -141,8 +141,8 @@ EOF
 	run env -i "$OVLBOX_HOOK" poststop --log "$LOG" <"${states[0]}"
 	[[ $status -eq 0 && -z $output ]] || fail "third poststop: $output"
 	ovl_assert_applied
-	[[ $(grep -c '^applied ' "$LOG") -eq 1 ]]
-	grep -q '^no layers of this container on ' "$LOG"
+	[[ $(grep -c 'Z ovlbox-hook: applied ' "$LOG") -eq 1 ]]
+	grep -q 'Z ovlbox-hook: no layers of this container on ' "$LOG"
 	grep -q 'config.json is gone: nothing to do' "$LOG"
 }
 
@@ -192,4 +192,28 @@ EOF
 	podman_run --rm --annotation org.ovlbox.workspace=/workspace \
 		--annotation org.ovlbox.on-exit=sometimes $IMAGE touch /out/started
 	ovl_assert_refused "annotation org.ovlbox.on-exit: sometimes is not one of apply, discard, keep"
+}
+
+# ---- recycled runners (tests/lib/recycle.bash): podman run -d once, podman exec per action ----
+
+load lib/recycle
+
+recycle_use_podman ovl_podman "${OVL_PODMAN_RUN_FLAGS[@]}"
+
+@test "podman (runc): ten actions in one container, each unmounted, applied and mounted again" {
+	recycle_inputs ""
+	rt_start
+	recycle_actions 10
+}
+
+@test "podman (crun): recycled actions" {
+	recycle_inputs ""
+	RUNTIME=$OVL_T/crun-wrap
+	rt_start
+	recycle_actions 3
+}
+
+@test "podman: a straggler makes unmount exit 3 naming it; --kill unmounts" {
+	recycle_inputs ""
+	recycle_straggler
 }

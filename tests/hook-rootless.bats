@@ -185,3 +185,28 @@ assert_rootless_applied() {
 	ovl_assert_refused "ovlbox-hook: " "/root/ovlbox-upper" "Permission denied"
 	[[ ! -e /root/ovlbox-upper ]]
 }
+
+# ---- recycled runners (tests/lib/recycle.bash): the executor runs the stages as the user ----
+
+load lib/recycle
+
+recycle_use_podman pod --network none
+
+rt_ids() {
+	echo "$RUID $RGID"
+}
+
+@test "rootless podman: ten recycled actions, the stages run by the user" {
+	# shellcheck disable=SC2034 # the stages' prefix (tests/lib/recycle.bash)
+	OVL_HOOK_AS=(setpriv --reuid="$ROOTLESS_USER" --regid="$ROOTLESS_USER" --init-groups)
+	recycle_inputs "$ROOTLESS_USER:"
+	rt_start
+	recycle_actions 10
+}
+
+@test "rootless podman: a straggler is named and killed through the user namespace" {
+	# shellcheck disable=SC2034 # the stages' prefix (tests/lib/recycle.bash)
+	OVL_HOOK_AS=(setpriv --reuid="$ROOTLESS_USER" --regid="$ROOTLESS_USER" --init-groups)
+	recycle_inputs "$ROOTLESS_USER:"
+	recycle_straggler
+}

@@ -164,7 +164,7 @@ assert_bad_input() {
 @test "usage errors exit 2" {
 	run "$OVLBOX_HOOK" startContainer </dev/null
 	[[ $status -eq 2 ]]
-	[[ $output == 'ovlbox-hook: unknown stage startContainer (prestart, createRuntime, createContainer or poststop)' ]]
+	[[ $output == 'ovlbox-hook: unknown stage startContainer (prestart, createRuntime, createContainer, poststop, mount or unmount)' ]]
 	run "$OVLBOX_HOOK" poststop --frobnicate </dev/null
 	[[ $status -eq 2 ]]
 	[[ ${lines[0]} == 'ovlbox-hook: unexpected argument --frobnicate' ]]

@@ -150,6 +150,15 @@ int ovl_layers_mount(const struct ovl_layer_fds *fds, int target_fd, bool userxa
  * namespace). */
 int ovl_layers_attach(int mfd, int target_fd, ovl_error_t *err);
 
+/* Makes the mount at target_fd (an O_PATH fd of a mount's root in the caller's mount namespace)
+ * and every mount beneath it read-only, in that namespace only (mount_setattr
+ * MOUNT_ATTR_RDONLY, AT_RECURSIVE). Where mount_setattr is missing (before Linux 5.12) or
+ * refused, a remount of that one mount with MS_RDONLY (keeping its other flags) on
+ * /proc/self/fd/<target_fd>. The workspace's bind mount in a container gets this before the
+ * overlay goes on top: between two overlays the container can never write into the workspace.
+ */
+int ovl_mount_set_readonly(int target_fd, ovl_error_t *err);
+
 /* The same overlay as a detached mount (an fd for move_mount), with MOUNT_ATTR_* attrs, made
  * with the new mount API only. Returns -1 on error, and -2 (err set, with fsopen's errno) where
  * fsopen itself fails: before Linux 5.2 (ENOSYS), or refused by a seccomp filter; the caller

@@ -24,9 +24,11 @@ enum ovl_ready_reason {
 };
 
 struct ovl_ready_info {
-	bool journal;	/* an interrupted apply was found (and, unless failing, finished) */
-	bool recovered; /* a gone owner's recorded on-exit was carried out */
-	bool has_mark;	/* mark holds the owner's mark as found */
+	bool journal;	       /* an interrupted apply was found (and, unless failing, finished) */
+	bool recovered;	       /* a gone owner's recorded on-exit was carried out */
+	bool unmount_finished; /* a running owner's unmount, interrupted once its overlay was off,
+				  was finished with the on-exit it recorded */
+	bool has_mark;	       /* mark holds the owner's mark as found */
 	struct ovl_mark mark;
 };
 

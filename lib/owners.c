@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ovlbox/alloc.h"
 #include "ovlbox/cleanup.h"
 #include "ovlbox/fs.h"
 #include "ovlbox/owners.h"
@@ -27,8 +28,7 @@ static size_t path_push(struct owner_walk *w, size_t len, const char *name)
 	size_t sub = len + strlen(name) + (len ? 1 : 0);
 	if (sub + 1 > w->cap) {
 		w->cap = (sub + 1) * 2;
-		if ((w->path = realloc(w->path, w->cap)) == NULL)
-			abort();
+		w->path = xrealloc(w->path, w->cap);
 	}
 	if (len)
 		w->path[len] = '/';
@@ -48,11 +48,9 @@ static int found(struct owner_walk *w, const struct stat *st, ovl_error_t *err)
 				 (unsigned)w->uid, (unsigned)w->gid);
 	struct ovl_owners *o = w->out;
 	if (o->n < w->max) {
-		struct ovl_owner_entry e = {strdup(w->path), st->st_uid, st->st_gid};
-		o->first = realloc(o->first, (o->n + 1) * sizeof(*o->first));
-		if (e.path == NULL || o->first == NULL)
-			abort();
-		o->first[o->n++] = e;
+		o->first = xrealloc(o->first, (o->n + 1) * sizeof(*o->first));
+		o->first[o->n++] =
+		    (struct ovl_owner_entry){xstrdup(w->path), st->st_uid, st->st_gid};
 	}
 	o->total++;
 	return 0;
@@ -90,8 +88,7 @@ static int walk_at(int dfd, struct owner_walk *w, size_t len, ovl_error_t *err)
 static int walk(int ws_fd, struct owner_walk *w, ovl_error_t *err)
 {
 	w->cap = 256;
-	if ((w->path = calloc(1, w->cap)) == NULL)
-		abort();
+	w->path = xcalloc(1, w->cap);
 	int r = walk_at(ws_fd, w, 0, err);
 	free(w->path);
 	return r;

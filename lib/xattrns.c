@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ovlbox/alloc.h"
 #include "ovlbox/cleanup.h"
 #include "ovlbox/fs.h"
 #include "ovlbox/ns.h"
@@ -40,14 +41,6 @@ static int marks_of(int fd, const char *path, unsigned *marks, ovl_error_t *err)
 	return 0;
 }
 
-static char *join(const char *dir, const char *name)
-{
-	char *s = NULL;
-	if (asprintf(&s, "%s%s%s", dir, dir[0] ? "/" : "", name) < 0)
-		abort();
-	return s;
-}
-
 /* An entry of dfd as a readable directory fd when it is a directory, else as an O_PATH fd (the
  * xattr calls then go through /proc/self/fd: never through a symlink). *is_dir tells which. */
 static int open_entry(int dfd, const struct dirent *de, bool *is_dir)
@@ -72,7 +65,7 @@ static int scan_dir(int dfd, const char *path, unsigned *marks, ovl_error_t *err
 	while (*marks != BOTH_MARKS && (de = readdir(d)) != NULL) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		cleanup_free char *sub = join(path, de->d_name);
+		cleanup_free char *sub = xasprintf("%s%s%s", path, path[0] ? "/" : "", de->d_name);
 		bool is_dir;
 		cleanup_close int fd = open_entry(dfd, de, &is_dir);
 		if (fd < 0)

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "ovlbox/alloc.h"
 #include "ovlbox/apply.h"
 #include "ovlbox/cleanup.h"
 #include "ovlbox/copy.h"
@@ -424,9 +425,7 @@ static void print_unmapped_owners(const struct ovl_layers *l, const struct ovl_o
 {
 	for (size_t i = 0; i < found->n; i++) {
 		const struct ovl_owner_entry *e = &found->first[i];
-		cleanup_free char *path = NULL;
-		if (asprintf(&path, "%s/%s", l->lower, e->path) < 0)
-			abort();
+		cleanup_free char *path = xasprintf("%s/%s", l->lower, e->path);
 		ovl_errorf("note: %s is owned by %u:%u, which this run cannot map (writes to it "
 			   "fail with EOVERFLOW): chown it to %u:%u",
 			   ovl_qp(path), (unsigned)e->uid, (unsigned)e->gid, (unsigned)uid,

@@ -80,9 +80,12 @@ static int load_file(struct rt_settings *s, ovl_error_t *err)
 			return 0; /* the default file is optional */
 		return ovl_error(err, errno, "settings %s: open", ovl_qp(path));
 	}
-	ovl_json *root = ovl_json_parse_fd(fd, SETTINGS_MAX, "settings", err);
+	cleanup_free char *what = NULL;
+	if (asprintf(&what, "settings %s", ovl_qp(path)) < 0)
+		abort();
+	ovl_json *root = ovl_json_parse_fd(fd, SETTINGS_MAX, what, err);
 	if (root == NULL)
-		return ovl_error_wrap(err, "%s", ovl_qp(path));
+		return -1;
 	/* --ovlbox-env only ever turns the variables on */
 	int r = apply_file(root, s, s->env, err);
 	ovl_json_free(root);

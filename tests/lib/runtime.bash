@@ -121,3 +121,60 @@ rt_daemon_stop() {
 	done
 	kill -9 "$pid" 2>/dev/null || true
 }
+
+# rt_make_wrapper FILE WRAPPER_OPTIONS...: a runtime binary for engines that take only a path
+# (containerd's BinaryName, ctr --runc-binary, dockerd --add-runtime): records each call in
+# $C/calls.txt and, for a call with --bundle, the bundle's config.json before and after
+# ovlbox-runtime in $C/config.before and $C/config.after; runs ovlbox-runtime (as a child, so
+# that it can copy config.json afterwards) with WRAPPER_OPTIONS first. The test's $C is read
+# when the script runs ($C/current names it), so one wrapper serves a whole file.
+rt_make_wrapper() {
+	local file=$1 opts='' o
+	shift
+	for o in "$@"; do
+		opts+=" $(printf '%q' "$o")"
+	done
+	cat >"$file" <<-EOF
+		#!/bin/bash
+		C=\$(cat $(printf '%q' "$OVL_T/current"))
+		printf '%s\n' "\$*" >>"\$C/calls.txt"
+		bundle= prev=
+		for a in "\$@"; do
+			[[ \$prev == --bundle ]] && bundle=\$a
+			prev=\$a
+		done
+		[[ -z \$bundle ]] || cp "\$bundle/config.json" "\$C/config.before"
+		$(printf '%q' "$OVLBOX_RUNTIME")$opts "\$@"
+		rc=\$?
+		[[ -z \$bundle ]] || cp "\$bundle/config.json" "\$C/config.after"
+		exit \$rc
+	EOF
+	chmod +x "$file"
+}
+
+# rt_wrapper_case: points the file's wrapper at this test's $C.
+rt_wrapper_case() {
+	printf '%s\n' "$C" >"$OVL_T/current"
+}
+
+# rt_assert_wrapper_unchanged: the wrapper left config.json byte for byte as the engine wrote it.
+rt_assert_wrapper_unchanged() {
+	[[ -s $C/config.before ]] || fail "no create call was recorded: $(cat "$C/calls.txt" 2>/dev/null)"
+	cmp "$C/config.before" "$C/config.after" || fail "config.json changed"
+}
+
+# rt_assert_wrapper_added: the wrapper appended exactly the two hook entries (HOOK_ARGS as
+# rt_hook_entry), nothing else changed.
+rt_assert_wrapper_added() {
+	local cr ps
+	cr=$(rt_hook_entry createRuntime "$@")
+	ps=$(rt_hook_entry poststop "$@")
+	diff -u <(jq -S --argjson cr "$cr" --argjson ps "$ps" \
+		'.hooks.createRuntime += [$cr] | .hooks.poststop += [$ps]' "$C/config.before") \
+		<(jq -S . "$C/config.after")
+}
+
+# rt_action_script: the action (OVL_ACTION_SH with the snapshot script) as one sh -c string.
+rt_action_script() {
+	ovl_action_cmd | jq -r '.[2]'
+}

@@ -99,7 +99,8 @@ rt_containerd_start() {
 		[debug]
 		  address = "$d/debug.sock"
 	EOF
-	containerd --config "$d/config.toml" >"$d/containerd.log" 2>&1 &
+	# in a mount namespace of its own: whatever it mounts stays off the host
+	unshare -m --propagation private containerd --config "$d/config.toml" >"$d/containerd.log" 2>&1 &
 	CTR_PID=$!
 	CTR_SOCK=$d/containerd.sock
 	for i in $(seq 100); do
@@ -177,4 +178,30 @@ rt_assert_wrapper_added() {
 # rt_action_script: the action (OVL_ACTION_SH with the snapshot script) as one sh -c string.
 rt_action_script() {
 	ovl_action_cmd | jq -r '.[2]'
+}
+
+# ---- dockerd (a private instance; it starts its own containerd under its exec root) ----
+
+DOCKER=/usr/bin/docker # Debian's client (another docker may come first on PATH)
+
+# rt_dockerd_start DIR: starts dockerd with DIR/daemon.json (written by the caller); sets
+# DOCKER_SOCK, DOCKERD_PID.
+rt_dockerd_start() {
+	local d=$1 i
+	unshare -m --propagation private dockerd --config-file "$d/daemon.json" \
+		--data-root "$d/data" --exec-root "$d/x" --pidfile "$d/pid" -H "unix://$d/sock" \
+		>"$d/dockerd.log" 2>&1 &
+	DOCKERD_PID=$!
+	DOCKER_SOCK=$d/sock
+	for i in $(seq 120); do
+		"$DOCKER" -H "unix://$DOCKER_SOCK" version >/dev/null 2>&1 && return 0
+		kill -0 "$DOCKERD_PID" 2>/dev/null || break
+		sleep 0.25
+	done
+	fail "dockerd did not start: $(tail -20 "$d/dockerd.log")"
+}
+
+# rt_docker ARGS...: the client on the private daemon.
+rt_docker() {
+	"$DOCKER" -H "unix://$DOCKER_SOCK" "$@"
 }

@@ -72,3 +72,7 @@ replay() {
 @test "fuzz replay: json" {
 	replay json
 }
+
+@test "fuzz replay: config_rewrite" {
+	replay config_rewrite
+}

@@ -8,6 +8,7 @@
 # Variables set inside a test stay in it on purpose.
 # shellcheck disable=SC2030,SC2031
 
+load lib/bundle
 load lib/runtime
 
 setup_file() {

@@ -8,6 +8,7 @@
 # Variables set inside a test stay in it on purpose; sh -c scripts are single-quoted on purpose.
 # shellcheck disable=SC2030,SC2031,SC2016
 
+load lib/bundle
 load lib/runtime
 
 IMAGE=ovlbox-busybox:test

@@ -7,6 +7,7 @@
 # Variables set inside a test stay in it on purpose; sh -c scripts are single-quoted on purpose.
 # shellcheck disable=SC2030,SC2031,SC2016
 
+load lib/bundle
 load lib/runtime
 
 setup_file() {

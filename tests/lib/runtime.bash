@@ -6,10 +6,8 @@
 # wrapper in front of runc, what it must add to config.json, and private containerd and dockerd
 # instances (started on the test file's directories and sockets, stopped by pid).
 
-load lib/bundle
-
+# The suites load lib/bundle first (bench/runtime.sh sources both).
 : "${OVLBOX_RUNTIME:?set OVLBOX_RUNTIME (tests/run.sh does)}"
-RUNC=$(command -v runc)
 
 # rt_case_setup: ovl_case_setup, plus $CFG (the bundle's config.json) and $RTLOG (the log the
 # caller passes with --log).

@@ -46,19 +46,21 @@ LIB_OBJ     := $(LIB_SRC:%.c=$(B)/%.o)
 LIB         := $(B)/libovlbox.a
 SANDBOX_SRC := $(wildcard sandbox/*.c)
 HOOK_SRC    := $(wildcard hook/*.c)
+RUNTIME_SRC := $(wildcard runtime/*.c)
 UNIT_SRC    := $(wildcard tests/unit/*.c)
 HELPER_SRC  := $(wildcard tests/helpers/*.c)
 BENCH_SRC   := $(wildcard bench/*.c)
 
 OVLBOX   := $(B)/bin/ovlbox
 HOOK     := $(B)/bin/ovlbox-hook
+RUNTIME  := $(B)/bin/ovlbox-runtime
 UNITS    := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%)
 # Test helpers are tools that run inside sandboxes (where seccomp denies the ptrace that
 # LeakSanitizer needs): always built without sanitizers, against the plain library.
 HELPERS  := $(HELPER_SRC:tests/helpers/%.c=build/rel/tests/helpers/%)
 BENCHES  := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
-BINS := $(OVLBOX) $(if $(HOOK_SRC),$(HOOK))
+BINS := $(OVLBOX) $(if $(HOOK_SRC),$(HOOK)) $(if $(RUNTIME_SRC),$(RUNTIME))
 
 .PHONY: all deps deps-bench check demo bench install clean format
 
@@ -101,6 +103,14 @@ $(B)/sandbox/default_filter.o $(B)/tests/unit/seccomp_test.o: $(GEN)/seccomp_def
 $(B)/sandbox/default_filter.o $(B)/tests/unit/seccomp_test.o: private CPPFLAGS += -I$(GEN)
 
 $(HOOK): $(HOOK_SRC:%.c=$(B)/%.o) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $(BIN_LDFLAGS) $(SANFLAGS) -o $@ $^ $(BIN_LDLIBS)
+
+# ovlbox-runtime reads its settings from $(SYSCONFDIR)/ovlbox/runtime.json by default.
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+$(RUNTIME_SRC:%.c=$(B)/%.o): private CPPFLAGS += -DOVLBOX_SYSCONFDIR='"$(SYSCONFDIR)"'
+
+$(RUNTIME): $(RUNTIME_SRC:%.c=$(B)/%.o) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $(BIN_LDFLAGS) $(SANFLAGS) -o $@ $^ $(BIN_LDLIBS)
 
@@ -152,7 +162,7 @@ install: all
 			> $(DESTDIR)$(PREFIX)/share/containers/oci/hooks.d/ovlbox.json; fi
 
 format:
-	clang-format -i $(wildcard include/ovlbox/*.h lib/*.c lib/*.h sandbox/*.c sandbox/*.h sandbox/gen/*.c hook/*.c hook/*.h tests/unit/*.c tests/helpers/*.c bench/*.c)
+	clang-format -i $(wildcard include/ovlbox/*.h lib/*.c lib/*.h sandbox/*.c sandbox/*.h sandbox/gen/*.c hook/*.c hook/*.h runtime/*.c runtime/*.h tests/unit/*.c tests/helpers/*.c bench/*.c)
 
 clean:
 	rm -rf build

@@ -4,10 +4,10 @@
 # evidence) and gnuplot PNG plots beside it. Needs root (mounts in private namespaces, runtimes).
 #
 # Env: OVLBOX_BUILD (set by make), QUICK=1 for a fast smoke run with few rounds (not a result),
-# ONLY="io startup hook recycle seccomp apply build profile" to run a subset.
+# ONLY="io startup hook recycle runtime seccomp apply build profile" to run a subset.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-only=${ONLY:-io startup hook recycle seccomp apply build profile}
+only=${ONLY:-io startup hook recycle runtime seccomp apply build profile}
 results=bench/results.md
 work=$(mktemp -d /var/tmp/ovlbox-bench-run.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -27,9 +27,9 @@ if [[ ${QUICK:-} == 1 ]]; then
 	q_io=(ROUNDS=2 IO_FILES=200) q_start=(ROUNDS=3 WARMUP=1 HOOK_ROUNDS=3) q_sec=(ROUNDS=5 ITERS=200000)
 	q_apply=(ROUNDS=1 APPLY_WS="1000 10000" APPLY_CHANGES="100 1000" DIFF_ROUNDS=2)
 	q_build=(ROUNDS=1 BUILD_CFLAGS=-O0 PER_CC_FILES="lib/common/debug.c lib/common/xxhash.c")
-	q_hook=5 q_rec=(ROUNDS=3 WARMUP=1)
+	q_hook=5 q_rec=(ROUNDS=3 WARMUP=1) q_runtime=5
 else
-	q_io=() q_start=() q_sec=(ROUNDS=9) q_apply=() q_build=() q_hook=300 q_rec=(ROUNDS=15)
+	q_io=() q_start=() q_sec=(ROUNDS=9) q_apply=() q_build=() q_hook=300 q_rec=(ROUNDS=15) q_runtime=30
 fi
 
 # section NAME TITLE CMD...: runs one benchmark, its output to the terminal and to a part file.
@@ -76,6 +76,7 @@ load_start=$(uptime)
 section startup "Start-up (bench/startup.sh)" env "${q_start[@]}" bench/startup.sh
 section hook "runc ± ovlbox-hook (bench/hook.sh, the hook author's script)" hook_section
 section recycle "Recycled runners (bench/recycle.sh)" env "${q_rec[@]}" bench/recycle.sh
+section runtime "ovlbox-runtime under Docker (bench/runtime.sh)" bash bench/runtime.sh "$q_runtime"
 section io "I/O matrix (bench/io.c)" env "${q_io[@]}" bench/io.sh
 section seccomp "seccomp overhead (bench/seccomp.sh)" env "${q_sec[@]}" bench/seccomp.sh
 section apply "Apply scaling and output discovery (bench/apply.sh)" env "${q_apply[@]}" bench/apply.sh

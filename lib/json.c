@@ -1,6 +1,8 @@
 /* JSON via yajl's parser (into yajl's tree type) and generator. Nothing else in ovlbox includes
  * yajl. */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -622,4 +624,608 @@ const char *ovl_jw_text(ovl_jw *w, size_t *len)
 	if (len)
 		*len = l;
 	return (const char *)buf;
+}
+
+/* ---- members as every reader of the document finds them ---- */
+
+/* Go's encoding/json matches a struct field's name in any letter case, and folds the two
+ * non-ASCII letters whose simple case folding is an ASCII letter: U+212A KELVIN SIGN (k) and
+ * U+017F LATIN SMALL LETTER LONG S (s). */
+static bool go_fold_equal(const char *key, const char *name)
+{
+	const unsigned char *k = (const unsigned char *)key;
+	for (const unsigned char *n = (const unsigned char *)name; *n; n++) {
+		int want = *n >= 'A' && *n <= 'Z' ? *n - 'A' + 'a' : *n;
+		if (*k < 0x80) {
+			int got = *k >= 'A' && *k <= 'Z' ? *k - 'A' + 'a' : *k;
+			if (*k == '\0' || got != want)
+				return false;
+			k++;
+		} else if (want == 'k' && memcmp(k, "\xe2\x84\xaa", 3) == 0) {
+			k += 3;
+		} else if (want == 's' && memcmp(k, "\xc5\xbf", 2) == 0) {
+			k += 2;
+		} else {
+			return false;
+		}
+	}
+	return *k == '\0';
+}
+
+int ovl_json_get_member(const ovl_json *obj, const char *key, bool fold, const ovl_json **out,
+			ovl_error_t *err)
+{
+	*out = NULL;
+	if (obj == NULL || !YAJL_IS_OBJECT(V(obj)))
+		return 0;
+	int found = 0;
+	for (size_t i = 0; i < V(obj)->u.object.len; i++) {
+		const char *k = V(obj)->u.object.keys[i];
+		if (strcmp(k, key) == 0) {
+			if (found)
+				return ovl_error(err, 0, "%s: given twice", ovl_qp(key));
+			found = 1;
+			*out = (const ovl_json *)V(obj)->u.object.values[i];
+		} else if (fold && go_fold_equal(k, key)) {
+			return ovl_error(err, 0,
+					 "\"%s\": taken for \"%s\" by Go's JSON decoder (runc), by "
+					 "no other reader",
+					 ovl_qp(k), key);
+		}
+	}
+	return found;
+}
+
+const char *ovl_json_number_text(const ovl_json *v)
+{
+	return v && YAJL_IS_NUMBER(V(v)) ? V(v)->u.number.r : NULL;
+}
+
+/* ---- rewrite: yajl's parser callbacks feed its generator, edits spliced in on the way ---- */
+
+#define RW_PATH_MAX 16 /* keys on an edit's path */
+
+struct rw_frame {
+	bool object;
+	bool on_path;			  /* its path is a prefix of an edit's path */
+	size_t index;			  /* arrays: elements begun */
+	const struct ovl_json_edit *drop; /* arrays: a DROP edit's target */
+	const struct ovl_json_edit *set;  /* objects: the SET whose member's value comes next */
+	bool *seen;			  /* objects on a path: edit i's key met here */
+};
+
+struct rw {
+	yajl_gen g;
+	const struct ovl_json_edit *edits;
+	size_t n;
+	bool *applied;
+	struct rw_frame stack[OVL_JSON_REWRITE_DEPTH];
+	size_t depth;
+	/* keys of the on-path frames: path[d] is the member of stack[d] being read */
+	char *path[OVL_JSON_REWRITE_DEPTH];
+	size_t path_len[OVL_JSON_REWRITE_DEPTH];
+	size_t skipping;  /* > 0: inside a value not written (dropped or replaced) */
+	bool skip_next;	  /* the next value is not written (a scalar) or is skipped whole */
+	size_t out_depth; /* containers open in the generator (the limit of its state array) */
+	char *error;	  /* why the parse was cancelled */
+};
+
+static size_t path_count(const char *const *path)
+{
+	size_t n = 0;
+	while (path[n])
+		n++;
+	return n;
+}
+
+/* Whether the current path (the keys of stack[0..d), d levels) starts edit e's path. */
+static bool rw_prefix(const struct rw *rw, const struct ovl_json_edit *e, size_t d)
+{
+	if (path_count(e->path) < d)
+		return false;
+	for (size_t i = 0; i < d; i++)
+		if (strlen(e->path[i]) != rw->path_len[i] ||
+		    memcmp(e->path[i], rw->path[i], rw->path_len[i]) != 0)
+			return false;
+	return true;
+}
+
+static int rw_fail(struct rw *rw, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int rw_fail(struct rw *rw, const char *fmt, ...)
+{
+	if (rw->error == NULL) {
+		va_list ap;
+		va_start(ap, fmt);
+		if (vasprintf(&rw->error, fmt, ap) < 0)
+			abort();
+		va_end(ap);
+	}
+	return 0; /* yajl stops: yajl_status_client_canceled */
+}
+
+/* The current path for messages: "hooks.createRuntime" (d levels), "(root)" for none. */
+static const char *rw_path_text(const struct rw *rw, size_t d)
+{
+	static __thread char buf[512];
+	size_t o = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < d && o < sizeof(buf) - 1; i++) {
+		cleanup_free char *k = text_dup(rw->path[i], rw->path_len[i]);
+		int w = snprintf(buf + o, sizeof(buf) - o, "%s%s", i ? "." : "", ovl_qp(k));
+		if (w < 0)
+			break;
+		o += (size_t)w;
+	}
+	return d ? buf : "(root)";
+}
+
+static int rw_gen(struct rw *rw, yajl_gen_status st)
+{
+	if (st != yajl_gen_status_ok)
+		return rw_fail(rw, "cannot write the document (yajl_gen status %d)", (int)st);
+	return 1;
+}
+
+static int rw_open(struct rw *rw, bool object)
+{
+	if (rw->out_depth + 1 >= OVL_JSON_REWRITE_DEPTH)
+		return rw_fail(rw, "nested deeper than %d levels", OVL_JSON_REWRITE_DEPTH);
+	rw->out_depth++;
+	return rw_gen(rw, object ? yajl_gen_map_open(rw->g) : yajl_gen_array_open(rw->g));
+}
+
+static int rw_close(struct rw *rw, bool object)
+{
+	rw->out_depth--;
+	return rw_gen(rw, object ? yajl_gen_map_close(rw->g) : yajl_gen_array_close(rw->g));
+}
+
+/* Splicing an edit's value text into the output: its tokens go to the generator as they are;
+ * strip_outer leaves out the outermost array's brackets (APPEND writes the elements). */
+struct splice {
+	struct rw *rw;
+	size_t level;
+	bool strip_outer;
+};
+
+static int sp_null(void *ctx)
+{
+	return rw_gen(((struct splice *)ctx)->rw, yajl_gen_null(((struct splice *)ctx)->rw->g));
+}
+
+static int sp_bool(void *ctx, int b)
+{
+	return rw_gen(((struct splice *)ctx)->rw, yajl_gen_bool(((struct splice *)ctx)->rw->g, b));
+}
+
+static int sp_number(void *ctx, const char *s, size_t len)
+{
+	struct rw *rw = ((struct splice *)ctx)->rw;
+	return rw_gen(rw, yajl_gen_number(rw->g, s, len));
+}
+
+static int sp_string(void *ctx, const unsigned char *s, size_t len)
+{
+	struct rw *rw = ((struct splice *)ctx)->rw;
+	return rw_gen(rw, yajl_gen_string(rw->g, s, len));
+}
+
+static int sp_open(struct splice *sp, bool object)
+{
+	if (sp->level++ == 0 && sp->strip_outer)
+		return 1;
+	return rw_open(sp->rw, object);
+}
+
+static int sp_close(struct splice *sp, bool object)
+{
+	if (--sp->level == 0 && sp->strip_outer)
+		return 1;
+	return rw_close(sp->rw, object);
+}
+
+static int sp_start_map(void *ctx)
+{
+	return sp_open(ctx, true);
+}
+
+static int sp_end_map(void *ctx)
+{
+	return sp_close(ctx, true);
+}
+
+static int sp_start_array(void *ctx)
+{
+	return sp_open(ctx, false);
+}
+
+static int sp_end_array(void *ctx)
+{
+	return sp_close(ctx, false);
+}
+
+static const yajl_callbacks splice_callbacks = {
+    .yajl_null = sp_null,
+    .yajl_boolean = sp_bool,
+    .yajl_number = sp_number,
+    .yajl_string = sp_string,
+    .yajl_start_map = sp_start_map,
+    .yajl_map_key = sp_string,
+    .yajl_end_map = sp_end_map,
+    .yajl_start_array = sp_start_array,
+    .yajl_end_array = sp_end_array,
+};
+
+static int rw_splice(struct rw *rw, const char *value, bool strip_outer)
+{
+	struct splice sp = {.rw = rw, .strip_outer = strip_outer};
+	yajl_handle h = yajl_alloc(&splice_callbacks, NULL, &sp);
+	if (h == NULL)
+		abort();
+	size_t len = strlen(value);
+	yajl_status st = yajl_parse(h, (const unsigned char *)value, len);
+	if (st == yajl_status_ok)
+		st = yajl_complete_parse(h);
+	yajl_free(h);
+	if (st != yajl_status_ok)
+		return rw_fail(rw, "an edit's value is not JSON: %s", ovl_qp(value));
+	return 1;
+}
+
+/* What the edits other than DROP need at the path of d levels: 0 nothing, 'a' an array, 'o' an
+ * object (DROP never creates, and removes nothing from what is not an array). */
+static int rw_need(const struct rw *rw, size_t d)
+{
+	int need = 0;
+	for (size_t i = 0; i < rw->n && need != 'o'; i++) {
+		const struct ovl_json_edit *e = &rw->edits[i];
+		if (e->op == OVL_JSON_DROP || !rw_prefix(rw, e, d))
+			continue;
+		need = path_count(e->path) > d || e->op == OVL_JSON_SET ? 'o' : 'a';
+	}
+	return need;
+}
+
+/* Whether an edit's path starts with the path of d levels. */
+static bool rw_touches(const struct rw *rw, size_t d)
+{
+	for (size_t i = 0; i < rw->n; i++)
+		if (rw_prefix(rw, &rw->edits[i], d))
+			return true;
+	return false;
+}
+
+static int rw_emit_new(struct rw *rw, size_t d);
+
+/* Writes what the edits under the current path (d levels, an object) add: members set, then
+ * one member per missing key that an edit's path goes on with. */
+static int rw_emit_members(struct rw *rw, size_t d)
+{
+	for (size_t i = 0; i < rw->n; i++) {
+		const struct ovl_json_edit *e = &rw->edits[i];
+		if (rw->applied[i] || e->op != OVL_JSON_SET || path_count(e->path) != d ||
+		    !rw_prefix(rw, e, d))
+			continue;
+		rw->applied[i] = true;
+		if (!rw_gen(rw, yajl_gen_string(rw->g, (const unsigned char *)e->key,
+						strlen(e->key))) ||
+		    !rw_splice(rw, e->value, false))
+			return 0;
+	}
+	for (size_t i = 0; i < rw->n; i++) {
+		const struct ovl_json_edit *e = &rw->edits[i];
+		if (rw->applied[i] || e->op == OVL_JSON_DROP || path_count(e->path) <= d ||
+		    !rw_prefix(rw, e, d))
+			continue;
+		if (d + 1 >= OVL_JSON_REWRITE_DEPTH)
+			return rw_fail(rw, "nested deeper than %d levels", OVL_JSON_REWRITE_DEPTH);
+		/* path[d] is free: no container is open at that depth */
+		const char *key = e->path[d];
+		free(rw->path[d]);
+		rw->path[d] = text_dup(key, strlen(key));
+		rw->path_len[d] = strlen(key);
+		if (!rw_gen(rw, yajl_gen_string(rw->g, (const unsigned char *)key, strlen(key))) ||
+		    !rw_emit_new(rw, d + 1))
+			return 0;
+	}
+	return 1;
+}
+
+/* Writes a container made for the edits whose path starts with the current one (d levels). */
+static int rw_emit_new(struct rw *rw, size_t d)
+{
+	if (rw_need(rw, d) == 'a') {
+		if (!rw_open(rw, false))
+			return 0;
+		for (size_t i = 0; i < rw->n; i++) {
+			const struct ovl_json_edit *e = &rw->edits[i];
+			if (rw->applied[i] || e->op != OVL_JSON_APPEND ||
+			    path_count(e->path) != d || !rw_prefix(rw, e, d))
+				continue;
+			rw->applied[i] = true;
+			if (!rw_splice(rw, e->value, true))
+				return 0;
+		}
+		return rw_close(rw, false);
+	}
+	return rw_open(rw, true) && rw_emit_members(rw, d) && rw_close(rw, true);
+}
+
+enum rw_begin { RW_WRITE, RW_SKIP, RW_DONE, RW_ERROR };
+
+/* A value begins (type t): decides whether it is written, skipped (dropped, replaced) or was
+ * replaced by a container made here (a null on an edit's path). */
+static enum rw_begin rw_begin(struct rw *rw, yajl_type t)
+{
+	if (rw->skipping > 0)
+		return RW_SKIP;
+	size_t d = rw->depth;
+	struct rw_frame *f = d ? &rw->stack[d - 1] : NULL;
+	if (f && !f->object) {
+		size_t idx = f->index++;
+		for (size_t i = 0; f->drop && i < f->drop->ndrop; i++)
+			if (f->drop->drop[i] == idx)
+				return RW_SKIP;
+		return RW_WRITE;
+	}
+	if (f && f->set) {
+		const struct ovl_json_edit *e = f->set;
+		f->set = NULL;
+		rw->applied[e - rw->edits] = true;
+		return rw_splice(rw, e->value, false) ? RW_SKIP : RW_ERROR;
+	}
+	if (f && !f->on_path)
+		return RW_WRITE;
+	/* the root, or a member of an object on an edit's path */
+	int need = rw_need(rw, d);
+	if (need == 0)
+		return RW_WRITE;
+	if (t == yajl_t_null && d > 0)
+		return rw_emit_new(rw, d) ? RW_DONE : RW_ERROR;
+	if ((need == 'o' && t != yajl_t_object) || (need == 'a' && t != yajl_t_array)) {
+		enum ovl_json_type got = t == yajl_t_object   ? OVL_JSON_OBJECT
+					 : t == yajl_t_array  ? OVL_JSON_ARRAY
+					 : t == yajl_t_string ? OVL_JSON_STRING
+					 : t == yajl_t_number ? OVL_JSON_NUMBER
+					 : t == yajl_t_null   ? OVL_JSON_NULL
+							      : OVL_JSON_BOOL;
+		rw_fail(rw, "%s: expected %s, got %s %s", rw_path_text(rw, d),
+			need == 'o' ? "an object" : "an array", article(got),
+			ovl_json_type_name(got));
+		return RW_ERROR;
+	}
+	return RW_WRITE;
+}
+
+static int rw_on_null(void *ctx)
+{
+	struct rw *rw = ctx;
+	switch (rw_begin(rw, yajl_t_null)) {
+	case RW_WRITE:
+		return rw_gen(rw, yajl_gen_null(rw->g));
+	case RW_ERROR:
+		return 0;
+	default:
+		return 1;
+	}
+}
+
+static int rw_on_bool(void *ctx, int b)
+{
+	struct rw *rw = ctx;
+	switch (rw_begin(rw, b ? yajl_t_true : yajl_t_false)) {
+	case RW_WRITE:
+		return rw_gen(rw, yajl_gen_bool(rw->g, b));
+	case RW_ERROR:
+		return 0;
+	default:
+		return 1;
+	}
+}
+
+static int rw_on_number(void *ctx, const char *s, size_t len)
+{
+	struct rw *rw = ctx;
+	switch (rw_begin(rw, yajl_t_number)) {
+	case RW_WRITE:
+		return rw_gen(rw, yajl_gen_number(rw->g, s, len));
+	case RW_ERROR:
+		return 0;
+	default:
+		return 1;
+	}
+}
+
+static int rw_on_string(void *ctx, const unsigned char *s, size_t len)
+{
+	struct rw *rw = ctx;
+	switch (rw_begin(rw, yajl_t_string)) {
+	case RW_WRITE:
+		return rw_gen(rw, yajl_gen_string(rw->g, s, len));
+	case RW_ERROR:
+		return 0;
+	default:
+		return 1;
+	}
+}
+
+static int rw_on_key(void *ctx, const unsigned char *key, size_t len)
+{
+	struct rw *rw = ctx;
+	if (rw->skipping > 0)
+		return 1;
+	size_t d = rw->depth;
+	struct rw_frame *f = &rw->stack[d - 1];
+	if (f->on_path) {
+		free(rw->path[d - 1]);
+		rw->path[d - 1] = text_dup(key, len);
+		rw->path_len[d - 1] = len;
+		for (size_t i = 0; i < rw->n; i++) {
+			const struct ovl_json_edit *e = &rw->edits[i];
+			/* an edit's path goes on through this key, or sets it */
+			bool goes_on = path_count(e->path) > d - 1 && rw_prefix(rw, e, d);
+			bool sets = e->op == OVL_JSON_SET && path_count(e->path) == d - 1 &&
+				    rw_prefix(rw, e, d - 1) && strlen(e->key) == len &&
+				    memcmp(e->key, key, len) == 0;
+			if (!goes_on && !sets)
+				continue;
+			if (f->seen[i])
+				return rw_fail(rw, "%s: given twice", rw_path_text(rw, d));
+			f->seen[i] = true;
+			if (sets)
+				f->set = e;
+		}
+	}
+	return rw_gen(rw, yajl_gen_string(rw->g, key, len));
+}
+
+static int rw_on_open(struct rw *rw, bool object)
+{
+	if (rw->skipping > 0) {
+		rw->skipping++;
+		return 1;
+	}
+	switch (rw_begin(rw, object ? yajl_t_object : yajl_t_array)) {
+	case RW_ERROR:
+		return 0;
+	case RW_SKIP:
+		rw->skipping = 1;
+		return 1;
+	default:
+		break;
+	}
+	size_t d = rw->depth;
+	if (d >= OVL_JSON_REWRITE_DEPTH - 1)
+		return rw_fail(rw, "nested deeper than %d levels", OVL_JSON_REWRITE_DEPTH);
+	bool parent_on_path = d == 0 || rw->stack[d - 1].on_path;
+	struct rw_frame *f = &rw->stack[d];
+	*f = (struct rw_frame){.object = object};
+	f->on_path = parent_on_path && (d == 0 || rw->stack[d - 1].object) && rw_touches(rw, d);
+	if (f->on_path && object) {
+		f->seen = calloc(rw->n ? rw->n : 1, sizeof(bool));
+		if (f->seen == NULL)
+			abort();
+	}
+	if (f->on_path && !object)
+		for (size_t i = 0; i < rw->n; i++)
+			if (rw->edits[i].op == OVL_JSON_DROP &&
+			    path_count(rw->edits[i].path) == d && rw_prefix(rw, &rw->edits[i], d))
+				f->drop = &rw->edits[i];
+	rw->depth++;
+	return rw_open(rw, object);
+}
+
+static int rw_on_close(struct rw *rw, bool object)
+{
+	if (rw->skipping > 0) {
+		rw->skipping--;
+		return 1;
+	}
+	size_t d = --rw->depth;
+	struct rw_frame *f = &rw->stack[d];
+	if (f->on_path && object) {
+		if (!rw_emit_members(rw, d))
+			return 0;
+	} else if (f->on_path) {
+		for (size_t i = 0; i < rw->n; i++) {
+			const struct ovl_json_edit *e = &rw->edits[i];
+			if (rw->applied[i] || path_count(e->path) != d || !rw_prefix(rw, e, d))
+				continue;
+			rw->applied[i] = true;
+			if (e->op == OVL_JSON_APPEND && !rw_splice(rw, e->value, true))
+				return 0;
+		}
+	}
+	free(f->seen);
+	f->seen = NULL;
+	return rw_close(rw, object);
+}
+
+static int rw_on_start_map(void *ctx)
+{
+	return rw_on_open(ctx, true);
+}
+
+static int rw_on_end_map(void *ctx)
+{
+	return rw_on_close(ctx, true);
+}
+
+static int rw_on_start_array(void *ctx)
+{
+	return rw_on_open(ctx, false);
+}
+
+static int rw_on_end_array(void *ctx)
+{
+	return rw_on_close(ctx, false);
+}
+
+static const yajl_callbacks rewrite_callbacks = {
+    .yajl_null = rw_on_null,
+    .yajl_boolean = rw_on_bool,
+    .yajl_number = rw_on_number,
+    .yajl_string = rw_on_string,
+    .yajl_start_map = rw_on_start_map,
+    .yajl_map_key = rw_on_key,
+    .yajl_end_map = rw_on_end_map,
+    .yajl_start_array = rw_on_start_array,
+    .yajl_end_array = rw_on_end_array,
+};
+
+static void rw_free(struct rw *rw)
+{
+	for (size_t d = 0; d < rw->depth; d++)
+		free(rw->stack[d].seen);
+	for (size_t d = 0; d < OVL_JSON_REWRITE_DEPTH; d++)
+		free(rw->path[d]);
+	free(rw->applied);
+	free(rw->error);
+	yajl_gen_free(rw->g);
+}
+
+int ovl_json_rewrite(const char *text, size_t len, const struct ovl_json_edit *edits,
+		     size_t n_edits, char **out, size_t *out_len, ovl_error_t *err)
+{
+	*out = NULL;
+	*out_len = 0;
+	if (memchr(text, '\0', len) != NULL)
+		return ovl_error(err, 0, "invalid JSON: contains a NUL byte");
+	for (size_t i = 0; i < n_edits; i++)
+		if (path_count(edits[i].path) >= RW_PATH_MAX)
+			return ovl_error(err, 0, "an edit's path is longer than %d keys",
+					 RW_PATH_MAX - 1);
+	struct rw rw = {.edits = edits, .n = n_edits};
+	rw.applied = calloc(n_edits ? n_edits : 1, sizeof(bool));
+	rw.g = yajl_gen_alloc(NULL);
+	if (rw.applied == NULL || rw.g == NULL)
+		abort();
+	yajl_handle h = yajl_alloc(&rewrite_callbacks, NULL, &rw);
+	if (h == NULL)
+		abort();
+	yajl_config(h, yajl_allow_comments, 1); /* as the parser above */
+	const unsigned char *u = (const unsigned char *)text;
+	yajl_status st = yajl_parse(h, u, len);
+	if (st == yajl_status_ok)
+		st = yajl_complete_parse(h);
+	int r = 0;
+	if (st != yajl_status_ok) {
+		if (rw.error) {
+			r = ovl_error(err, 0, "%s", rw.error);
+		} else {
+			unsigned char *msg = yajl_get_error(h, 1, u, len);
+			const char *m = msg && msg[0] ? (const char *)msg : "parse error";
+			r = ovl_error(err, 0, "invalid JSON: %.*s", (int)strcspn(m, "\n"), m);
+			yajl_free_error(h, msg);
+		}
+	} else {
+		const unsigned char *buf = NULL;
+		size_t l = 0;
+		yajl_gen_get_buf(rw.g, &buf, &l);
+		*out = text_dup(buf, l);
+		*out_len = l;
+	}
+	yajl_free(h);
+	rw_free(&rw);
+	return r;
 }

@@ -76,3 +76,7 @@ replay() {
 @test "fuzz replay: mark" {
 	replay mark
 }
+
+@test "fuzz replay: config_rewrite" {
+	replay config_rewrite
+}

@@ -4,7 +4,8 @@ set -euo pipefail
 
 build=(gcc make pkg-config libc6-dev libseccomp-dev libyajl-dev libcap-dev)
 check=("${build[@]}" bats attr e2fsprogs jq strace busybox-static runc crun podman uidmap
-	iproute2 util-linux procps golang-github-containers-common passwd libcap2-bin)
+	iproute2 util-linux procps golang-github-containers-common passwd libcap2-bin
+	docker.io containerd scdoc)
 bench=("${check[@]}" bubblewrap gnuplot-nox dpkg-dev linux-perf)
 fuzz=("${build[@]}" clang) # clang's libFuzzer and sanitizer runtimes come with it
 

@@ -20,7 +20,7 @@ for h in "$helpers"/*; do
 	[[ -f $h && -x $h ]] && cp "$h" "$bin/helpers/"
 done
 chmod -R a+rX "$bin"
-export OVLBOX="$bin/ovlbox" OVLBOX_HOOK="$bin/ovlbox-hook" OVLBOX_HELPERS="$bin/helpers"
+export OVLBOX="$bin/ovlbox" OVLBOX_HOOK="$bin/ovlbox-hook" OVLBOX_RUNTIME="$bin/ovlbox-runtime" OVLBOX_HELPERS="$bin/helpers"
 
 for t in "$OVLBOX_BUILD"/tests/unit/*; do
 	[[ -x $t ]] || continue

@@ -51,6 +51,45 @@ int ovl_json_get_object(const ovl_json *obj, const char *key, const ovl_json **o
 int ovl_json_get_array(const ovl_json *obj, const char *key, const ovl_json **out,
 		       ovl_error_t *err);
 
+/* A member that must be read the way every reader of the document reads it. fold false: key
+ * exactly (a map: annotations). fold true: a struct field as Go's encoding/json finds it, whose
+ * key matches in any letter case, with U+212A (Kelvin sign) and U+017F (long s) taken for k and
+ * s (runc decodes config.json so; crun matches exactly). Returns 1 and *out when exactly one
+ * member is spelled key, 0 when no member matches, -1 when several do or one matches only when
+ * folded ("KEY: given twice", "\"Key\": taken for \"key\" by Go's JSON decoder"). */
+int ovl_json_get_member(const ovl_json *obj, const char *key, bool fold, const ovl_json **out,
+			ovl_error_t *err);
+
+/* A number's text as written in the document (NULL if v is not a number). */
+const char *ovl_json_number_text(const ovl_json *v);
+
+/* Rewriting a document token by token: everything not edited is written back as it was read —
+ * members in order, duplicate keys, strings byte for byte (NUL characters too), numbers with
+ * their original text; only whitespace and comments are not kept. Each edit names a container
+ * by the object keys that lead to it from the root, matched exactly: a key on an edit's path
+ * given twice in one object is an error (readers disagree on which counts). Containers missing
+ * on an edit's path, or null there, are created (objects; the last an array for APPEND), except
+ * for DROP, which has nothing to remove then; a value of another type on the path is an error
+ * naming it. Edits must not overlap (a container is either an array or an object). */
+enum ovl_json_edit_op {
+	OVL_JSON_APPEND, /* append the elements of value (a JSON array) to the array at path */
+	OVL_JSON_SET,	 /* member key of the object at path := value: in place, or added last */
+	OVL_JSON_DROP,	 /* remove the elements drop[0..ndrop) (ascending) of the array at path */
+};
+struct ovl_json_edit {
+	enum ovl_json_edit_op op;
+	const char *const *path; /* NULL-terminated keys; {NULL}: the root */
+	const char *key;	 /* OVL_JSON_SET */
+	const char *value;	 /* OVL_JSON_APPEND, OVL_JSON_SET: JSON text */
+	const size_t *drop;	 /* OVL_JSON_DROP */
+	size_t ndrop;
+};
+#define OVL_JSON_REWRITE_DEPTH 100 /* deeper documents are refused (yajl's generator: 128) */
+/* *out (malloc'ed, *out_len bytes, NUL-terminated) is compact JSON. Errors: "invalid JSON: ...",
+ * "PATH: expected an object, got a string", "PATH: KEY given twice", "nested deeper than ...". */
+int ovl_json_rewrite(const char *text, size_t len, const struct ovl_json_edit *edits,
+		     size_t n_edits, char **out, size_t *out_len, ovl_error_t *err);
+
 /* Writer: builds one JSON document in memory. Strings that are not valid UTF-8 are written
  * with each invalid byte as the escape "\\xNN" (a literal backslash, then x and two hex digits). */
 typedef struct ovl_jw ovl_jw;

@@ -1,0 +1,233 @@
+/* config.json of create/run: read, decided on (request.c), written back with ovlbox-hook's
+ * stages appended to hooks, through a temporary file renamed over it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ovlbox/cleanup.h"
+#include "ovlbox/fs.h"
+#include "ovlbox/oci.h"
+#include "runtime.h"
+
+#define CONFIG "config.json"
+
+/* The whole file (at most OVL_OCI_CONFIG_MAX bytes). */
+static int read_config(int fd, char **text, size_t *len, ovl_error_t *err)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return ovl_error(err, errno, CONFIG ": stat");
+	if (!S_ISREG(st.st_mode))
+		return ovl_error(err, 0, CONFIG ": not a regular file");
+	size_t cap = (size_t)st.st_size + 1, n = 0;
+	cleanup_free char *buf = NULL;
+	for (;;) {
+		if (cap > OVL_OCI_CONFIG_MAX + 1)
+			return ovl_error(err, 0, CONFIG ": larger than %u bytes",
+					 OVL_OCI_CONFIG_MAX);
+		char *bigger = realloc(buf, cap);
+		if (bigger == NULL)
+			abort();
+		buf = bigger;
+		ssize_t r = read(fd, buf + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return ovl_error(err, errno, CONFIG ": read");
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (n == cap)
+			cap *= 2;
+	}
+	*text = ovl_steal_ptr(&buf);
+	*len = n;
+	return 0;
+}
+
+/* One hook entry as a one-element JSON array: {"path": HOOK, "args": ["ovlbox-hook", STAGE,
+ * "--log", LOG, "--layers-under", DIR]}. */
+static char *hook_entry(const struct rt_settings *s, const char *stage)
+{
+	ovl_jw *w = ovl_jw_new(false);
+	ovl_jw_array_open(w);
+	ovl_jw_object_open(w);
+	ovl_jw_key(w, "path");
+	ovl_jw_string(w, s->hook);
+	ovl_jw_key(w, "args");
+	ovl_jw_array_open(w);
+	ovl_jw_string(w, HOOK_NAME);
+	ovl_jw_string(w, stage);
+	if (s->hook_log) {
+		ovl_jw_string(w, "--log");
+		ovl_jw_string(w, s->hook_log);
+	}
+	if (s->layers_under) {
+		ovl_jw_string(w, "--layers-under");
+		ovl_jw_string(w, s->layers_under);
+	}
+	ovl_jw_array_close(w);
+	ovl_jw_object_close(w);
+	ovl_jw_array_close(w);
+	char *text = strdup(ovl_jw_text(w, NULL));
+	ovl_jw_free(w);
+	if (text == NULL)
+		abort();
+	return text;
+}
+
+static char *json_string(const char *s)
+{
+	ovl_jw *w = ovl_jw_new(false);
+	ovl_jw_string(w, s);
+	char *text = strdup(ovl_jw_text(w, NULL));
+	ovl_jw_free(w);
+	if (text == NULL)
+		abort();
+	return text;
+}
+
+struct edits {
+	struct ovl_json_edit e[5];
+	size_t n;
+	char *texts[4];
+	size_t ntexts;
+};
+
+static const char *keep_text(struct edits *ed, char *text)
+{
+	ed->texts[ed->ntexts++] = text;
+	return text;
+}
+
+static void edits_free(struct edits *ed)
+{
+	for (size_t i = 0; i < ed->ntexts; i++)
+		free(ed->texts[i]);
+}
+
+static void build_edits(const struct rt_request *r, const struct rt_settings *s, struct edits *ed)
+{
+	static const char *const annotations[] = {"annotations", NULL};
+	static const char *const env[] = {"process", "env", NULL};
+	static const char *const create_runtime[] = {"hooks", "createRuntime", NULL};
+	static const char *const poststop[] = {"hooks", "poststop", NULL};
+	memset(ed, 0, sizeof(*ed));
+	if (r->set_workspace)
+		ed->e[ed->n++] = (struct ovl_json_edit){
+		    .op = OVL_JSON_SET,
+		    .path = annotations,
+		    .key = ANN_WORKSPACE,
+		    .value = keep_text(ed, json_string(r->workspace)),
+		};
+	if (r->set_on_exit)
+		ed->e[ed->n++] = (struct ovl_json_edit){
+		    .op = OVL_JSON_SET,
+		    .path = annotations,
+		    .key = ANN_ON_EXIT,
+		    .value = keep_text(ed, json_string(r->on_exit)),
+		};
+	if (r->ndrop > 0)
+		ed->e[ed->n++] = (struct ovl_json_edit){
+		    .op = OVL_JSON_DROP, .path = env, .drop = r->drop, .ndrop = r->ndrop};
+	/* after any hooks already there: the container's own mount-stage hooks run first */
+	ed->e[ed->n++] = (struct ovl_json_edit){
+	    .op = OVL_JSON_APPEND,
+	    .path = create_runtime,
+	    .value = keep_text(ed, hook_entry(s, "createRuntime")),
+	};
+	ed->e[ed->n++] = (struct ovl_json_edit){
+	    .op = OVL_JSON_APPEND,
+	    .path = poststop,
+	    .value = keep_text(ed, hook_entry(s, "poststop")),
+	};
+}
+
+/* Replaces config.json (which fd has open, st its status) with text: a temporary file beside it,
+ * with its mode and owner, renamed over it. */
+static int replace_config(int dirfd, const struct stat *st, const char *text, size_t len,
+			  ovl_error_t *err)
+{
+	struct stat now;
+	if (fstatat(dirfd, CONFIG, &now, AT_SYMLINK_NOFOLLOW) < 0)
+		return ovl_error(err, errno, CONFIG ": stat");
+	if (now.st_dev != st->st_dev || now.st_ino != st->st_ino)
+		return ovl_error(err, 0,
+				 CONFIG ": a symbolic link or replaced meanwhile: cannot be "
+					"rewritten in place");
+	char tmp[64];
+	snprintf(tmp, sizeof(tmp), "." CONFIG ".ovlbox-%ld", (long)getpid());
+	cleanup_close int fd =
+	    openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return ovl_error(err, errno, "create %s in the bundle", tmp);
+	const char *step = "write";
+	struct stat mine;
+	if (fstat(fd, &mine) < 0)
+		goto fail;
+	step = "chown";
+	if ((mine.st_uid != st->st_uid || mine.st_gid != st->st_gid) &&
+	    fchown(fd, st->st_uid, st->st_gid) < 0)
+		goto fail;
+	step = "chmod";
+	if (fchmod(fd, st->st_mode & 07777) < 0)
+		goto fail;
+	step = "write";
+	if (ovl_write_all(fd, text, len) < 0)
+		goto fail;
+	step = "fsync";
+	if (fsync(fd) < 0)
+		goto fail;
+	step = "rename";
+	if (renameat(dirfd, tmp, dirfd, CONFIG) < 0)
+		goto fail;
+	return 0;
+fail:;
+	int e = errno;
+	unlinkat(dirfd, tmp, 0);
+	return ovl_error(err, e, CONFIG ": %s %s", step, tmp);
+}
+
+int rt_config_update(const char *bundle, const struct rt_settings *s, ovl_error_t *err)
+{
+	const char *where = bundle ? bundle : ".";
+	cleanup_close int dirfd = open(where, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return ovl_error(err, errno, "bundle %s", ovl_qp(where));
+	cleanup_close int fd = openat(dirfd, CONFIG, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return ovl_error(err, errno, "bundle %s: open " CONFIG, ovl_qp(where));
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return ovl_error(err, errno, "bundle %s: stat " CONFIG, ovl_qp(where));
+	cleanup_free char *text = NULL;
+	size_t len = 0;
+	if (read_config(fd, &text, &len, err) < 0)
+		return ovl_error_wrap(err, "bundle %s", ovl_qp(where));
+
+	ovl_json *config = ovl_json_parse(text, len, err);
+	if (config == NULL)
+		return ovl_error_wrap(err, "bundle %s: " CONFIG, ovl_qp(where));
+	struct rt_request r;
+	int rc = rt_request_read(config, s, &r, err);
+	if (rc < 0 || r.workspace == NULL) {
+		ovl_json_free(config);
+		return rc < 0 ? ovl_error_wrap(err, "bundle %s: " CONFIG, ovl_qp(where)) : 0;
+	}
+	struct edits ed;
+	build_edits(&r, s, &ed);
+	cleanup_free char *out = NULL;
+	size_t out_len;
+	rc = ovl_json_rewrite(text, len, ed.e, ed.n, &out, &out_len, err);
+	edits_free(&ed);
+	ovl_json_free(config); /* r's strings point into it */
+	if (rc < 0)
+		return ovl_error_wrap(err, "bundle %s: " CONFIG, ovl_qp(where));
+	if (replace_config(dirfd, &st, out, out_len, err) < 0)
+		return ovl_error_wrap(err, "bundle %s", ovl_qp(where));
+	return 0;
+}

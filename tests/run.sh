@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs the C unit tests and every bats suite; ends with "N passed, N failed[, N skipped]".
-# Env: OVLBOX_BUILD (build dir with bin/, tests/unit/, tests/helpers/). Optional: TESTS="a.bats b.bats".
+# Env: OVLBOX_BUILD (build dir with bin/, tests/unit/, tests/helpers/). Optional: TESTS="a.bats b.bats";
+# OVLBOX_NO_UNITS=1 (bats suites only); OVLBOX_COUNTS=FILE (write "PASSED FAILED SKIPPED" there
+# and print the counts as a subtotal, for a caller that prints one summary of several runs).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 : "${OVLBOX_BUILD:?set OVLBOX_BUILD}"
@@ -23,7 +25,7 @@ chmod -R a+rX "$bin"
 export OVLBOX="$bin/ovlbox" OVLBOX_HOOK="$bin/ovlbox-hook" OVLBOX_HELPERS="$bin/helpers"
 
 for t in "$OVLBOX_BUILD"/tests/unit/*; do
-	[[ -x $t ]] || continue
+	[[ -x $t && -z ${OVLBOX_NO_UNITS:-} ]] || continue
 	if out=$("$t" 2>&1); then
 		echo "ok unit/$(basename "$t")"
 		passed=$((passed + 1))
@@ -54,7 +56,12 @@ if [[ -e ${suites[0]} ]]; then
 	fi
 fi
 
-summary="$passed passed, $failed failed"
-[[ $skipped -gt 0 ]] && summary+=", $skipped skipped"
-echo "$summary"
+if [[ -n ${OVLBOX_COUNTS:-} ]]; then
+	echo "$passed $failed $skipped" >"$OVLBOX_COUNTS"
+	echo "subtotal: passed $passed, failed $failed, skipped $skipped"
+else
+	summary="$passed passed, $failed failed"
+	[[ $skipped -gt 0 ]] && summary+=", $skipped skipped"
+	echo "$summary"
+fi
 [[ $failed -eq 0 ]]

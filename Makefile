@@ -201,7 +201,8 @@ format:
 clean:
 	rm -rf build
 
--include $(shell find build -name '*.d' 2>/dev/null)
+# (not build/deb: the package's copy of the tree, with its own build)
+-include $(shell find build -path build/deb -prune -o -name '*.d' -type f -print 2>/dev/null)
 
 # ---- fuzz: libFuzzer harnesses of the parsers of untrusted input (tests/fuzz/) ----
 # `make fuzz` builds them with clang into build/fuzz/ and runs each FUZZ_SECONDS on its corpus

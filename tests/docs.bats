@@ -2,6 +2,8 @@
 # The man pages cover the programs: every flag `--help` prints is in the page, every annotation
 # key the sources use is in ovlbox-hook(8), and every page built from man/*.scd renders.
 
+load lib/man
+
 # The --flags a text names, one a line, sorted, each once.
 flags_of() {
 	grep -oE -- '--[a-z][a-z-]*' <<<"$1" | sed 's/-*$//' | LC_ALL=C sort -u
@@ -76,17 +78,12 @@ check_flags() {
 			echo "not built: $page" >&2
 			return 1
 		}
-		err=$(MANWIDTH=80 man -l "$page" 2>&1 >/dev/null)
-		[[ -z $err ]] || {
-			echo "$page: $err" >&2
-			return 1
-		}
+		man_renders "$page"
 		err=$(LC_ALL=C.UTF-8 groff -man -Tutf8 -ww -z "$page" 2>&1)
 		[[ -z $err ]] || {
 			echo "$page (groff -ww): $err" >&2
 			return 1
 		}
-		MANWIDTH=80 man -l "$page" 2>/dev/null | grep -q '^NAME$'
 		n=$((n + 1))
 	done
 	[[ $n -ge 3 ]]

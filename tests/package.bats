@@ -2,6 +2,8 @@
 # The Debian package (make deb): what it installs, its control fields, lintian, and that the
 # binaries it ships run. make check-deb builds it and runs this suite with OVLBOX_DEB set.
 
+load lib/man
+
 setup_file() {
 	: "${OVLBOX_DEB:?set OVLBOX_DEB (make check-deb builds the package and sets it)}"
 	[[ -f $OVLBOX_DEB ]] || {
@@ -146,14 +148,9 @@ Recommends: runc | crun" ]] || {
 }
 
 @test "package: man -l renders each of its man pages without a warning" {
-	local page n=0 err
+	local page n=0
 	for page in "$PKG_ROOT"/usr/share/man/man*/*.gz; do
-		err=$(MANWIDTH=80 man -l "$page" 2>&1 >/dev/null)
-		[[ -z $err ]] || {
-			echo "$page: $err" >&2
-			return 1
-		}
-		MANWIDTH=80 man -l "$page" 2>/dev/null | grep -q '^NAME$'
+		man_renders "$page"
 		n=$((n + 1))
 	done
 	[[ $n -eq $(find "$OVLBOX_SRC/man" -name '*.scd' | wc -l) ]]

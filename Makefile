@@ -4,7 +4,7 @@
 CC      ?= cc
 PREFIX  ?= /usr/local
 DESTDIR ?=
-VERSION := 0.1.0
+VERSION := 0.2.0
 PKGS    := libseccomp yajl libcap
 
 ifeq ($(SANITIZE),1)
@@ -62,9 +62,21 @@ BENCHES  := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
 BINS := $(OVLBOX) $(if $(HOOK_SRC),$(HOOK)) $(if $(RUNTIME_SRC),$(RUNTIME))
 
-.PHONY: all deps deps-bench check demo bench install clean format
+# Man pages: man/NAME.N.scd, built with scdoc into $(B)/man/NAME.N.
+MAN_SRC := $(wildcard man/*.scd)
+MANS    := $(MAN_SRC:man/%.scd=$(B)/man/%)
 
-all: $(BINS)
+.PHONY: all deps deps-bench check demo bench install clean format man deb check-deb
+
+all: $(BINS) $(MANS)
+
+man: $(MANS)
+
+$(B)/man/%: man/%.scd
+	@command -v scdoc >/dev/null || { echo "make: scdoc not found (apt-get install scdoc, or make deps)" >&2; exit 1; }
+	@mkdir -p $(dir $@)
+	sed 's/@VERSION@/$(VERSION)/g' $< | scdoc >$@.tmp
+	mv $@.tmp $@
 
 build/rel/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -153,13 +165,45 @@ bench:
 	@$(MAKE) --no-print-directory all $(BENCHES) $(HELPERS)
 	@OVLBOX_BUILD=$(CURDIR)/$(B) OVLBOX_HELPERS=$(CURDIR)/build/rel/tests/helpers bench/run.sh
 
+# HOOKSDIR: where the hooks.d file goes. The default is one podman and CRI-O read (with
+# PREFIX=/usr it turns the hook on for every container that asks for a workspace); the Debian
+# package puts it in an inactive place instead (debian/rules).
+HOOKSDIR ?= $(PREFIX)/share/containers/oci/hooks.d
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	set -e; for m in $(MANS); do \
+		s=$${m##*.}; install -d $(DESTDIR)$(PREFIX)/share/man/man$$s; \
+		install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/; done
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 0644 completions/ovlbox $(DESTDIR)$(PREFIX)/share/bash-completion/completions/ovlbox
 	if [ -f examples/hooks.d/ovlbox.json ]; then \
-		install -d $(DESTDIR)$(PREFIX)/share/containers/oci/hooks.d && \
+		install -d $(DESTDIR)$(HOOKSDIR) && \
 		sed 's|@BINDIR@|$(PREFIX)/bin|g' examples/hooks.d/ovlbox.json \
-			> $(DESTDIR)$(PREFIX)/share/containers/oci/hooks.d/ovlbox.json; fi
+			> $(DESTDIR)$(HOOKSDIR)/ovlbox.json; fi
+
+# ---- deb: the Debian package (debian/), built in a copy of the tree under build/deb/ so that
+# nothing is written beside the checkout; leaves build/ovlbox_VERSION_ARCH.deb. ----
+DEB_ARCH = $(shell dpkg --print-architecture 2>/dev/null)
+DEB      = build/ovlbox_$(VERSION)_$(DEB_ARCH).deb
+DEB_TREE = build/deb/ovlbox-$(VERSION)
+
+deb:
+	@tests/install-deps.sh deb
+	rm -rf build/deb
+	mkdir -p $(DEB_TREE)
+	tar -c --exclude=./build --exclude=./.git --exclude=./demo . | tar -x -C $(DEB_TREE)
+	cd $(DEB_TREE) && dpkg-buildpackage -us -uc -b >../build.log 2>&1 || { tail -n 40 ../build.log; exit 1; }
+	cp build/deb/ovlbox_$(VERSION)_$(DEB_ARCH).deb $(DEB)
+	@echo "deb: $(DEB) (log: build/deb/build.log)"
+
+# check-deb: the package's own test (tests/package.bats), counted like make check's suites.
+check-deb: deb
+	@tests/install-deps.sh check
+	@$(MAKE) --no-print-directory all
+	@OVLBOX_BUILD=$(CURDIR)/$(B) OVLBOX_HELPERS=$(CURDIR)/build/rel/tests/helpers OVLBOX_DEB=$(CURDIR)/$(DEB) \
+		OVLBOX_NO_UNITS=1 TESTS=tests/package.bats tests/run.sh
 
 format:
 	clang-format -i $(wildcard include/ovlbox/*.h lib/*.c lib/*.h sandbox/*.c sandbox/*.h sandbox/gen/*.c hook/*.c hook/*.h runtime/*.c runtime/*.h tests/unit/*.c tests/helpers/*.c bench/*.c)
@@ -167,7 +211,8 @@ format:
 clean:
 	rm -rf build
 
--include $(shell find build -name '*.d' 2>/dev/null)
+# (not build/deb: the package's copy of the tree, with its own build)
+-include $(shell find build -path build/deb -prune -o -name '*.d' -type f -print 2>/dev/null)
 
 # ---- fuzz: libFuzzer harnesses of the parsers of untrusted input (tests/fuzz/) ----
 # `make fuzz` builds them with clang into build/fuzz/ and runs each FUZZ_SECONDS on its corpus

@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
-# Installs the Debian packages a make target needs, only those missing. Usage: install-deps.sh build|check|bench|fuzz
+# Installs the Debian packages a make target needs, only those missing. Usage: install-deps.sh build|check|bench|fuzz|deb
 set -euo pipefail
 
-build=(gcc make pkg-config libc6-dev libseccomp-dev libyajl-dev libcap-dev)
+build=(gcc make pkg-config libc6-dev libseccomp-dev libyajl-dev libcap-dev scdoc)
 check=("${build[@]}" bats attr e2fsprogs jq strace busybox-static runc crun podman uidmap
 	iproute2 util-linux procps golang-github-containers-common passwd libcap2-bin
 	docker.io containerd scdoc)
 bench=("${check[@]}" bubblewrap gnuplot-nox dpkg-dev linux-perf)
 fuzz=("${build[@]}" clang) # clang's libFuzzer and sanitizer runtimes come with it
+check+=(man-db) # tests/docs.bats renders the man pages
+deb=("${build[@]}" dpkg-dev debhelper fakeroot lintian)
 
 case "${1:-}" in
 build) want=("${build[@]}") ;;
 check) want=("${check[@]}") ;;
 bench) want=("${bench[@]}") ;;
 fuzz) want=("${fuzz[@]}") ;;
-*) echo "usage: $0 build|check|bench|fuzz" >&2; exit 2 ;;
+deb) want=("${deb[@]}") ;;
+*) echo "usage: $0 build|check|bench|fuzz|deb" >&2; exit 2 ;;
 esac
 
 missing=()

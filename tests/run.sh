@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Runs the C unit tests and every bats suite; ends with "N passed, N failed[, N skipped]".
-# Env: OVLBOX_BUILD (build dir with bin/, tests/unit/, tests/helpers/). Optional: TESTS="a.bats b.bats".
+# Runs the C unit tests and every bats suite (but tests/package.bats: make check-deb); ends with
+# "N passed, N failed[, N skipped]".
+# Env: OVLBOX_BUILD (build dir with bin/, tests/unit/, tests/helpers/). Optional: TESTS="a.bats b.bats";
+# OVLBOX_NO_UNITS=1 (bats suites only); OVLBOX_COUNTS=FILE (write "PASSED FAILED SKIPPED" there
+# and print the counts as a subtotal, for a caller that prints one summary of several runs).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 : "${OVLBOX_BUILD:?set OVLBOX_BUILD}"
@@ -23,7 +26,7 @@ chmod -R a+rX "$bin"
 export OVLBOX="$bin/ovlbox" OVLBOX_HOOK="$bin/ovlbox-hook" OVLBOX_RUNTIME="$bin/ovlbox-runtime" OVLBOX_HELPERS="$bin/helpers"
 
 for t in "$OVLBOX_BUILD"/tests/unit/*; do
-	[[ -x $t ]] || continue
+	[[ -x $t && -z ${OVLBOX_NO_UNITS:-} ]] || continue
 	if out=$("$t" 2>&1); then
 		echo "ok unit/$(basename "$t")"
 		passed=$((passed + 1))
@@ -39,7 +42,11 @@ if [[ -n ${TESTS:-} ]]; then
 	# shellcheck disable=SC2206
 	suites=($TESTS)
 else
-	suites=(tests/*.bats)
+	suites=()
+	for s in tests/*.bats; do
+		# the package's suite needs the package built: make check-deb runs it
+		[[ $s == tests/package.bats ]] || suites+=("$s")
+	done
 fi
 if [[ -e ${suites[0]} ]]; then
 	bats --tap "${suites[@]}" 2>&1 | tee "$log"
@@ -54,7 +61,12 @@ if [[ -e ${suites[0]} ]]; then
 	fi
 fi
 
-summary="$passed passed, $failed failed"
-[[ $skipped -gt 0 ]] && summary+=", $skipped skipped"
-echo "$summary"
+if [[ -n ${OVLBOX_COUNTS:-} ]]; then
+	echo "$passed $failed $skipped" >"$OVLBOX_COUNTS"
+	echo "subtotal: passed $passed, failed $failed, skipped $skipped"
+else
+	summary="$passed passed, $failed failed"
+	[[ $skipped -gt 0 ]] && summary+=", $skipped skipped"
+	echo "$summary"
+fi
 [[ $failed -eq 0 ]]

@@ -412,3 +412,20 @@ same_as_runc() {
 	runc --root "$OVL_T/runc-state" delete -f "$ID"
 	same_as_runc list
 }
+
+@test "runtime: the examples load: runtime.json, daemon.json, containerd's runtime entry, man page" {
+	local ex=$OVLBOX_SRC/examples/runtime
+	jq -e --arg rt /usr/local/bin/ovlbox-runtime '.runtimes.ovlbox.path == $rt and
+		(.runtimes.ovlbox.runtimeArgs | index("--ovlbox-env")) != null' "$ex/daemon.json"
+	rt_bundle "$(ovl_ann org.ovlbox.workspace=/workspace)"
+	run "$OVLBOX_RUNTIME" --ovlbox-config "$ex/runtime.json" --ovlbox-runtime "$ECHO_RT" create -b "$B" "$ID"
+	[[ $status -eq 0 ]] || fail "$output"
+	OVLBOX_HOOK=/usr/local/bin/ovlbox-hook rt_assert_hooks_added --log /var/log/ovlbox-hook.log --layers-under /var/lib/executor
+	run containerd --config "$ex/containerd-config.toml" config dump
+	[[ $status -eq 0 ]] || fail "$output"
+	[[ $output == *'BinaryName = "/usr/local/bin/ovlbox-runtime"'* ]] || fail "$output"
+	[[ $output == *'pod_annotations = ["org.ovlbox.*"]'* ]] || fail "$output"
+	[[ $output == *'runtime_type = "io.containerd.runc.v2"'* ]] || fail "$output"
+	run scdoc <"$OVLBOX_SRC/man/ovlbox-runtime.8.scd"
+	[[ $status -eq 0 && $output == *'.TH "ovlbox-runtime" "8"'* ]] || fail "scdoc: $output"
+}

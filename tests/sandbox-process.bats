@@ -312,14 +312,14 @@ check_marker_gone_while_running() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# --stats, as the README shows it
+# --stats, as ovlbox(1) shows it
 
-@test "stats: the README's example action gives the README's counts" {
-	local readme=$OVLBOX_SRC/README.md action want
+@test "stats: ovlbox(1)'s example action gives its counts" {
+	local readme=$OVLBOX_SRC/man/ovlbox.1.scd action want
 	action=$(grep -o 'the action `printf 12345 >.*' "$readme" | head -1)
-	[[ -n $action ]] || fail "the example is not in the README"
+	[[ -n $action ]] || fail "the example is not in ovlbox(1)"
 	# the example's JSON block: its changes object
-	want=$(sed -n '/^### `--stats FILE`/,/^| key/p' "$readme" | sed -n '/^```json/,/^```/p' |
+	want=$(sed -n '/^# STATS/,/^# EXIT STATUS/p' "$readme" | sed -n '/^```$/,/^```$/p' |
 		sed '1d;$d' | jq -c '.changes')
 	mkdir "$WS/d"
 	printf 'aaa\n' >"$WS/a"
@@ -329,7 +329,7 @@ check_marker_gone_while_running() {
 		'printf 12345 > new1; printf 1234567890 > d/new2; printf 1234567 > a; rm b; rm d/x'
 	assert_status 0
 	[[ $(stats_get "$T/stats.json" .changes) == "$want" ]] ||
-		fail "README: $want, ovlbox: $(stats_get "$T/stats.json" .changes)"
+		fail "ovlbox(1): $want, ovlbox: $(stats_get "$T/stats.json" .changes)"
 	grep -q 'gives added 2 (`new1`,' "$readme" && grep -q 'modified 1 (`a`' "$readme" ||
-		fail "the README's text does not give modified 1"
+		fail "ovlbox(1)'s text does not give modified 1"
 }

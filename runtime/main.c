@@ -91,7 +91,7 @@ static int fail(const struct rt_call *c, const char *what)
 
 int main(int argc, char **argv)
 {
-	struct rt_settings s = {0};
+	__attribute__((cleanup(rt_settings_free))) struct rt_settings s = {0};
 	struct rt_call call = {0};
 	cleanup_error ovl_error_t err = NULL;
 	int first;
@@ -115,7 +115,7 @@ int main(int argc, char **argv)
 	/* argv[first - 1] becomes the runtime's argv[0]: the same arguments follow */
 	char **args = argv + first - 1;
 	args[0] = s.runtime;
-	execve(s.runtime, args, environ);
+	execve(args[0], args, environ);
 	cleanup_free char *msg = NULL;
 	if (asprintf(&msg, "exec %s: %s", ovl_qp(s.runtime), strerror(errno)) < 0)
 		abort();

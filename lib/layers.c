@@ -20,7 +20,6 @@
 #include "ovlbox/journal.h"
 #include "ovlbox/layers.h"
 #include "ovlbox/log.h"
-#include "ovlbox/ns.h"
 #include "ovlbox/release.h"
 
 #define MODE_FILE   "ovlbox-mode"

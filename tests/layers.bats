@@ -35,7 +35,7 @@ start_flipper() {
 	"$OVLBOX_HELPERS/flipper" "$@" >"$C/flip.out" 2>&1 &
 	FLIP=$!
 	local i
-	for ((i = 0; i < 200; i++)); do
+	for ((i = 0; i < 1000; i++)); do
 		[[ -s $C/flip.out ]] && break
 		sleep 0.01
 	done

@@ -21,7 +21,6 @@
 #include "ovlbox/layers.h"
 #include "ovlbox/log.h"
 #include "ovlbox/plan.h"
-#include "ovlbox/release.h"
 
 /* The parent directory last opened on each side: steps come grouped by directory. */
 struct dircache {
@@ -315,9 +314,8 @@ static int run_plan(struct exec *x, const struct ovl_plan *p, ovl_error_t *err)
 }
 
 /* After the last step: overlay's own work subdirs, the mode file, then the journal, then the
- * work dir itself. The removed dirs go to rel, freed by the kernel after the caller returns. */
-static int remove_work(const char *work, int *work_fd, bool journaled, struct ovl_release *rel,
-		       ovl_error_t *err)
+ * work dir itself. */
+static int remove_work(const char *work, int work_fd, bool journaled, ovl_error_t *err)
 {
 	const char *names[] = {"work",
 			       "index",
@@ -327,16 +325,12 @@ static int remove_work(const char *work, int *work_fd, bool journaled, struct ov
 			       "ovlbox-container.tmp",
 			       OVL_JOURNAL_NAME ".tmp"};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (ovl_remove_tree_release_at(*work_fd, names[i], rel, err) < 0)
+		if (ovl_remove_tree_at(work_fd, names[i], err) < 0)
 			return ovl_error_wrap(err, "clean work dir %s", ovl_qp(work));
-	if (journaled && ovl_journal_remove(*work_fd, err) < 0)
+	if (journaled && ovl_journal_remove(work_fd, err) < 0)
 		return -1;
-	if (rmdir(work) < 0) {
-		if (errno != ENOENT && errno != ENOTEMPTY)
-			return ovl_error(err, errno, "remove work dir %s", ovl_qp(work));
-		return 0;
-	}
-	ovl_release_hold(rel, ovl_steal_fd(work_fd));
+	if (rmdir(work) < 0 && errno != ENOENT && errno != ENOTEMPTY)
+		return ovl_error(err, errno, "remove work dir %s", ovl_qp(work));
 	return 0;
 }
 
@@ -360,8 +354,6 @@ int ovl_apply(const struct ovl_layers *l, const struct ovl_apply_opts *opts,
 	 * applied onto itself. */
 	if (ovl_layers_check_apart(l, err) < 0)
 		return -1;
-	/* Declared first, released last: after the fds below are closed. */
-	cleanup_release struct ovl_release rel = OVL_RELEASE_INIT;
 	cleanup_close int lower_fd =
 	    ovl_openat_noatime(AT_FDCWD, l->lower, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (lower_fd < 0)
@@ -383,7 +375,7 @@ int ovl_apply(const struct ovl_layers *l, const struct ovl_apply_opts *opts,
 		ovl_info("finishing an interrupted apply of %s", ovl_qp(l->lower));
 	if (!have && upper_fd < 0) {
 		/* Nothing to apply; a leftover work dir is just removed. */
-		return work_fd >= 0 ? remove_work(l->work, &work_fd, false, &rel, err) : 0;
+		return work_fd >= 0 ? remove_work(l->work, work_fd, false, err) : 0;
 	}
 	if (!have) {
 		if (work_fd < 0) {
@@ -434,6 +426,5 @@ int ovl_apply(const struct ovl_layers *l, const struct ovl_apply_opts *opts,
 		    ovl_qp(l->lower));
 	if (journaled && syncfs(lower_fd) < 0)
 		return ovl_error(err, errno, "sync workspace %s", ovl_qp(l->lower));
-	ovl_release_hold(&rel, ovl_steal_fd(&upper_fd)); /* removed by the plan's END step */
-	return remove_work(l->work, &work_fd, journaled, &rel, err);
+	return remove_work(l->work, work_fd, journaled, err);
 }

@@ -17,7 +17,6 @@
 
 #include "ovlbox/cleanup.h"
 #include "ovlbox/fs.h"
-#include "ovlbox/release.h"
 
 bool ovl_path_is_clean_relative(const char *path)
 {
@@ -190,15 +189,14 @@ DIR *ovl_opendir_dup(int fd)
 	return dir;
 }
 
-static int remove_tree(int dirfd, const char *name, unsigned char d_type, struct ovl_release *rel,
-		       ovl_error_t *err);
+static int remove_tree(int dirfd, const char *name, unsigned char d_type, ovl_error_t *err);
 
 /* Reads the directory with getdents64 into a small buffer of its own (not a DIR stream: that
  * takes a dup, a stat, a 32 KiB buffer and three more system calls per directory); entries are
  * removed while it is read, as readdir would. 2 KiB (some 50 entries a call) keeps the buffers
  * of a few levels within a page or two of fresh heap for the small trees of a hook's poststop
  * (each fresh page is a page fault, some 5 us here); on the heap, as a tree may be deep. */
-static int remove_dir_contents(int dfd, const char *what, struct ovl_release *rel, ovl_error_t *err)
+static int remove_dir_contents(int dfd, const char *what, ovl_error_t *err)
 {
 	enum { BUF = 2048 };
 	cleanup_free char *buf = malloc(BUF);
@@ -220,7 +218,7 @@ static int remove_dir_contents(int dfd, const char *what, struct ovl_release *re
 			off += de->d_reclen;
 			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 				continue;
-			if (remove_tree(dfd, de->d_name, de->d_type, rel, err) < 0)
+			if (remove_tree(dfd, de->d_name, de->d_type, err) < 0)
 				return ovl_error_wrap(err, "%s", ovl_qp(what));
 		}
 	}
@@ -228,8 +226,7 @@ static int remove_dir_contents(int dfd, const char *what, struct ovl_release *re
 
 /* d_type from the parent's listing (DT_UNKNOWN if none): a directory is opened at once, anything
  * else unlinked first. */
-static int remove_tree(int dirfd, const char *name, unsigned char d_type, struct ovl_release *rel,
-		       ovl_error_t *err)
+static int remove_tree(int dirfd, const char *name, unsigned char d_type, ovl_error_t *err)
 {
 	if (d_type != DT_DIR) {
 		if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
@@ -244,27 +241,19 @@ static int remove_tree(int dirfd, const char *name, unsigned char d_type, struct
 			return 0;
 		if (d_type == DT_DIR && (errno == ENOTDIR || errno == ELOOP))
 			/* replaced by a non-directory since it was listed */
-			return remove_tree(dirfd, name, DT_UNKNOWN, rel, err);
+			return remove_tree(dirfd, name, DT_UNKNOWN, err);
 		return ovl_error(err, errno, "open %s", ovl_qp(name));
 	}
-	if (remove_dir_contents(dfd, name, rel, err) < 0)
+	if (remove_dir_contents(dfd, name, err) < 0)
 		return -1;
 	if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
 		return ovl_error(err, errno, "rmdir %s", ovl_qp(name));
-	if (rel)
-		ovl_release_hold(rel, ovl_steal_fd(&dfd));
 	return 0;
 }
 
 int ovl_remove_tree_at(int dirfd, const char *name, ovl_error_t *err)
 {
-	return remove_tree(dirfd, name, DT_UNKNOWN, NULL, err);
-}
-
-int ovl_remove_tree_release_at(int dirfd, const char *name, struct ovl_release *rel,
-			       ovl_error_t *err)
-{
-	return remove_tree(dirfd, name, DT_DIR, rel, err);
+	return remove_tree(dirfd, name, DT_UNKNOWN, err);
 }
 
 static void proc_fd_path(char buf[static 32], int fd)

@@ -17,7 +17,6 @@
 #include "ovlbox/layers.h"
 #include "ovlbox/log.h"
 #include "ovlbox/ns.h"
-#include "ovlbox/release.h"
 
 #define MODE_FILE   "ovlbox-mode"
 #define MODE_XATTR  "user.ovlbox.mode"
@@ -427,11 +426,7 @@ int ovl_layers_clear_owner(const struct ovl_layers *l, ovl_error_t *err)
 
 int ovl_layers_remove_scratch_at(int wfd, ovl_error_t *err)
 {
-	/* Released (release.h), work/work's block is not freed by the rmdir, with the work dir
-	 * locked, holding up the lookups of an apply running alongside, nor by the caller. */
-	cleanup_release struct ovl_release rel = OVL_RELEASE_INIT;
-	if (ovl_remove_tree_release_at(wfd, "work", &rel, err) < 0 ||
-	    ovl_remove_tree_release_at(wfd, "index", &rel, err) < 0)
+	if (ovl_remove_tree_at(wfd, "work", err) < 0 || ovl_remove_tree_at(wfd, "index", err) < 0)
 		return -1;
 	return 0;
 }
@@ -442,8 +437,7 @@ int ovl_layers_clear_volatile_marker_at(int wfd, ovl_error_t *err)
 	    openat(wfd, "work", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (scratch < 0)
 		return errno == ENOENT ? 0 : ovl_error(err, errno, "open work dir's work");
-	cleanup_release struct ovl_release rel = OVL_RELEASE_INIT;
-	if (ovl_remove_tree_release_at(scratch, "incompat", &rel, err) < 0)
+	if (ovl_remove_tree_at(scratch, "incompat", err) < 0)
 		return ovl_error_wrap(err, "work dir's work");
 	return 0;
 }
@@ -719,7 +713,7 @@ int ovl_layers_fsmount(const struct ovl_layer_fds *fds, bool userxattr, unsigned
 	return mfd;
 }
 
-static int remove_path(const char *path, struct ovl_release *rel, ovl_error_t *err)
+static int remove_path(const char *path, ovl_error_t *err)
 {
 	cleanup_free char *copy = strdup(path);
 	if (copy == NULL)
@@ -729,18 +723,15 @@ static int remove_path(const char *path, struct ovl_release *rel, ovl_error_t *e
 	cleanup_close int pfd = open(slash == copy ? "/" : copy, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (pfd < 0)
 		return errno == ENOENT ? 0 : ovl_error(err, errno, "open %s", ovl_qp(copy));
-	if (ovl_remove_tree_release_at(pfd, slash + 1, rel, err) < 0)
+	if (ovl_remove_tree_at(pfd, slash + 1, err) < 0)
 		return ovl_error_wrap(err, "remove %s", ovl_qp(path));
 	return 0;
 }
 
 int ovl_layers_discard(const struct ovl_layers *l, ovl_error_t *err)
 {
-	/* work last: it holds the mode file that tells how to read upper. The removed dirs are
-	 * freed by the kernel after we return (release.h): five synchronous discards fewer on the
-	 * runtime's path when the hook discards at poststop. */
-	cleanup_release struct ovl_release rel = OVL_RELEASE_INIT;
-	if (remove_path(l->upper, &rel, err) < 0 || remove_path(l->work, &rel, err) < 0)
+	/* work last: it holds the mode file that tells how to read upper. */
+	if (remove_path(l->upper, err) < 0 || remove_path(l->work, err) < 0)
 		return -1;
 	return 0;
 }

@@ -19,8 +19,9 @@ bool ovl_path_is_clean_relative(const char *path);
  * (RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS) and falls back to an O_NOFOLLOW walk without it. */
 int ovl_open_beneath(int dirfd, const char *relpath, int flags, ovl_error_t *err);
 
-/* Removes dirfd/name: unlinks a non-directory, or removes a directory tree bottom-up. A missing
- * name is success. Symlinks are removed, never followed. */
+/* Removes dirfd/name: unlinks a non-directory, or removes a directory tree bottom-up, of any
+ * depth, holding a bounded number of fds (walk.h). A missing name is success. Symlinks are
+ * removed, never followed. */
 int ovl_remove_tree_at(int dirfd, const char *name, ovl_error_t *err);
 
 /* A directory stream on a duplicate of fd (fd stays open and usable), read from the start.

@@ -4,8 +4,8 @@
 # runc running a static no-op hook (bench/noophook, linked like ovlbox-hook) at the same two
 # stages, which is what runc itself spends on running hooks, and `/bin/true` there (dynamically
 # linked: its loading adds ~0.5 ms a stage). bench/timeit runs them interleaved after a warm-up,
-# every other round in reverse order (the hook leaves a kernel worker freeing the directories it
-# removed); runc keeps its state on a tmpfs, as under /run on a standard host. Prints the table
+# every other round in reverse order (the hook's removals leave the disk busy for the next case:
+# it discards freed blocks); runc keeps its state on a tmpfs, as under /run on a standard host. Prints the table
 # and the ratio of the medians (goal: at most 1.10).
 #
 # Usage: bench/hook.sh [RUNS]   (default 300; env OVLBOX_HOOK: the hook binary, default

@@ -29,9 +29,9 @@
 # must not grow with the workspace (no walk before the run). In a world-readable dir of its
 # own under /var/tmp, with a copy of ovlbox, so the user reaches both whatever the build dir.
 #
-# Every timeit run alternates the order of its cases (A B C, C B A, ...): ovlbox run and the hook
-# leave a kernel worker freeing the directories they removed (lib/release.c), and each case
-# should follow each other one as often as it precedes it. The runc ± hook run has a reference
+# Every timeit run alternates the order of its cases (A B C, C B A, ...): a case's removals leave
+# the disk busy for the next (this disk discards freed blocks), and each case should follow each
+# other one as often as it precedes it. The runc ± hook run has a reference
 # case, runc running a static no-op hook (bench/noophook) at the hook's two stages: what runc
 # itself spends on running hooks.
 #

@@ -13,6 +13,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "ovlbox/alloc.h"
 #include "ovlbox/apply.h"
 #include "ovlbox/cleanup.h"
 #include "ovlbox/diff.h"
@@ -21,49 +22,120 @@
 #include "ovlbox/layers.h"
 #include "ovlbox/log.h"
 #include "ovlbox/plan.h"
-#include "ovlbox/release.h"
+#include "ovlbox/walk.h"
 
-/* The parent directory last opened on each side: steps come grouped by directory. */
-struct dircache {
-	char *path;
-	int fd;
+/* The directory of one layer that the last step worked in, reached from the layer's root. Steps
+ * come grouped by directory, and a deep tree's post-order steps (a merged chain's DIR steps)
+ * climb one level at a time: so the cursor keeps the way from the root as a walk (walk.h:
+ * a bounded number of fds, each level's dev:ino checked on the way up) and goes from one
+ * directory to the next through their common ancestor, one component at a time, instead of
+ * resolving each (possibly PATH_MAX-long) path from the root again. */
+struct cursor {
+	int root;
+	bool open;
+	struct ovl_walk w; /* per level: the path's length before its name */
+	struct ovl_pathbuf path;
 };
 
 struct exec {
 	int lower_fd, upper_fd;
 	const struct ovl_layers *layers;
 	int userxattr;
-	struct dircache lower, upper;
+	struct cursor lower, upper;
 };
 
-static void cache_drop(struct dircache *c)
+static void cursor_close(struct cursor *c)
 {
-	free(c->path);
-	if (c->fd >= 0)
-		close(c->fd);
-	c->path = NULL;
-	c->fd = -1;
+	if (c->open) {
+		ovl_walk_free(&c->w);
+		free(c->path.s);
+		c->path = (struct ovl_pathbuf){0};
+		c->open = false;
+	}
 }
 
-/* Opens (or reuses) the directory holding path's last component; *base points into path. */
-static int parent_fd(struct dircache *c, int root, const char *path, const char **base,
-		     ovl_error_t *err)
+/* Length of the longest leading run of whole components that a and b (alen, blen) share. */
+static size_t common_dirs(const char *a, size_t alen, const char *b, size_t blen)
+{
+	size_t i = 0;
+	while (i < alen && i < blen && a[i] == b[i])
+		i++;
+	if ((i == alen || a[i] == '/') && (i == blen || b[i] == '/'))
+		return i;
+	while (i > 0 && a[i - 1] != '/')
+		i--;
+	return i > 0 ? i - 1 : 0;
+}
+
+/* errno for a directory dirfd/name that could not be opened: ELOOP where it is a symlink (as
+ * a path resolution refusing symlinks says), else e. */
+static int open_errno(int dirfd, const char *name, int e)
+{
+	struct stat st;
+	if (e == ENOTDIR && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISLNK(st.st_mode))
+		return ELOOP;
+	return e;
+}
+
+/* Enters the components of rel (relative to the cursor's directory) one by one. */
+static int cursor_descend(struct cursor *c, const char *rel, ovl_error_t *err)
+{
+	while (*rel) {
+		const char *slash = strchr(rel, '/');
+		size_t n = slash ? (size_t)(slash - rel) : strlen(rel);
+		char name[NAME_MAX + 1];
+		if (n == 0 || n > NAME_MAX)
+			return ovl_error(err, n ? ENAMETOOLONG : EINVAL, "path %s", ovl_qp(rel));
+		memcpy(name, rel, n);
+		name[n] = '\0';
+		size_t old = ovl_path_push(&c->path, name);
+		if (ovl_walk_push(&c->w, name) < 0) {
+			ovl_error(err, open_errno(ovl_walk_fd(&c->w), name, errno), "open %s",
+				  ovl_qp(c->path.s));
+			ovl_path_pop(&c->path, old);
+			return -1;
+		}
+		*(size_t *)ovl_walk_data(&c->w, ovl_walk_depth(&c->w)) = old;
+		rel += n + (slash ? 1 : 0);
+	}
+	return 0;
+}
+
+/* The fd of directory dir (relative to the cursor's root, "" for the root itself). */
+static int cursor_to(struct cursor *c, const char *dir, size_t len, ovl_error_t *err)
+{
+	if (!c->open) {
+		if (ovl_walk_init(&c->w, c->root, O_PATH, false, sizeof(size_t)) < 0)
+			return ovl_error(err, errno, "stat layer root");
+		ovl_path_push(&c->path, "");
+		c->open = true;
+	}
+	size_t keep = common_dirs(c->path.s, c->path.len, dir, len);
+	while (c->path.len > keep) {
+		size_t old = *(size_t *)ovl_walk_data(&c->w, ovl_walk_depth(&c->w));
+		if (ovl_walk_pop(&c->w, NULL) < 0) {
+			int e = errno;
+			cursor_close(c);
+			return ovl_error(err, e, "back up from %s", ovl_qp(c->path.s));
+		}
+		ovl_path_pop(&c->path, old);
+	}
+	cleanup_free char *rest = strndup(dir + keep + (keep < len && dir[keep] == '/'),
+					  len - keep - (keep < len && dir[keep] == '/'));
+	if (rest == NULL)
+		abort();
+	if (cursor_descend(c, rest, err) < 0)
+		return -1;
+	return ovl_walk_fd(&c->w);
+}
+
+/* The directory holding path's last component; *base points into path. */
+static int parent_fd(struct cursor *c, const char *path, const char **base, ovl_error_t *err)
 {
 	const char *slash = strrchr(path, '/');
-	size_t plen = slash ? (size_t)(slash - path) : 0;
 	*base = slash ? slash + 1 : path;
-	if (c->path && strlen(c->path) == plen && strncmp(c->path, path, plen) == 0)
-		return c->fd;
-	cache_drop(c);
-	cleanup_free char *parent = strndup(path, plen);
-	if (parent == NULL)
-		abort();
-	int fd = ovl_open_beneath(root, parent, O_PATH | O_DIRECTORY, err);
-	if (fd < 0)
-		return -1;
-	c->path = ovl_steal_ptr(&parent);
-	c->fd = fd;
-	return fd;
+	return cursor_to(c, path, slash ? (size_t)(slash - path) : 0, err);
 }
 
 /* lstat of upper/path: 1 exists, 0 gone (the step is done), -1 error. A missing parent also
@@ -72,7 +144,7 @@ static int upper_entry(struct exec *x, const char *path, int *pfd, const char **
 		       struct stat *st, ovl_error_t *err)
 {
 	ovl_error_t e = NULL;
-	*pfd = parent_fd(&x->upper, x->upper_fd, path, base, &e);
+	*pfd = parent_fd(&x->upper, path, base, &e);
 	if (*pfd < 0) {
 		int en = ovl_error_errno(e);
 		if (en == ENOENT) {
@@ -99,7 +171,7 @@ struct upper_ref {
 
 static int lower_parent(struct exec *x, const char *path, const char **base, ovl_error_t *err)
 {
-	int fd = parent_fd(&x->lower, x->lower_fd, path, base, err);
+	int fd = parent_fd(&x->lower, path, base, err);
 	if (fd < 0)
 		return ovl_error_wrap(err, "workspace");
 	return fd;
@@ -182,12 +254,9 @@ static int step_replace(struct exec *x, const struct ovl_step *s, const struct u
 	    (S_ISDIR(lst.st_mode) || S_ISDIR(u->st.st_mode)) &&
 	    ovl_remove_tree_at(lfd, lbase, err) < 0)
 		return ovl_error_wrap(err, "replace %s", ovl_qp(s->path));
+	/* The cursors are at the parents: what moves is below them, never on their way. */
 	if (renameat(pfd, base, lfd, lbase) < 0)
 		return ovl_error(err, errno, "move %s into the workspace", ovl_qp(s->path));
-	if (S_ISDIR(u->st.st_mode)) {
-		cache_drop(&x->upper); /* the moved dir is no longer below upper */
-		cache_drop(&x->lower);
-	}
 	return 0;
 }
 
@@ -215,6 +284,21 @@ static bool has_owner_mode_times(int fd, const struct stat *want)
 	       same_time(st.st_atim, want->st_atim) && same_time(st.st_mtim, want->st_mtim);
 }
 
+/* An fd of workspace dir path ("" the root), through the lower cursor. */
+static int workspace_dir(struct exec *x, const char *path, ovl_error_t *err)
+{
+	if (path[0] == '\0')
+		return ovl_open_beneath(x->lower_fd, "", O_PATH | O_DIRECTORY, err);
+	const char *base;
+	int pfd = parent_fd(&x->lower, path, &base, err);
+	if (pfd < 0)
+		return -1;
+	int fd = openat(pfd, base, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return ovl_error(err, open_errno(pfd, base, errno), "open %s", ovl_qp(path));
+	return fd;
+}
+
 /* u is NULL for the root, which has no marker (the upper root stays until the end). */
 static int step_dir(struct exec *x, const struct ovl_step *s, const struct upper_ref *u,
 		    ovl_error_t *err)
@@ -228,7 +312,7 @@ static int step_dir(struct exec *x, const struct ovl_step *s, const struct upper
 			return 0;
 		return ovl_error(err, errno, "open upper dir %s", ovl_qp(s->path));
 	}
-	cleanup_close int lfd = ovl_open_beneath(x->lower_fd, s->path, O_PATH | O_DIRECTORY, err);
+	cleanup_close int lfd = workspace_dir(x, s->path, err);
 	if (lfd < 0)
 		return ovl_error_wrap(err, "workspace dir");
 	struct stat want = {.st_mode = S_IFDIR | s->mode,
@@ -240,11 +324,8 @@ static int step_dir(struct exec *x, const struct ovl_step *s, const struct upper
 			    err) < 0 ||
 	    (!has_owner_mode_times(lfd, &want) && ovl_set_owner_mode_times(lfd, &want, err) < 0))
 		return ovl_error_wrap(err, "workspace dir %s", ovl_qp(s->path));
-	if (!root) {
-		if (unlinkat(pfd, base, AT_REMOVEDIR) < 0)
-			return ovl_error(err, errno, "remove upper dir %s", ovl_qp(s->path));
-		cache_drop(&x->upper);
-	}
+	if (!root && unlinkat(pfd, base, AT_REMOVEDIR) < 0)
+		return ovl_error(err, errno, "remove upper dir %s", ovl_qp(s->path));
 	return 0;
 }
 
@@ -332,9 +413,8 @@ static int run_plan(struct exec *x, const struct ovl_plan *p, ovl_error_t *err)
 }
 
 /* After the last step: overlay's own work subdirs, the mode file, then the journal, then the
- * work dir itself. The removed dirs go to rel, freed by the kernel after the caller returns. */
-static int remove_work(const struct ovl_layers *l, const int *work_fd, bool journaled,
-		       struct ovl_release *rel, ovl_error_t *err)
+ * work dir itself. */
+static int remove_work(const struct ovl_layers *l, int work_fd, bool journaled, ovl_error_t *err)
 {
 	const char *work = l->work;
 	const char *names[] = {"work",
@@ -344,12 +424,12 @@ static int remove_work(const struct ovl_layers *l, const int *work_fd, bool jour
 			       "ovlbox-container",
 			       "ovlbox-container.tmp",
 			       OVL_JOURNAL_NAME ".tmp"};
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (ovl_remove_tree_release_at(*work_fd, names[i], rel, err) < 0)
+	for (size_t i = 0; i < N_ELEMENTS(names); i++)
+		if (ovl_remove_tree_at(work_fd, names[i], err) < 0)
 			return ovl_error_wrap(err, "clean work dir %s", ovl_qp(work));
-	if (journaled && ovl_journal_remove(*work_fd, err) < 0)
+	if (journaled && ovl_journal_remove(work_fd, err) < 0)
 		return -1;
-	return rmdir_if_same(l->work_parent, ovl_layers_work_name(l), *work_fd, "work dir", work,
+	return rmdir_if_same(l->work_parent, ovl_layers_work_name(l), work_fd, "work dir", work,
 			     err);
 }
 
@@ -369,8 +449,6 @@ int ovl_apply(struct ovl_layers *l, const struct ovl_apply_opts *opts,
 {
 	if (counts)
 		memset(counts, 0, sizeof(*counts));
-	/* Declared first, released last: after the fds below are closed. */
-	cleanup_release struct ovl_release rel = OVL_RELEASE_INIT;
 	if (l->lower_fd < 0)
 		return ovl_error(err, EBADF, "apply %s: layers not opened", ovl_qp(l->lower));
 	/* the layers' own fds (ovl_layers_open, which checked them apart), not the names again */
@@ -387,7 +465,7 @@ int ovl_apply(struct ovl_layers *l, const struct ovl_apply_opts *opts,
 		ovl_info("finishing an interrupted apply of %s", ovl_qp(l->lower));
 	if (!have && upper_fd < 0) {
 		/* Nothing to apply; a leftover work dir is just removed. */
-		return work_fd >= 0 ? remove_work(l, &work_fd, false, &rel, err) : 0;
+		return work_fd >= 0 ? remove_work(l, work_fd, false, err) : 0;
 	}
 	if (!have) {
 		int userxattr = ovl_xattr_ns_choose(l, upper_fd, opts->xattr_ns, err);
@@ -423,8 +501,8 @@ int ovl_apply(struct ovl_layers *l, const struct ovl_apply_opts *opts,
 			 .upper_fd = upper_fd,
 			 .layers = l,
 			 .userxattr = plan.userxattr,
-			 .lower = {NULL, -1},
-			 .upper = {NULL, -1}};
+			 .lower = {.root = lower_fd},
+			 .upper = {.root = upper_fd}};
 	int r = upper_fd >= 0 ? run_plan(&x, &plan, err) : 0;
 	if (r == 0 && upper_fd < 0) {
 		/* The upper root is gone: only the chattr steps after END may be left. */
@@ -432,8 +510,8 @@ int ovl_apply(struct ovl_layers *l, const struct ovl_apply_opts *opts,
 			if (plan.steps[i].op == OVL_STEP_PROTECT)
 				r = step_protect(&x, &plan.steps[i], err);
 	}
-	cache_drop(&x.lower);
-	cache_drop(&x.upper);
+	cursor_close(&x.lower);
+	cursor_close(&x.upper);
 	ovl_plan_free(&plan);
 	if (r < 0)
 		return ovl_error_wrap(
@@ -441,5 +519,5 @@ int ovl_apply(struct ovl_layers *l, const struct ovl_apply_opts *opts,
 		    ovl_qp(l->lower));
 	if (journaled && syncfs(lower_fd) < 0)
 		return ovl_error(err, errno, "sync workspace %s", ovl_qp(l->lower));
-	return remove_work(l, &work_fd, journaled, &rel, err);
+	return remove_work(l, work_fd, journaled, err);
 }

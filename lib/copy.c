@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -10,6 +11,7 @@
 #include "ovlbox/cleanup.h"
 #include "ovlbox/copy.h"
 #include "ovlbox/fs.h"
+#include "ovlbox/walk.h"
 
 /* Inodes with more than one link already copied: source inode -> destination path. */
 struct link_map {
@@ -83,6 +85,26 @@ static int copy_data(int src_dir, const char *name, int dst, const char *path, o
 	}
 }
 
+/* linkat() of root/path (a path made by this copy, possibly longer than PATH_MAX: its
+ * directory is opened a chunk at a time) to dst_dir/name. */
+static int link_from(int root, const char *path, int dst_dir, const char *name)
+{
+	if (strlen(path) < PATH_MAX / 2)
+		return linkat(root, path, dst_dir, name, 0);
+	const char *slash = strrchr(path, '/');
+	cleanup_free char *parent = strndup(path, (size_t)(slash - path));
+	if (parent == NULL)
+		abort();
+	ovl_error_t e = NULL;
+	cleanup_close int pfd = ovl_open_beneath(root, parent, O_PATH | O_DIRECTORY, &e);
+	if (pfd < 0) {
+		errno = ovl_error_errno(e);
+		ovl_error_free(&e);
+		return -1;
+	}
+	return linkat(pfd, slash + 1, dst_dir, name, 0);
+}
+
 /* Creates dst_dir/name as a copy of the non-directory src_dir/name (metadata included). */
 static int copy_node(struct copy *c, int src_dir, int dst_dir, const char *name,
 		     const struct stat *st, const char *path, ovl_error_t *err)
@@ -90,7 +112,7 @@ static int copy_node(struct copy *c, int src_dir, int dst_dir, const char *name,
 	if (st->st_nlink > 1) {
 		const char *first = link_find(&c->links, st->st_ino);
 		if (first) {
-			if (linkat(c->dst_root, first, dst_dir, name, 0) < 0)
+			if (link_from(c->dst_root, first, dst_dir, name) < 0)
 				return ovl_error(err, errno, "link %s", ovl_qp(path));
 			return 0;
 		}
@@ -130,75 +152,113 @@ static int copy_node(struct copy *c, int src_dir, int dst_dir, const char *name,
 	return 0;
 }
 
-static int copy_dir(struct copy *c, int src_fd, int dst_dirfd, const char *name, const char *path,
-		    ovl_error_t *err);
+/* The copy's two walks: the source, read; the destination, following it. Per level: the
+ * source dir's stat, set on its copy once everything in it is copied (the entries created
+ * change the copy's mtime), and the path's length before its name. */
+struct copy_walk {
+	struct ovl_walk src, dst;
+	struct ovl_pathbuf path;
+};
 
-static char *join(const char *a, const char *b)
-{
-	char *s = NULL;
-	if (asprintf(&s, "%s/%s", a, b) < 0)
-		abort();
-	return s;
-}
-
-static int copy_entries(struct copy *c, int src_fd, int dst_fd, const char *path, ovl_error_t *err)
-{
-	cleanup_dir DIR *d = ovl_opendir_dup(src_fd);
-	if (d == NULL)
-		return ovl_error(err, errno, "opendir %s", ovl_qp(path));
-	struct dirent *de;
-	errno = 0;
-	while ((de = readdir(d)) != NULL) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		cleanup_free char *child = join(path, de->d_name);
-		struct stat st;
-		if (ovl_lstat_at(src_fd, de->d_name, &st, NULL) < 0)
-			return ovl_error(err, errno, "stat %s", ovl_qp(child));
-		int r;
-		if (S_ISDIR(st.st_mode)) {
-			cleanup_close int sub = ovl_openat_noatime(
-			    src_fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (sub < 0)
-				return ovl_error(err, errno, "open %s", ovl_qp(child));
-			r = copy_dir(c, sub, dst_fd, de->d_name, child, err);
-		} else {
-			r = copy_node(c, src_fd, dst_fd, de->d_name, &st, child, err);
-		}
-		if (r < 0)
-			return -1;
-		errno = 0;
-	}
-	if (errno != 0)
-		return ovl_error(err, errno, "readdir %s", ovl_qp(path));
-	return 0;
-}
-
-static int copy_dir(struct copy *c, int src_fd, int dst_dirfd, const char *name, const char *path,
-		    ovl_error_t *err)
-{
+struct copy_level {
 	struct stat st;
-	if (fstat(src_fd, &st) < 0)
-		return ovl_error(err, errno, "stat %s", ovl_qp(path));
-	if (mkdirat(dst_dirfd, name, 0700) < 0)
-		return ovl_error(err, errno, "mkdir %s", ovl_qp(path));
-	cleanup_close int dst_fd =
-	    openat(dst_dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dst_fd < 0)
-		return ovl_error(err, errno, "open %s", ovl_qp(path));
-	if (copy_entries(c, src_fd, dst_fd, path, err) < 0)
-		return -1;
-	/* metadata last: the entries just created changed the dir's mtime */
-	if (ovl_copy_xattrs(src_fd, dst_fd, copy_all_xattrs, NULL, err) < 0 ||
-	    ovl_set_owner_mode_times(dst_fd, &st, err) < 0)
-		return ovl_error_wrap(err, "%s", ovl_qp(path));
+	size_t path_old;
+};
+
+/* Sets the current source dir's xattrs, owner, mode and times on its copy. */
+static int finish_dir(struct copy_walk *w, ovl_error_t *err)
+{
+	const struct copy_level *l = ovl_walk_data(&w->src, ovl_walk_depth(&w->src));
+	int sfd = ovl_walk_fd(&w->src), dfd = ovl_walk_fd(&w->dst);
+	/* xattrs before owner and mode: chown would clear a setuid bit set earlier. */
+	if (ovl_copy_xattrs(sfd, dfd, copy_all_xattrs, NULL, err) < 0 ||
+	    ovl_set_owner_mode_times(dfd, &l->st, err) < 0)
+		return ovl_error_wrap(err, "%s", ovl_qp(w->path.s));
 	return 0;
+}
+
+/* Creates the copy of directory name (the current path) and enters it on both walks. */
+static int enter_dir(struct copy_walk *w, const char *name, const struct stat *st, size_t old,
+		     ovl_error_t *err)
+{
+	if (mkdirat(ovl_walk_fd(&w->dst), name, 0700) < 0)
+		return ovl_error(err, errno, "mkdir %s", ovl_qp(w->path.s));
+	if (ovl_walk_push(&w->src, name) < 0)
+		return ovl_error(err, errno, "open %s", ovl_qp(w->path.s));
+	if (ovl_walk_push(&w->dst, name) < 0) {
+		int e = errno;
+		ovl_walk_pop(&w->src, NULL);
+		return ovl_error(err, e, "open %s", ovl_qp(w->path.s));
+	}
+	struct copy_level *l = ovl_walk_data(&w->src, ovl_walk_depth(&w->src));
+	l->st = *st;
+	l->path_old = old;
+	return 0;
+}
+
+/* Copies everything below the source root into the destination root, level by level: no
+ * recursion, and a bounded number of fds, whatever the depth. */
+static int copy_below(struct copy *c, struct copy_walk *w, ovl_error_t *err)
+{
+	for (;;) {
+		const char *name;
+		unsigned char type;
+		int got = ovl_walk_next(&w->src, &name, &type);
+		if (got < 0)
+			return ovl_error(err, errno, "readdir %s", ovl_qp(w->path.s));
+		if (got == 0) {
+			if (finish_dir(w, err) < 0)
+				return -1;
+			size_t depth = ovl_walk_depth(&w->src);
+			if (depth == 0)
+				return 0;
+			size_t old = ((struct copy_level *)ovl_walk_data(&w->src, depth))->path_old;
+			if (ovl_walk_pop(&w->src, NULL) < 0 || ovl_walk_pop(&w->dst, NULL) < 0)
+				return ovl_error(err, errno, "back from %s", ovl_qp(w->path.s));
+			ovl_path_pop(&w->path, old);
+			continue;
+		}
+		size_t old = ovl_path_push(&w->path, name);
+		struct stat st;
+		int sfd = ovl_walk_fd(&w->src);
+		if (ovl_lstat_at(sfd, name, &st, NULL) < 0)
+			return ovl_error(err, errno, "stat %s", ovl_qp(w->path.s));
+		if (S_ISDIR(st.st_mode)) {
+			if (enter_dir(w, name, &st, old, err) < 0)
+				return -1;
+			continue;
+		}
+		if (copy_node(c, sfd, ovl_walk_fd(&w->dst), name, &st, w->path.s, err) < 0)
+			return -1;
+		ovl_path_pop(&w->path, old);
+	}
 }
 
 int ovl_copy_tree(int src_fd, int dst_dirfd, const char *dst_name, ovl_error_t *err)
 {
 	struct copy c = {.dst_root = dst_dirfd};
-	int r = copy_dir(&c, src_fd, dst_dirfd, dst_name, dst_name, err);
+	struct copy_walk w = {0};
+	struct stat st;
+	if (fstat(src_fd, &st) < 0)
+		return ovl_error(err, errno, "stat %s", ovl_qp(dst_name));
+	if (mkdirat(dst_dirfd, dst_name, 0700) < 0)
+		return ovl_error(err, errno, "mkdir %s", ovl_qp(dst_name));
+	cleanup_close int dst_fd =
+	    openat(dst_dirfd, dst_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dst_fd < 0)
+		return ovl_error(err, errno, "open %s", ovl_qp(dst_name));
+	int r = -1;
+	if (ovl_walk_init(&w.src, src_fd, O_RDONLY, false, sizeof(struct copy_level)) < 0 ||
+	    ovl_walk_init(&w.dst, dst_fd, O_RDONLY, false, 0) < 0) {
+		ovl_error(err, errno, "stat %s", ovl_qp(dst_name));
+	} else {
+		ovl_path_push(&w.path, dst_name);
+		((struct copy_level *)ovl_walk_data(&w.src, 0))->st = st;
+		r = copy_below(&c, &w, err);
+	}
+	ovl_walk_free(&w.src);
+	ovl_walk_free(&w.dst);
+	free(w.path.s);
 	for (size_t i = 0; i < c.links.n; i++)
 		free(c.links.e[i].path);
 	free(c.links.e);

@@ -12,6 +12,7 @@
 #include "ovlbox/diff.h"
 #include "ovlbox/fs.h"
 #include "ovlbox/plan.h"
+#include "ovlbox/walk.h"
 
 struct dctx {
 	struct ovl_diff *out;
@@ -40,15 +41,7 @@ static const char *type_name(mode_t m)
 	return "unknown";
 }
 
-static char *join(const char *dir, const char *name)
-{
-	char *s = NULL;
-	if (asprintf(&s, "%s%s%s", dir, dir[0] ? "/" : "", name) < 0)
-		abort();
-	return s;
-}
-
-static void emit(struct dctx *c, const char *path, char change, const struct stat *st)
+static void emit(struct dctx *c, const char *path, char change, mode_t mode, off_t size)
 {
 	if (c->out->n == c->cap) {
 		c->cap = c->cap ? c->cap * 2 : 64;
@@ -61,8 +54,8 @@ static void emit(struct dctx *c, const char *path, char change, const struct sta
 	if (e->path == NULL)
 		abort();
 	e->change = change;
-	e->type = type_name(st->st_mode);
-	e->size = S_ISREG(st->st_mode) ? (uint64_t)st->st_size : 0;
+	e->type = type_name(mode);
+	e->size = S_ISREG(mode) ? (uint64_t)size : 0;
 }
 
 static bool is_whiteout(int dirfd, const char *name, const struct stat *st, int userxattr)
@@ -79,129 +72,6 @@ static bool is_whiteout(int dirfd, const char *name, const struct stat *st, int 
 		return false;
 	}
 	return k == OVL_ENTRY_WHITEOUT;
-}
-
-typedef int (*each_fn)(struct dctx *c, int dirfd, const char *name, const char *path,
-		       ovl_error_t *err);
-
-/* Calls fn for every entry of dirfd/name (a directory), skipping "." and "..". */
-static int each_entry(struct dctx *c, int dirfd, const char *name, const char *path, each_fn fn,
-		      ovl_error_t *err)
-{
-	cleanup_close int fd =
-	    ovl_openat_noatime(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return ovl_error(err, errno, "open %s", ovl_qp(path));
-	cleanup_dir DIR *d = ovl_opendir_dup(fd);
-	if (d == NULL)
-		return ovl_error(err, errno, "opendir %s", ovl_qp(path));
-	struct dirent *de;
-	while ((de = readdir(d)) != NULL) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		cleanup_free char *child = join(path, de->d_name);
-		if (fn(c, fd, de->d_name, child, err) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-static int emit_lower_deleted(struct dctx *c, int dirfd, const char *name, const char *path,
-			      ovl_error_t *err)
-{
-	struct stat st;
-	if (ovl_lstat_at(dirfd, name, &st, NULL) < 0)
-		return ovl_error(err, errno, "stat %s", ovl_qp(path));
-	emit(c, path, 'D', &st);
-	if (S_ISDIR(st.st_mode))
-		return each_entry(c, dirfd, name, path, emit_lower_deleted, err);
-	return 0;
-}
-
-static int emit_upper_added(struct dctx *c, int dirfd, const char *name, const char *path,
-			    ovl_error_t *err)
-{
-	struct stat st;
-	if (ovl_lstat_at(dirfd, name, &st, NULL) < 0)
-		return ovl_error(err, errno, "stat %s", ovl_qp(path));
-	if (is_whiteout(dirfd, name, &st, c->userxattr))
-		return 0; /* a stray whiteout inside a new dir: apply drops it */
-	emit(c, path, 'A', &st);
-	if (S_ISDIR(st.st_mode))
-		return each_entry(c, dirfd, name, path, emit_upper_added, err);
-	return 0;
-}
-
-/* upper dir ud/name replaces lower dir ld/name whole: compare the two trees by name. */
-static int diff_replaced_dir(struct dctx *c, int ud, int ld, const char *name, const char *path,
-			     ovl_error_t *err);
-
-static int diff_replaced(struct dctx *c, int ud, int ld, const char *name, const char *path,
-			 ovl_error_t *err)
-{
-	struct stat ust, lst;
-	if (ovl_lstat_at(ud, name, &ust, NULL) < 0)
-		return ovl_error(err, errno, "stat upper %s", ovl_qp(path));
-	bool lower = ld >= 0 && ovl_lstat_at(ld, name, &lst, NULL) == 0;
-	if (!lower)
-		return emit_upper_added(c, ud, name, path, err);
-	emit(c, path, 'M', &ust);
-	if (S_ISDIR(ust.st_mode) && S_ISDIR(lst.st_mode))
-		return diff_replaced_dir(c, ud, ld, name, path, err);
-	if (S_ISDIR(lst.st_mode) && each_entry(c, ld, name, path, emit_lower_deleted, err) < 0)
-		return -1;
-	if (S_ISDIR(ust.st_mode) && each_entry(c, ud, name, path, emit_upper_added, err) < 0)
-		return -1;
-	return 0;
-}
-
-struct pair {
-	struct dctx *c;
-	int ud, ld;
-};
-
-static int diff_replaced_dir(struct dctx *c, int ud, int ld, const char *name, const char *path,
-			     ovl_error_t *err)
-{
-	cleanup_close int cu =
-	    ovl_openat_noatime(ud, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	cleanup_close int cl =
-	    ovl_openat_noatime(ld, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (cu < 0 || cl < 0)
-		return ovl_error(err, errno, "open %s", ovl_qp(path));
-	/* names in upper (skipping stray whiteouts): added or modified */
-	cleanup_dir DIR *d = ovl_opendir_dup(cu);
-	if (d == NULL)
-		return ovl_error(err, errno, "opendir %s", ovl_qp(path));
-	struct dirent *de;
-	while ((de = readdir(d)) != NULL) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		cleanup_free char *child = join(path, de->d_name);
-		struct stat st;
-		if (ovl_lstat_at(cu, de->d_name, &st, NULL) < 0)
-			return ovl_error(err, errno, "stat %s", ovl_qp(child));
-		if (is_whiteout(cu, de->d_name, &st, c->userxattr))
-			continue;
-		if (diff_replaced(c, cu, cl, de->d_name, child, err) < 0)
-			return -1;
-	}
-	/* names only in lower: deleted */
-	cleanup_dir DIR *dl = ovl_opendir_dup(cl);
-	if (dl == NULL)
-		return ovl_error(err, errno, "opendir %s", ovl_qp(path));
-	while ((de = readdir(dl)) != NULL) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		struct stat st;
-		if (ovl_lstat_at(cu, de->d_name, &st, NULL) == 0 &&
-		    !is_whiteout(cu, de->d_name, &st, c->userxattr))
-			continue;
-		cleanup_free char *child = join(path, de->d_name);
-		if (emit_lower_deleted(c, cl, de->d_name, child, err) < 0)
-			return -1;
-	}
-	return 0;
 }
 
 static bool xattrs_differ(int a, int b, const char *prefix)
@@ -232,89 +102,294 @@ static bool xattrs_differ(int a, int b, const char *prefix)
 	return count_a != count_b;
 }
 
-static int diff_merge_dir(struct dctx *c, int ud, int ld, const char *path, ovl_error_t *err);
+/* How a directory level of the diff is taken; which walks it is a level of. */
+enum frame_mode {
+	FRAME_MERGE,	/* merged upper and lower dirs (both walks): each entry as apply sees it */
+	FRAME_REPLACED, /* an upper dir replacing a lower dir whole (both walks): by name */
+	FRAME_ADDED,	/* inside a new upper dir (upper walk): everything added */
+	FRAME_DELETED,	/* inside a removed lower dir (lower walk): everything deleted */
+};
+
+/* What a merged dir's own line is decided on, for each side. */
+struct dir_meta {
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
+	struct timespec mtime;
+};
+
+/* A level of the diff: some 80 bytes, whatever the walks hold. */
+struct frame {
+	unsigned char mode;   /* enum frame_mode */
+	bool lower_pass;      /* FRAME_REPLACED: the upper names are done, the lower ones next */
+	bool child_listed;    /* a direct entry of this dir was listed */
+	size_t path_old;      /* the path's length before this dir's name */
+	struct dir_meta u, l; /* FRAME_MERGE: the two dirs */
+};
+
+struct diff_walk {
+	struct dctx *c;
+	struct ovl_walk up, low;
+	struct frame *f;
+	size_t n, cap;
+	struct ovl_pathbuf path;
+};
+
+static struct dir_meta meta_of(const struct stat *st)
+{
+	return (struct dir_meta){st->st_mode, st->st_uid, st->st_gid, st->st_mtim};
+}
+
+static struct frame *top(struct diff_walk *d)
+{
+	return &d->f[d->n - 1];
+}
+
+/* Lists the current path (a direct entry of the current dir). */
+static void list(struct diff_walk *d, char change, mode_t mode, off_t size)
+{
+	top(d)->child_listed = true;
+	emit(d->c, d->path.s, change, mode, size);
+}
+
+/* Enters the current path's dir as a new frame, on the walks its mode needs. */
+static int enter(struct diff_walk *d, enum frame_mode mode, const char *name, ovl_error_t *err)
+{
+	bool up = mode != FRAME_DELETED, low = mode != FRAME_ADDED;
+	if (up && ovl_walk_push(&d->up, name) < 0)
+		return ovl_error(err, errno, "open %s", ovl_qp(d->path.s));
+	if (low && ovl_walk_push(&d->low, name) < 0) {
+		int e = errno;
+		if (up)
+			ovl_walk_pop(&d->up, NULL);
+		return ovl_error(err, e, "open %s", ovl_qp(d->path.s));
+	}
+	if (d->n == d->cap) {
+		d->cap = d->cap ? d->cap * 2 : 16;
+		d->f = realloc(d->f, d->cap * sizeof(*d->f));
+		if (d->f == NULL)
+			abort();
+	}
+	d->f[d->n++] = (struct frame){.mode = (unsigned char)mode};
+	return 0;
+}
+
+/* Leaves the current frame (and its path component). */
+static int leave(struct diff_walk *d, ovl_error_t *err)
+{
+	struct frame f = *top(d);
+	if ((f.mode != FRAME_DELETED && ovl_walk_pop(&d->up, NULL) < 0) ||
+	    (f.mode != FRAME_ADDED && ovl_walk_pop(&d->low, NULL) < 0))
+		return ovl_error(err, errno, "back from %s", ovl_qp(d->path.s));
+	d->n--;
+	ovl_path_pop(&d->path, f.path_old);
+	return 0;
+}
+
+/* A lower entry removed with everything in it: listed, a directory entered. */
+static int deleted(struct diff_walk *d, const char *name, const struct stat *lst, ovl_error_t *err)
+{
+	list(d, 'D', lst->st_mode, lst->st_size);
+	return S_ISDIR(lst->st_mode) ? enter(d, FRAME_DELETED, name, err) : 0;
+}
+
+/* An upper entry that is new with everything in it (a stray whiteout inside a new dir is not:
+ * apply drops it): listed, a directory entered. */
+static int added(struct diff_walk *d, const char *name, const struct stat *st, ovl_error_t *err)
+{
+	if (is_whiteout(ovl_walk_fd(&d->up), name, st, d->c->userxattr))
+		return 0;
+	list(d, 'A', st->st_mode, st->st_size);
+	return S_ISDIR(st->st_mode) ? enter(d, FRAME_ADDED, name, err) : 0;
+}
+
+/* An upper entry that replaces the lower entry of the same name whole, if there is one: two
+ * directories are compared by name, a directory replacing a non-directory (or the other way
+ * round) lists what comes in (or goes). */
+static int replaced(struct diff_walk *d, const char *name, ovl_error_t *err)
+{
+	struct stat ust, lst;
+	if (ovl_lstat_at(ovl_walk_fd(&d->up), name, &ust, NULL) < 0)
+		return ovl_error(err, errno, "stat upper %s", ovl_qp(d->path.s));
+	if (ovl_lstat_at(ovl_walk_fd(&d->low), name, &lst, NULL) < 0)
+		return added(d, name, &ust, err);
+	list(d, 'M', ust.st_mode, ust.st_size);
+	if (S_ISDIR(ust.st_mode) && S_ISDIR(lst.st_mode))
+		return enter(d, FRAME_REPLACED, name, err);
+	if (S_ISDIR(lst.st_mode))
+		return enter(d, FRAME_DELETED, name, err);
+	if (S_ISDIR(ust.st_mode))
+		return enter(d, FRAME_ADDED, name, err);
+	return 0;
+}
+
+/* An entry of a merged dir, as apply takes it. */
+static int merge_entry(struct diff_walk *d, const char *name, ovl_error_t *err)
+{
+	int ud = ovl_walk_fd(&d->up), ld = ovl_walk_fd(&d->low);
+	struct stat st, lst;
+	if (ovl_lstat_at(ud, name, &st, NULL) < 0)
+		return ovl_error(err, errno, "stat upper %s", ovl_qp(d->path.s));
+	bool lower = ovl_lstat_at(ld, name, &lst, NULL) == 0;
+	enum ovl_entry_kind kind;
+	if (ovl_classify(ud, name, &st, ld, d->c->userxattr, &kind, err) < 0)
+		return ovl_error_wrap(err, "%s", ovl_qp(d->path.s));
+	switch (kind) {
+	case OVL_ENTRY_WHITEOUT:
+		return lower ? deleted(d, name, &lst, err) : 0;
+	case OVL_ENTRY_REPLACE:
+		return replaced(d, name, err);
+	case OVL_ENTRY_MERGE:
+		if (enter(d, FRAME_MERGE, name, err) < 0)
+			return -1;
+		top(d)->u = meta_of(&st);
+		top(d)->l = meta_of(&lst);
+		return 0;
+	}
+	return 0;
+}
+
+/* The next upper name of a replacing dir: skipped if a stray whiteout. */
+static int replaced_upper_entry(struct diff_walk *d, const char *name, ovl_error_t *err)
+{
+	struct stat st;
+	if (ovl_lstat_at(ovl_walk_fd(&d->up), name, &st, NULL) < 0)
+		return ovl_error(err, errno, "stat %s", ovl_qp(d->path.s));
+	if (is_whiteout(ovl_walk_fd(&d->up), name, &st, d->c->userxattr))
+		return 0;
+	return replaced(d, name, err);
+}
+
+/* The next lower name of a replaced dir: deleted unless the upper dir has it too. */
+static int replaced_lower_entry(struct diff_walk *d, const char *name, ovl_error_t *err)
+{
+	struct stat st;
+	int ud = ovl_walk_fd(&d->up);
+	if (ovl_lstat_at(ud, name, &st, NULL) == 0 && !is_whiteout(ud, name, &st, d->c->userxattr))
+		return 0;
+	if (ovl_lstat_at(ovl_walk_fd(&d->low), name, &st, NULL) < 0)
+		return ovl_error(err, errno, "stat %s", ovl_qp(d->path.s));
+	return deleted(d, name, &st, err);
+}
+
+static int other_entry(struct diff_walk *d, const char *name, ovl_error_t *err)
+{
+	struct frame *f = top(d);
+	struct ovl_walk *w = f->mode == FRAME_DELETED ? &d->low : &d->up;
+	struct stat st;
+	if (ovl_lstat_at(ovl_walk_fd(w), name, &st, NULL) < 0)
+		return ovl_error(err, errno, "stat %s", ovl_qp(d->path.s));
+	return f->mode == FRAME_DELETED ? deleted(d, name, &st, err) : added(d, name, &st, err);
+}
+
+static int on_entry(struct diff_walk *d, const char *name, ovl_error_t *err)
+{
+	struct frame *f = top(d);
+	switch (f->mode) {
+	case FRAME_MERGE:
+		return merge_entry(d, name, err);
+	case FRAME_REPLACED:
+		return f->lower_pass ? replaced_lower_entry(d, name, err)
+				     : replaced_upper_entry(d, name, err);
+	}
+	return other_entry(d, name, err);
+}
 
 /* A merged directory is listed when apply changes it in a way its listed children do not
  * explain: its mode, owner or xattrs, or its mtime when no direct child is listed (adding or
  * removing a child changes the mtime anyway: no need to list the dir for that). */
-static bool dir_meta_differs(const struct stat *u, const struct stat *l, int ufd, int lfd,
-			     int userxattr)
+static bool merged_dir_changed(struct diff_walk *d, const struct frame *f)
 {
-	return u->st_mode != l->st_mode || u->st_uid != l->st_uid || u->st_gid != l->st_gid ||
-	       xattrs_differ(ufd, lfd, ovl_overlay_prefix(userxattr));
+	bool mtime =
+	    f->u.mtime.tv_sec != f->l.mtime.tv_sec || f->u.mtime.tv_nsec != f->l.mtime.tv_nsec;
+	return f->u.mode != f->l.mode || f->u.uid != f->l.uid || f->u.gid != f->l.gid ||
+	       xattrs_differ(ovl_walk_fd(&d->up), ovl_walk_fd(&d->low),
+			     ovl_overlay_prefix(d->c->userxattr)) ||
+	       (mtime && !f->child_listed);
 }
 
-static bool has_direct_child(const struct dctx *c, size_t from, const char *path)
+/* The end of the current dir's entries: a replaced dir goes on with its lower names, a merged
+ * one may be listed itself; then back to the parent, or 1 at the end of the root. */
+static int on_end(struct diff_walk *d, ovl_error_t *err)
 {
-	size_t plen = strlen(path);
-	for (size_t i = from; i < c->out->n; i++) {
-		const char *p = c->out->entries[i].path;
-		const char *rest = plen ? p + plen + 1 : p;
-		if ((plen == 0 || (strncmp(p, path, plen) == 0 && p[plen] == '/')) &&
-		    strchr(rest, '/') == NULL)
-			return true;
+	struct frame *f = top(d);
+	if (f->mode == FRAME_REPLACED && !f->lower_pass) {
+		f->lower_pass = true;
+		return 0;
 	}
-	return false;
+	bool changed = f->mode == FRAME_MERGE && merged_dir_changed(d, f);
+	mode_t mode = f->u.mode;
+	if (d->n == 1) {
+		if (changed)
+			emit(d->c, ".", 'M', mode, 0);
+		return 1;
+	}
+	if (changed)
+		emit(d->c, d->path.s, 'M', mode, 0);
+	if (leave(d, err) < 0)
+		return -1;
+	if (changed)
+		top(d)->child_listed = true;
+	return 0;
 }
 
-/* Diffs a merged dir's children, then decides whether the dir itself is listed. */
+/* The walk that drives the current frame. */
+static struct ovl_walk *reading(struct diff_walk *d)
+{
+	const struct frame *f = top(d);
+	bool low = f->mode == FRAME_DELETED || (f->mode == FRAME_REPLACED && f->lower_pass);
+	return low ? &d->low : &d->up;
+}
+
+/* Diffs the merged roots ud and ld (stats us, ls; path "") level by level: no recursion, and a
+ * bounded number of fds, whatever the depth. */
 static int diff_merged(struct dctx *c, int ud, int ld, const struct stat *us, const struct stat *ls,
 		       const char *path, ovl_error_t *err)
 {
-	size_t before = c->out->n;
-	if (diff_merge_dir(c, ud, ld, path, err) < 0)
-		return -1;
-	bool mtime =
-	    us->st_mtim.tv_sec != ls->st_mtim.tv_sec || us->st_mtim.tv_nsec != ls->st_mtim.tv_nsec;
-	if (dir_meta_differs(us, ls, ud, ld, c->userxattr) ||
-	    (mtime && !has_direct_child(c, before, path)))
-		emit(c, path[0] ? path : ".", 'M', us);
-	return 0;
-}
-
-static int diff_entry(struct dctx *c, int ud, int ld, const char *name, const char *path,
-		      ovl_error_t *err)
-{
-	struct stat st, lst;
-	if (ovl_lstat_at(ud, name, &st, NULL) < 0)
-		return ovl_error(err, errno, "stat upper %s", ovl_qp(path));
-	bool lower = ovl_lstat_at(ld, name, &lst, NULL) == 0;
-	enum ovl_entry_kind kind;
-	if (ovl_classify(ud, name, &st, ld, c->userxattr, &kind, err) < 0)
-		return ovl_error_wrap(err, "%s", ovl_qp(path));
-	switch (kind) {
-	case OVL_ENTRY_WHITEOUT:
-		return lower ? emit_lower_deleted(c, ld, name, path, err) : 0;
-	case OVL_ENTRY_REPLACE:
-		return diff_replaced(c, ud, ld, name, path, err);
-	case OVL_ENTRY_MERGE: {
-		cleanup_close int cu =
-		    ovl_openat_noatime(ud, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		cleanup_close int cl =
-		    ovl_openat_noatime(ld, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (cu < 0 || cl < 0)
-			return ovl_error(err, errno, "open %s", ovl_qp(path));
-		return diff_merged(c, cu, cl, &st, &lst, path, err);
+	struct diff_walk d = {.c = c};
+	int r = -1;
+	if (ovl_walk_init(&d.up, ud, O_RDONLY, false, 0) < 0 ||
+	    ovl_walk_init(&d.low, ld, O_RDONLY, false, 0) < 0) {
+		ovl_error(err, errno, "stat layer roots");
+		goto out;
 	}
-	}
-	return 0;
-}
-
-static int diff_merge_dir(struct dctx *c, int ud, int ld, const char *path, ovl_error_t *err)
-{
-	cleanup_dir DIR *d = ovl_opendir_dup(ud);
-	if (d == NULL)
-		return ovl_error(err, errno, "opendir %s", ovl_qp(path));
-	rewinddir(d);
-	struct dirent *de;
-	while ((de = readdir(d)) != NULL) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+	ovl_path_push(&d.path, path);
+	d.cap = 16;
+	if ((d.f = malloc(d.cap * sizeof(*d.f))) == NULL)
+		abort();
+	d.f[d.n++] = (struct frame){.mode = FRAME_MERGE, .u = meta_of(us), .l = meta_of(ls)};
+	for (;;) {
+		const char *name;
+		unsigned char type;
+		int got = ovl_walk_next(reading(&d), &name, &type);
+		if (got < 0) {
+			ovl_error(err, errno, "readdir %s", ovl_qp(d.path.s));
+			goto out;
+		}
+		if (got == 0) {
+			int end = on_end(&d, err);
+			if (end < 0)
+				goto out;
+			if (end > 0)
+				break;
 			continue;
-		cleanup_free char *child = join(path, de->d_name);
-		if (diff_entry(c, ud, ld, de->d_name, child, err) < 0)
-			return -1;
+		}
+		size_t old = ovl_path_push(&d.path, name);
+		size_t depth = d.n;
+		if (on_entry(&d, name, err) < 0)
+			goto out;
+		if (d.n > depth)
+			top(&d)->path_old = old;
+		else
+			ovl_path_pop(&d.path, old);
 	}
-	return 0;
+	r = 0;
+out:
+	ovl_walk_free(&d.up);
+	ovl_walk_free(&d.low);
+	free(d.f);
+	free(d.path.s);
+	return r;
 }
 
 static int cmp_entry(const void *a, const void *b)

@@ -17,7 +17,7 @@
 
 #include "ovlbox/cleanup.h"
 #include "ovlbox/fs.h"
-#include "ovlbox/release.h"
+#include "ovlbox/walk.h"
 
 bool ovl_path_is_clean_relative(const char *path)
 {
@@ -190,81 +190,103 @@ DIR *ovl_opendir_dup(int fd)
 	return dir;
 }
 
-static int remove_tree(int dirfd, const char *name, unsigned char d_type, struct ovl_release *rel,
-		       ovl_error_t *err);
-
-/* Reads the directory with getdents64 into a small buffer of its own (not a DIR stream: that
- * takes a dup, a stat, a 32 KiB buffer and three more system calls per directory); entries are
- * removed while it is read, as readdir would. 2 KiB (some 50 entries a call) keeps the buffers
- * of a few levels within a page or two of fresh heap for the small trees of a hook's poststop
- * (each fresh page is a page fault, some 5 us here); on the heap, as a tree may be deep. */
-static int remove_dir_contents(int dfd, const char *what, struct ovl_release *rel, ovl_error_t *err)
+/* dirfd/name where removing it found a directory: the names below go by name / the walk path. */
+static int remove_error(const struct ovl_walk *w, const char *top, const char *leaf, int e,
+			const char *what, ovl_error_t *err)
 {
-	enum { BUF = 2048 };
-	cleanup_free char *buf = malloc(BUF);
-	if (buf == NULL)
-		abort();
-	for (;;) {
-		ssize_t n = getdents64(dfd, buf, BUF);
-		/* ENOENT: the directory was removed since it was opened, by another remover working
-		 * alongside (the sandbox's init removes overlayfs' scratch dirs while ovlbox
-		 * applies): it is gone, as wanted */
-		if (n < 0 && errno == ENOENT)
-			return 0;
-		if (n < 0)
-			return ovl_error(err, errno, "readdir %s", ovl_qp(what));
-		if (n == 0)
-			return 0;
-		for (ssize_t off = 0; off < n;) {
-			const struct dirent64 *de = (const struct dirent64 *)(buf + off);
-			off += de->d_reclen;
-			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-				continue;
-			if (remove_tree(dfd, de->d_name, de->d_type, rel, err) < 0)
-				return ovl_error_wrap(err, "%s", ovl_qp(what));
-		}
-	}
+	cleanup_free char *below = ovl_walk_path(w, leaf);
+	return ovl_error(err, e, "%s %s%s%s", what, ovl_qp(top), below[0] ? "/" : "",
+			 below[0] ? ovl_qp(below) : "");
 }
 
-/* d_type from the parent's listing (DT_UNKNOWN if none): a directory is opened at once, anything
- * else unlinked first. */
-static int remove_tree(int dirfd, const char *name, unsigned char d_type, struct ovl_release *rel,
-		       ovl_error_t *err)
+/* Unlinks dirfd/name unless it is a directory: 1 done (or gone), 0 a directory, -1 error
+ * (errno set). */
+static int unlink_nondir(int dirfd, const char *name)
 {
-	if (d_type != DT_DIR) {
-		if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
-			return 0;
-		if (errno != EISDIR && errno != EPERM)
-			return ovl_error(err, errno, "unlink %s", ovl_qp(name));
-	}
-	cleanup_close int dfd =
-	    ovl_openat_noatime(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dfd < 0) {
-		if (errno == ENOENT)
-			return 0;
-		if (d_type == DT_DIR && (errno == ENOTDIR || errno == ELOOP))
-			/* replaced by a non-directory since it was listed */
-			return remove_tree(dirfd, name, DT_UNKNOWN, rel, err);
+	if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
+		return 1;
+	return errno == EISDIR || errno == EPERM ? 0 : -1;
+}
+
+/* Empties the directory open as top (dirfd/name), bottom-up, by a walk that holds a bounded
+ * number of fds whatever the depth (walk.h). Entries are removed while their directory is read,
+ * as readdir allows; a directory reopened on the way back is read from its start. d_type comes
+ * from the listing: a directory is entered at once, anything else unlinked first. ENOENT while
+ * reading: the directory was removed since it was opened, by another remover working alongside
+ * (the sandbox's init removes overlayfs' scratch dirs while ovlbox applies): gone, as wanted. */
+static int remove_contents(int top, const char *name, ovl_error_t *err)
+{
+	struct ovl_walk w;
+	if (ovl_walk_init(&w, top, O_RDONLY, true, 0) < 0)
 		return ovl_error(err, errno, "open %s", ovl_qp(name));
+	int r = 0;
+	for (;;) {
+		const char *n;
+		unsigned char type;
+		int got = ovl_walk_next(&w, &n, &type);
+		if (got < 0 && errno != ENOENT) {
+			r = remove_error(&w, name, NULL, errno, "readdir", err);
+			break;
+		}
+		if (got <= 0) {
+			if (ovl_walk_depth(&w) == 0)
+				break;
+			cleanup_free char *child = NULL;
+			if (ovl_walk_pop(&w, &child) < 0) {
+				r = remove_error(&w, name, NULL, errno, "reopen", err);
+				break;
+			}
+			if (unlinkat(ovl_walk_fd(&w), child, AT_REMOVEDIR) < 0 && errno != ENOENT) {
+				r = remove_error(&w, name, child, errno, "rmdir", err);
+				break;
+			}
+			continue;
+		}
+		int u = type == DT_DIR ? 0 : unlink_nondir(ovl_walk_fd(&w), n);
+		if (u < 0) {
+			r = remove_error(&w, name, n, errno, "unlink", err);
+			break;
+		}
+		if (u > 0 || ovl_walk_push(&w, n) == 0)
+			continue;
+		if (errno == ENOENT)
+			continue;
+		if (errno == ENOTDIR || errno == ELOOP) {
+			/* not a directory (any more): unlink refused it (EPERM: immutable), or it
+			 * was replaced by a non-directory since it was listed */
+			if (unlinkat(ovl_walk_fd(&w), n, 0) == 0 || errno == ENOENT)
+				continue;
+			r = remove_error(&w, name, n, errno, "unlink", err);
+			break;
+		}
+		r = remove_error(&w, name, n, errno, "open", err);
+		break;
 	}
-	if (remove_dir_contents(dfd, name, rel, err) < 0)
-		return -1;
-	if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-		return ovl_error(err, errno, "rmdir %s", ovl_qp(name));
-	if (rel)
-		ovl_release_hold(rel, ovl_steal_fd(&dfd));
-	return 0;
+	ovl_walk_free(&w);
+	return r;
 }
 
 int ovl_remove_tree_at(int dirfd, const char *name, ovl_error_t *err)
 {
-	return remove_tree(dirfd, name, DT_UNKNOWN, NULL, err);
-}
-
-int ovl_remove_tree_release_at(int dirfd, const char *name, struct ovl_release *rel,
-			       ovl_error_t *err)
-{
-	return remove_tree(dirfd, name, DT_DIR, rel, err);
+	int u = unlink_nondir(dirfd, name);
+	if (u != 0)
+		return u > 0 ? 0 : ovl_error(err, errno, "unlink %s", ovl_qp(name));
+	cleanup_close int top =
+	    ovl_openat_noatime(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (top < 0) {
+		if (errno == ENOENT)
+			return 0;
+		if ((errno == ENOTDIR || errno == ELOOP) &&
+		    (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT))
+			return 0;
+		return ovl_error(err, errno, "%s %s", errno == ENOTDIR ? "unlink" : "open",
+				 ovl_qp(name));
+	}
+	if (remove_contents(top, name, err) < 0)
+		return -1;
+	if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		return ovl_error(err, errno, "rmdir %s", ovl_qp(name));
+	return 0;
 }
 
 static void proc_fd_path(char buf[static 32], int fd)

@@ -20,7 +20,6 @@
 #include "ovlbox/journal.h"
 #include "ovlbox/layers.h"
 #include "ovlbox/log.h"
-#include "ovlbox/release.h"
 
 #define MODE_FILE   "ovlbox-mode"
 #define MODE_XATTR  "user.ovlbox.mode"
@@ -586,11 +585,7 @@ bool ovl_layers_match_mark(const struct ovl_layers *l, const struct ovl_mark *m)
 
 int ovl_layers_remove_scratch_at(int wfd, ovl_error_t *err)
 {
-	/* Released (release.h), work/work's block is not freed by the rmdir, with the work dir
-	 * locked, holding up the lookups of an apply running alongside, nor by the caller. */
-	cleanup_release struct ovl_release rel = OVL_RELEASE_INIT;
-	if (ovl_remove_tree_release_at(wfd, "work", &rel, err) < 0 ||
-	    ovl_remove_tree_release_at(wfd, "index", &rel, err) < 0)
+	if (ovl_remove_tree_at(wfd, "work", err) < 0 || ovl_remove_tree_at(wfd, "index", err) < 0)
 		return -1;
 	return 0;
 }
@@ -601,8 +596,7 @@ int ovl_layers_clear_volatile_marker_at(int wfd, ovl_error_t *err)
 	    openat(wfd, "work", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (scratch < 0)
 		return errno == ENOENT ? 0 : ovl_error(err, errno, "open work dir's work");
-	cleanup_release struct ovl_release rel = OVL_RELEASE_INIT;
-	if (ovl_remove_tree_release_at(scratch, "incompat", &rel, err) < 0)
+	if (ovl_remove_tree_at(scratch, "incompat", err) < 0)
 		return ovl_error_wrap(err, "work dir's work");
 	return 0;
 }

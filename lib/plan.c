@@ -16,6 +16,7 @@
 #include "ovlbox/cleanup.h"
 #include "ovlbox/fs.h"
 #include "ovlbox/plan.h"
+#include "ovlbox/walk.h"
 
 const char *ovl_overlay_prefix(int userxattr)
 {
@@ -127,40 +128,12 @@ static enum ovl_entry_kind entry_kind(const struct stat *st, const struct xinfo 
 	return OVL_ENTRY_REPLACE;
 }
 
-/* A path builder: components appended and removed as the scan descends. */
-struct pathbuf {
-	char *s;
-	size_t len, cap;
-};
-
-static size_t path_push(struct pathbuf *p, const char *name)
-{
-	size_t old = p->len, n = strlen(name);
-	if (p->len + n + 2 > p->cap) {
-		p->cap = (p->len + n + 2) * 2;
-		p->s = realloc(p->s, p->cap);
-		if (p->s == NULL)
-			abort();
-	}
-	if (p->len)
-		p->s[p->len++] = '/';
-	memcpy(p->s + p->len, name, n + 1);
-	p->len += n;
-	return old;
-}
-
-static void path_pop(struct pathbuf *p, size_t old)
-{
-	p->len = old;
-	p->s[old] = '\0';
-}
-
 struct scan {
 	struct ovl_plan *plan;
 	struct ovl_plan protect; /* P steps, appended at the very end */
 	int userxattr;
 	const struct ovl_apply_opts *opts;
-	struct pathbuf path;
+	struct ovl_pathbuf path;
 };
 
 static char *dupstr(const char *s)
@@ -178,21 +151,63 @@ static void add_step(struct scan *sc, char op, const char *name)
 	ovl_plan_add(sc->plan, &s);
 }
 
-static void add_times(struct scan *sc, char op, const struct stat *st)
-{
-	struct ovl_step s = {.op = op,
-			     .path = dupstr(sc->path.s),
-			     .mode = st->st_mode & 07777,
-			     .uid = st->st_uid,
-			     .gid = st->st_gid,
-			     .atime = st->st_atim,
-			     .mtime = st->st_mtim};
-	ovl_plan_add(sc->plan, &s);
-}
-
 static int refuse(struct scan *sc, const char *why, ovl_error_t *err)
 {
 	return ovl_error(err, 0, "%s: %s", ovl_qp(sc->path.s), why);
+}
+
+static const char *const lower_protected =
+    "the workspace entry is immutable or append-only (chattr +i/+a); it cannot be replaced";
+
+/* The entry below the scan's path that a walk of it is at (name: its entry, or NULL), appended
+ * to sc->path for a message; returns what ovl_path_pop() takes back. */
+static size_t push_walk_path(struct scan *sc, const struct ovl_walk *w, const char *name)
+{
+	cleanup_free char *rel = ovl_walk_path(w, name);
+	return rel[0] ? ovl_path_push(&sc->path, rel) : sc->path.len;
+}
+
+/* Walks the lower directory open as dfd (the scan's path): every entry must be removable. */
+static int check_lower_tree(struct scan *sc, int dfd, ovl_error_t *err)
+{
+	struct ovl_walk w;
+	if (ovl_walk_init(&w, dfd, O_RDONLY, false, 0) < 0)
+		return ovl_error(err, errno, "stat workspace dir %s", ovl_qp(sc->path.s));
+	int r = 0;
+	for (;;) {
+		const char *name;
+		unsigned char type;
+		int got = ovl_walk_next(&w, &name, &type);
+		if (got == 0 && ovl_walk_depth(&w) == 0)
+			break;
+		if (got == 0) {
+			if (ovl_walk_pop(&w, NULL) == 0)
+				continue;
+			name = NULL;
+		}
+		struct stat st;
+		bool prot = false;
+		const char *what = got < 0 ? "read" : got == 0 ? "reopen" : NULL;
+		if (!what && ovl_lstat_at(ovl_walk_fd(&w), name, &st, &prot) < 0)
+			what = "stat";
+		if (!what && prot) {
+			size_t old = push_walk_path(sc, &w, name);
+			r = refuse(sc, lower_protected, err);
+			ovl_path_pop(&sc->path, old);
+			break;
+		}
+		if (!what && S_ISDIR(st.st_mode) && ovl_walk_push(&w, name) < 0)
+			what = "open";
+		if (what) {
+			size_t old = push_walk_path(sc, &w, got > 0 ? name : NULL);
+			r = ovl_error(err, errno, "%s workspace entry %s", what,
+				      ovl_qp(sc->path.s));
+			ovl_path_pop(&sc->path, old);
+			break;
+		}
+	}
+	ovl_walk_free(&w);
+	return r;
 }
 
 /* Anything in lower that apply will unlink or rename over must not be immutable/append-only,
@@ -201,35 +216,14 @@ static int check_lower_removable(struct scan *sc, int lower_dirfd, const char *n
 				 const struct stat *lst, bool prot, ovl_error_t *err)
 {
 	if (prot)
-		return refuse(sc,
-			      "the workspace entry is immutable or append-only (chattr +i/+a); "
-			      "it cannot be replaced",
-			      err);
+		return refuse(sc, lower_protected, err);
 	if (!S_ISDIR(lst->st_mode))
 		return 0;
 	cleanup_close int dfd =
 	    ovl_openat_noatime(lower_dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
 		return ovl_error(err, errno, "open workspace dir %s", ovl_qp(sc->path.s));
-	cleanup_dir DIR *d = ovl_opendir_dup(dfd);
-	if (d == NULL)
-		return ovl_error(err, errno, "opendir workspace dir %s", ovl_qp(sc->path.s));
-	struct dirent *de;
-	while ((de = readdir(d)) != NULL) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		struct stat st;
-		bool p = false;
-		if (ovl_lstat_at(dfd, de->d_name, &st, &p) < 0)
-			return ovl_error(err, errno, "stat workspace entry %s/%s",
-					 ovl_qp(sc->path.s), ovl_qp(de->d_name));
-		size_t old = path_push(&sc->path, de->d_name);
-		int r = check_lower_removable(sc, dfd, de->d_name, &st, p, err);
-		path_pop(&sc->path, old);
-		if (r < 0)
-			return -1;
-	}
-	return 0;
+	return check_lower_tree(sc, dfd, err);
 }
 
 /* Steps that make one upper entry fit to move into the workspace: strip overlay xattrs, drop
@@ -265,71 +259,101 @@ static int sanitize_entry(struct scan *sc, const struct stat *st, const struct x
 	return 0;
 }
 
-static int open_dir_stream(int dirfd, const char *name, int *fd_out, DIR **d_out, ovl_error_t *err)
+/* What the scan keeps per level of the upper walk: how the directory is taken, and its metadata
+ * for the step that ends it. The levels taken as MERGE are the first ones (the root among
+ * them), and the lower walk follows those. */
+enum level_mode { LEVEL_MERGE, LEVEL_NEW };
+
+struct stat_times {
+	uint32_t mode; /* permission bits */
+	uid_t uid;
+	gid_t gid;
+	struct timespec atime, mtime;
+};
+
+struct level {
+	unsigned char mode;	/* enum level_mode */
+	bool subtree_top;	/* LEVEL_NEW under a LEVEL_MERGE: ends with its REPLACE step */
+	bool had_whiteouts;	/* stray whiteouts dropped in it: its times are set again */
+	uint32_t protect;	/* LEVEL_MERGE: chattr flags to set at the end */
+	struct stat_times meta; /* the upper dir's owner, mode and times */
+	size_t path_old;	/* the scan's path length before this level's name */
+};
+
+static void add_meta(struct scan *sc, char op, const struct stat_times *m)
 {
-	int fd = ovl_openat_noatime(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return ovl_error(err, errno, "open upper dir");
-	DIR *d = ovl_opendir_dup(fd);
-	if (d == NULL) {
-		int e = errno;
-		close(fd);
-		return ovl_error(err, e, "opendir upper dir");
+	struct ovl_step s = {.op = op,
+			     .path = dupstr(sc->path.s),
+			     .mode = m->mode,
+			     .uid = m->uid,
+			     .gid = m->gid,
+			     .atime = m->atime,
+			     .mtime = m->mtime};
+	ovl_plan_add(sc->plan, &s);
+}
+
+static struct stat_times meta_of(const struct stat *st)
+{
+	return (struct stat_times){.mode = st->st_mode & 07777,
+				   .uid = st->st_uid,
+				   .gid = st->st_gid,
+				   .atime = st->st_atim,
+				   .mtime = st->st_mtim};
+}
+
+/* The walks of a scan: the upper one, read; the lower one, following its MERGE levels. */
+struct walks {
+	struct ovl_walk up, low;
+};
+
+/* Enters upper dir name (the scan's path) as a new level of the upper walk. */
+static struct level *enter_upper(struct scan *sc, struct walks *w, const char *name,
+				 ovl_error_t *err)
+{
+	if (ovl_walk_push(&w->up, name) < 0) {
+		ovl_error(err, errno, "%s: open upper dir", ovl_qp(sc->path.s));
+		return NULL;
 	}
-	*fd_out = fd;
-	*d_out = d;
+	return ovl_walk_data(&w->up, ovl_walk_depth(&w->up));
+}
+
+/* An entry of a directory that moves into the workspace whole: stray whiteouts are dropped
+ * (and the times of their dir restored afterwards), everything else sanitized; a directory is
+ * entered. */
+static int scan_new_entry(struct scan *sc, struct walks *w, const char *name, bool *entered,
+			  ovl_error_t *err)
+{
+	int ufd = ovl_walk_fd(&w->up);
+	struct stat st;
+	if (ovl_lstat_at(ufd, name, &st, NULL) < 0)
+		return ovl_error(err, errno, "stat upper entry %s", ovl_qp(sc->path.s));
+	struct xinfo x __attribute__((cleanup(xinfo_free)));
+	if (read_xinfo(ufd, name, sc->userxattr, &x, err) < 0)
+		return -1;
+	if (entry_kind(&st, &x, NULL) == OVL_ENTRY_WHITEOUT) {
+		add_step(sc, OVL_STEP_UNLINK, NULL);
+		struct level *cur = ovl_walk_data(&w->up, ovl_walk_depth(&w->up));
+		cur->had_whiteouts = true;
+		return 0;
+	}
+	if (sanitize_entry(sc, &st, &x, err) < 0)
+		return -1;
+	if (!S_ISDIR(st.st_mode))
+		return 0;
+	struct level *l = enter_upper(sc, w, name, err);
+	if (l == NULL)
+		return -1;
+	*l = (struct level){.mode = LEVEL_NEW, .meta = meta_of(&st)};
+	*entered = true;
 	return 0;
 }
 
-/* A directory that moves into the workspace whole: every entry below is sanitized, stray
- * whiteouts are dropped and the times of the dirs that held them restored afterwards. */
-static int scan_new_subtree(struct scan *sc, int udirfd, const char *name, const struct stat *dst,
+/* An entry of a merged directory: a whiteout, a merged dir (entered on both walks), or a
+ * replacement (a directory among them entered as a new subtree). */
+static int scan_merge_entry(struct scan *sc, struct walks *w, const char *name, bool *entered,
 			    ovl_error_t *err)
 {
-	cleanup_close int ufd = -1;
-	cleanup_dir DIR *d = NULL;
-	if (open_dir_stream(udirfd, name, &ufd, &d, err) < 0)
-		return ovl_error_wrap(err, "%s", ovl_qp(sc->path.s));
-	bool had_whiteouts = false;
-	struct dirent *de;
-	errno = 0;
-	while ((de = readdir(d)) != NULL) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		size_t old = path_push(&sc->path, de->d_name);
-		struct stat st;
-		int r = 0;
-		if (ovl_lstat_at(ufd, de->d_name, &st, NULL) < 0) {
-			r = ovl_error(err, errno, "stat upper entry %s", ovl_qp(sc->path.s));
-		} else {
-			struct xinfo x;
-			r = read_xinfo(ufd, de->d_name, sc->userxattr, &x, err);
-			if (r == 0 && entry_kind(&st, &x, NULL) == OVL_ENTRY_WHITEOUT) {
-				add_step(sc, OVL_STEP_UNLINK, NULL);
-				had_whiteouts = true;
-			} else if (r == 0) {
-				r = sanitize_entry(sc, &st, &x, err);
-				if (r == 0 && S_ISDIR(st.st_mode))
-					r = scan_new_subtree(sc, ufd, de->d_name, &st, err);
-			}
-			xinfo_free(&x);
-		}
-		path_pop(&sc->path, old);
-		if (r < 0)
-			return -1;
-		errno = 0;
-	}
-	if (errno != 0)
-		return ovl_error(err, errno, "readdir upper dir %s", ovl_qp(sc->path.s));
-	if (had_whiteouts)
-		add_times(sc, OVL_STEP_TIMES, dst);
-	return 0;
-}
-
-static int scan_merge_dir(struct scan *sc, int ufd, DIR *d, int lfd, ovl_error_t *err);
-
-static int scan_entry(struct scan *sc, int ufd, int lfd, const char *name, ovl_error_t *err)
-{
+	int ufd = ovl_walk_fd(&w->up), lfd = ovl_walk_fd(&w->low);
 	struct stat st, lst;
 	bool lprot = false;
 	if (ovl_lstat_at(ufd, name, &st, NULL) < 0)
@@ -357,23 +381,17 @@ static int scan_entry(struct scan *sc, int ufd, int lfd, const char *name, ovl_e
 				      "the workspace dir is immutable or append-only (chattr "
 				      "+i/+a); its contents cannot change",
 				      err);
-		cleanup_close int cufd = -1;
-		cleanup_dir DIR *cd = NULL;
-		if (open_dir_stream(ufd, name, &cufd, &cd, err) < 0)
-			return ovl_error_wrap(err, "%s", ovl_qp(sc->path.s));
-		cleanup_close int clfd =
-		    openat(lfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (clfd < 0)
+		if (ovl_walk_push(&w->low, name) < 0)
 			return ovl_error(err, errno, "open workspace dir %s", ovl_qp(sc->path.s));
-		if (scan_merge_dir(sc, cufd, cd, clfd, err) < 0)
+		struct level *l = enter_upper(sc, w, name, err);
+		if (l == NULL) {
+			ovl_walk_pop(&w->low, NULL);
 			return -1;
-		if (x.protect) {
-			struct ovl_step s = {
-			    .op = OVL_STEP_PROTECT, .path = dupstr(sc->path.s), .flags = x.protect};
-			ovl_plan_add(&sc->protect, &s);
 		}
 		st.st_mode &= ~(mode_t)(sc->opts->keep_setuid ? 0 : S_ISUID);
-		add_times(sc, OVL_STEP_DIR, &st);
+		*l =
+		    (struct level){.mode = LEVEL_MERGE, .protect = x.protect, .meta = meta_of(&st)};
+		*entered = true;
 		return 0;
 	}
 	/* Replace: a non-directory, or a directory that comes in whole. */
@@ -381,31 +399,77 @@ static int scan_entry(struct scan *sc, int ufd, int lfd, const char *name, ovl_e
 		return -1;
 	if (sanitize_entry(sc, &st, &x, err) < 0)
 		return -1;
-	if (S_ISDIR(st.st_mode) && scan_new_subtree(sc, ufd, name, &st, err) < 0)
-		return -1;
-	struct ovl_step s = {
-	    .op = OVL_STEP_REPLACE, .path = dupstr(sc->path.s), .is_dir = S_ISDIR(st.st_mode)};
+	if (S_ISDIR(st.st_mode)) {
+		struct level *l = enter_upper(sc, w, name, err);
+		if (l == NULL)
+			return -1;
+		*l = (struct level){.mode = LEVEL_NEW, .subtree_top = true, .meta = meta_of(&st)};
+		*entered = true;
+		return 0;
+	}
+	struct ovl_step s = {.op = OVL_STEP_REPLACE, .path = dupstr(sc->path.s), .is_dir = false};
 	ovl_plan_add(sc->plan, &s);
 	return 0;
 }
 
-static int scan_merge_dir(struct scan *sc, int ufd, DIR *d, int lfd, ovl_error_t *err)
+/* The steps that end a directory level, once everything in it is planned; then leaves it. */
+static int leave_level(struct scan *sc, struct walks *w, ovl_error_t *err)
 {
-	struct dirent *de;
-	errno = 0;
-	while ((de = readdir(d)) != NULL) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+	struct level l = *(struct level *)ovl_walk_data(&w->up, ovl_walk_depth(&w->up));
+	if (l.mode == LEVEL_MERGE) {
+		if (l.protect) {
+			struct ovl_step s = {
+			    .op = OVL_STEP_PROTECT, .path = dupstr(sc->path.s), .flags = l.protect};
+			ovl_plan_add(&sc->protect, &s);
+		}
+		add_meta(sc, OVL_STEP_DIR, &l.meta);
+	} else if (l.had_whiteouts) {
+		add_meta(sc, OVL_STEP_TIMES, &l.meta);
+	}
+	if (l.subtree_top) {
+		struct ovl_step s = {
+		    .op = OVL_STEP_REPLACE, .path = dupstr(sc->path.s), .is_dir = true};
+		ovl_plan_add(sc->plan, &s);
+	}
+	if (ovl_walk_pop(&w->up, NULL) < 0 ||
+	    (l.mode == LEVEL_MERGE && ovl_walk_pop(&w->low, NULL) < 0))
+		return ovl_error(err, errno, "back from upper dir %s", ovl_qp(sc->path.s));
+	ovl_path_pop(&sc->path, l.path_old);
+	return 0;
+}
+
+/* Plans the whole upper tree below its root, one level of the walks at a time: no recursion,
+ * and a bounded number of fds, whatever the depth. */
+static int scan_tree(struct scan *sc, struct walks *w, ovl_error_t *err)
+{
+	struct level *root = ovl_walk_data(&w->up, 0);
+	root->mode = LEVEL_MERGE;
+	for (;;) {
+		const char *name;
+		unsigned char type;
+		int got = ovl_walk_next(&w->up, &name, &type);
+		if (got < 0)
+			return ovl_error(err, errno, "readdir upper dir %s", ovl_qp(sc->path.s));
+		if (got == 0) {
+			if (ovl_walk_depth(&w->up) == 0)
+				return 0;
+			if (leave_level(sc, w, err) < 0)
+				return -1;
 			continue;
-		size_t old = path_push(&sc->path, de->d_name);
-		int r = scan_entry(sc, ufd, lfd, de->d_name, err);
-		path_pop(&sc->path, old);
+		}
+		size_t old = ovl_path_push(&sc->path, name);
+		const struct level *cur = ovl_walk_data(&w->up, ovl_walk_depth(&w->up));
+		bool entered = false;
+		int r = cur->mode == LEVEL_MERGE ? scan_merge_entry(sc, w, name, &entered, err)
+						 : scan_new_entry(sc, w, name, &entered, err);
 		if (r < 0)
 			return -1;
-		errno = 0;
+		if (entered)
+			((struct level *)ovl_walk_data(&w->up, ovl_walk_depth(&w->up)))->path_old =
+			    old;
+		else
+			ovl_path_pop(&sc->path, old);
 	}
-	if (errno != 0)
-		return ovl_error(err, errno, "readdir upper dir %s", ovl_qp(sc->path.s));
-	return 0;
 }
 
 int ovl_plan_build(int lower_fd, int upper_fd, int userxattr, const struct ovl_apply_opts *opts,
@@ -414,13 +478,14 @@ int ovl_plan_build(int lower_fd, int upper_fd, int userxattr, const struct ovl_a
 	struct scan sc = {.plan = plan, .userxattr = userxattr, .opts = opts};
 	memset(plan, 0, sizeof(*plan));
 	plan->userxattr = userxattr;
-	path_push(&sc.path, "");
+	ovl_path_push(&sc.path, "");
 	int r = -1;
 
 	struct xinfo x __attribute__((cleanup(xinfo_free)));
 	struct stat ust, lst;
 	bool lprot = false;
-	cleanup_dir DIR *d = NULL;
+	struct walks w = {0};
+	bool walking = false;
 	if (read_xinfo(upper_fd, ".", userxattr, &x, err) < 0)
 		goto out;
 	for (size_t i = 0; i < x.nstrip; i++)
@@ -438,19 +503,21 @@ int ovl_plan_build(int lower_fd, int upper_fd, int userxattr, const struct ovl_a
 		ovl_error(err, errno, "stat layer roots");
 		goto out;
 	}
-	d = ovl_opendir_dup(upper_fd);
-	if (d == NULL) {
-		ovl_error(err, errno, "opendir upper root");
-		goto out;
-	}
 	if (lprot) {
 		ovl_error(err, 0, "the workspace root is immutable or append-only (chattr +i/+a)");
 		goto out;
 	}
-	if (scan_merge_dir(&sc, upper_fd, d, lower_fd, err) < 0)
+	if (ovl_walk_init(&w.up, upper_fd, O_RDONLY, false, sizeof(struct level)) < 0 ||
+	    ovl_walk_init(&w.low, lower_fd, O_PATH, false, 0) < 0) {
+		ovl_error(err, errno, "stat layer roots");
+		goto out;
+	}
+	walking = true;
+	if (scan_tree(&sc, &w, err) < 0)
 		goto out;
 	ust.st_mode &= ~(mode_t)(opts->keep_setuid ? 0 : S_ISUID);
-	add_times(&sc, OVL_STEP_DIR, &ust);
+	struct stat_times root = meta_of(&ust);
+	add_meta(&sc, OVL_STEP_DIR, &root);
 	add_step(&sc, OVL_STEP_END, NULL);
 	for (size_t i = 0; i < sc.protect.n; i++)
 		ovl_plan_add(plan, &sc.protect.steps[i]);
@@ -459,6 +526,10 @@ int ovl_plan_build(int lower_fd, int upper_fd, int userxattr, const struct ovl_a
 	sc.protect.n = 0;
 	r = 0;
 out:
+	if (walking) {
+		ovl_walk_free(&w.up);
+		ovl_walk_free(&w.low);
+	}
 	ovl_plan_free(&sc.protect);
 	free(sc.path.s);
 	if (r < 0)

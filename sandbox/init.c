@@ -422,10 +422,9 @@ static void clear_volatile_marker(int work_fd)
 
 /* After the report, with no process of the action left: ovlbox hands the work dir over again
  * (not when the layers are kept or on the --upper-size tmpfs), and init removes overlayfs'
- * scratch dirs while ovlbox applies, instead of the apply doing it after (their blocks are freed
- * by a kernel worker, release.h). ovlbox's apply removes whatever is left, and reaps init before
- * it returns. The fd is closed here, not by _exit: ovlbox removes the work dir while init exits
- * and hands its own fd of it to a kernel worker, and whoever drops the last reference frees its
+ * scratch dirs while ovlbox applies, instead of the apply doing it after. ovlbox's apply removes
+ * whatever is left, and reaps init before it returns. The fd is closed here, not by _exit:
+ * ovlbox removes the work dir while init exits, and whoever drops the last reference frees its
  * block; left to _exit, that could be init, after its namespaces were torn down, with ovlbox
  * waiting for it. */
 static void remove_scratch(int sync_fd)

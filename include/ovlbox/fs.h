@@ -19,16 +19,10 @@ bool ovl_path_is_clean_relative(const char *path);
  * (RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS) and falls back to an O_NOFOLLOW walk without it. */
 int ovl_open_beneath(int dirfd, const char *relpath, int flags, ovl_error_t *err);
 
-/* Removes dirfd/name: unlinks a non-directory, or removes a directory tree bottom-up. A missing
- * name is success. Symlinks are removed, never followed. */
+/* Removes dirfd/name: unlinks a non-directory, or removes a directory tree bottom-up, of any
+ * depth, holding a bounded number of fds (walk.h). A missing name is success. Symlinks are
+ * removed, never followed. */
 int ovl_remove_tree_at(int dirfd, const char *name, ovl_error_t *err);
-
-/* The same, handing each removed directory to rel (see release.h) instead of closing it: the
- * caller's ovl_release_all() then leaves freeing them to the kernel. For directories (name is
- * opened as one first; a non-directory costs a failed open before its unlink). */
-struct ovl_release;
-int ovl_remove_tree_release_at(int dirfd, const char *name, struct ovl_release *rel,
-			       ovl_error_t *err);
 
 /* A directory stream on a duplicate of fd (fd stays open and usable), read from the start.
  * NULL with errno set on failure. */
@@ -40,8 +34,8 @@ DIR *ovl_opendir_dup(int fd);
 int ovl_openat_noatime(int dirfd, const char *name, int flags);
 
 /* openat() of a directory (O_DIRECTORY and O_CLOEXEC are added to flags) for working on it
- * through the fd: O_RDONLY where permission allows, so that xattr calls need no /proc lookup
- * and ovl_release_hold() takes it, else O_PATH. */
+ * through the fd: O_RDONLY where permission allows, so that xattr calls need no /proc lookup,
+ * else O_PATH. */
 int ovl_open_dir_fd(int dirfd, const char *path, int flags);
 
 /* statx(AT_SYMLINK_NOFOLLOW) of dirfd/name ("" = dirfd itself) into a struct stat; also reports

@@ -171,18 +171,15 @@ int ovl_layers_fsmount(const struct ovl_layer_fds *fds, bool userxattr, unsigned
 /* Removes the marker a `volatile` overlay makes at mount (work/work/incompat/volatile/dirty)
  * from the work dir open as wfd. Only the next mount of these layers reads it, and
  * ovl_layers_prepare() clears it then; a run removes it while its overlay is still mounted, so
- * that its dirs are not left to remove at the end. Their blocks are freed by the kernel
- * (release.h). */
+ * that its dirs are not left to remove at the end. */
 int ovl_layers_clear_volatile_marker_at(int wfd, ovl_error_t *err);
 
 /* Removes overlayfs' own scratch dirs (work/work, work/index) from the work dir open as wfd,
- * once no overlay uses it. A run does it in its init, alongside the apply in ovlbox; their
- * blocks are freed by the kernel afterwards (release.h). */
+ * once no overlay uses it. A run does it in its init, alongside the apply in ovlbox. */
 int ovl_layers_remove_scratch_at(int wfd, ovl_error_t *err);
 
 /* Removes upper and work entirely (discard), their contents through the fds, then the names if
- * they still are those dirs. Requires the lock. The removed dirs' blocks are freed by the kernel
- * after it returns (release.h). */
+ * they still are those dirs. Requires the lock. */
 int ovl_layers_discard(struct ovl_layers *l, ovl_error_t *err);
 
 #endif

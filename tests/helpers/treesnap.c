@@ -271,20 +271,19 @@ static void add_entry(const char *path, char *line, const struct stat *st)
 	e->group = 0;
 }
 
-/* Describes dirfd/name (path is its relative path, for output); recurses into directories. */
-static void walk(int pfd, const char *name, const char *path, bool root)
+/* Describes dirfd/name (path is its relative path, for output) into *st and the entries. */
+static void describe(int pfd, const char *name, const char *path, bool root, struct stat *st)
 {
-	struct stat st;
-	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	if (fstatat(pfd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
 		die("stat %s: %s", path, strerror(errno));
 	struct buf b = {0};
-	buf_printf(&b, " %s %04o %lu:%lu", type_name(st.st_mode), (unsigned)(st.st_mode & 07777),
-		   map_id(uidmap, n_uidmap, st.st_uid), map_id(gidmap, n_gidmap, st.st_gid));
-	if (S_ISREG(st.st_mode)) {
-		buf_printf(&b, " size=%lld", (long long)st.st_size);
-		hash_file(pfd, name, path, (uint64_t)st.st_size, &b);
-	} else if (S_ISLNK(st.st_mode)) {
-		size_t sz = (size_t)st.st_size + 2;
+	buf_printf(&b, " %s %04o %lu:%lu", type_name(st->st_mode), (unsigned)(st->st_mode & 07777),
+		   map_id(uidmap, n_uidmap, st->st_uid), map_id(gidmap, n_gidmap, st->st_gid));
+	if (S_ISREG(st->st_mode)) {
+		buf_printf(&b, " size=%lld", (long long)st->st_size);
+		hash_file(pfd, name, path, (uint64_t)st->st_size, &b);
+	} else if (S_ISLNK(st->st_mode)) {
+		size_t sz = (size_t)st->st_size + 2;
 		char *t = xrealloc(NULL, sz);
 		ssize_t r = readlinkat(pfd, name, t, sz);
 		if (r < 0)
@@ -292,21 +291,21 @@ static void walk(int pfd, const char *name, const char *path, bool root)
 		buf_putn(&b, " target=", 8);
 		buf_escape(&b, (const unsigned char *)t, (size_t)r);
 		free(t);
-	} else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
-		buf_printf(&b, " rdev=%u:%u", major(st.st_rdev), minor(st.st_rdev));
+	} else if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) {
+		buf_printf(&b, " rdev=%u:%u", major(st->st_rdev), minor(st->st_rdev));
 	}
 	if (!(root && no_root_times))
-		buf_printf(&b, " mtime=%lld.%09ld", (long long)st.st_mtim.tv_sec,
-			   st.st_mtim.tv_nsec);
+		buf_printf(&b, " mtime=%lld.%09ld", (long long)st->st_mtim.tv_sec,
+			   st->st_mtim.tv_nsec);
 	xattrs(pfd, name, path, &b);
-	add_entry(path, b.s ? b.s : strdup(""), &st);
-	if (!S_ISDIR(st.st_mode))
-		return;
+	add_entry(path, b.s ? b.s : strdup(""), st);
+}
 
-	int fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		die("open %s: %s", path, strerror(errno));
-	DIR *d = fdopendir(fd);
+/* The names in the directory open as fd (which stays open), "." and ".." left out. */
+static char **read_names(int fd, const char *path, size_t *count)
+{
+	int d_fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = d_fd < 0 ? NULL : fdopendir(d_fd);
 	if (!d)
 		die("opendir %s: %s", path, strerror(errno));
 	char **names = NULL;
@@ -327,23 +326,91 @@ static void walk(int pfd, const char *name, const char *path, bool root)
 	}
 	if (errno)
 		die("readdir %s: %s", path, strerror(errno));
-	for (size_t i = 0; i < n; i++) {
-		size_t pl = strlen(path), nl = strlen(names[i]);
-		char *child = xrealloc(NULL, pl + nl + 2);
-		if (root) {
-			memcpy(child, names[i], nl + 1);
-		} else {
-			memcpy(child, path, pl);
-			child[pl] = '/';
-			memcpy(child + pl + 1, names[i], nl + 1);
-		}
-		if (!excluded(child))
-			walk(dirfd(d), names[i], child, false);
-		free(child);
-		free(names[i]);
-	}
-	free(names);
 	closedir(d);
+	*count = n;
+	return names;
+}
+
+/* A directory being walked: its names (read at once, so that it need not stay open), the next
+ * one, its identity (to check the way back up), and the length of its path in the path buffer. */
+struct frame {
+	char **names;
+	size_t n, next;
+	dev_t dev;
+	ino_t ino;
+	size_t path_len;
+};
+
+/* Walks the tree below the root open as top, depth first, holding one directory open at a
+ * time: a child is entered with openat(), the way back is ".." (checked against the dev:ino
+ * recorded on the way down). No recursion, so any depth the kernel allows works, at any fd
+ * limit. */
+static void walk(int top)
+{
+	struct stat st;
+	describe(top, ".", ".", true, &st);
+	if (!S_ISDIR(st.st_mode))
+		return;
+	int cur = openat(top, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cur < 0)
+		die("open .: %s", strerror(errno));
+	struct buf path = {0};
+	buf_putn(&path, "", 0);
+	struct frame *f = NULL;
+	size_t nf = 0, capf = 0;
+	for (;;) {
+		if (nf == capf) {
+			capf = capf ? capf * 2 : 64;
+			f = xrealloc(f, capf * sizeof(*f));
+		}
+		if (nf == 0 || S_ISDIR(st.st_mode)) {
+			struct frame *nw = &f[nf++];
+			nw->path_len = path.len;
+			nw->names = read_names(cur, path.len ? path.s : ".", &nw->n);
+			nw->next = 0;
+			nw->dev = st.st_dev;
+			nw->ino = st.st_ino;
+		}
+		struct frame *t = &f[nf - 1];
+		while (t->next == t->n) {
+			free(t->names);
+			if (--nf == 0) {
+				close(cur);
+				free(f);
+				free(path.s);
+				return;
+			}
+			t = &f[nf - 1];
+			int up = openat(cur, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			struct stat ust;
+			if (up < 0 || fstat(up, &ust) < 0)
+				die("open %s/..: %s", path.s, strerror(errno));
+			if (ust.st_dev != t->dev || ust.st_ino != t->ino)
+				die("%s/..: moved during the walk", path.s);
+			close(cur);
+			cur = up;
+			path.len = t->path_len;
+			path.s[path.len] = '\0';
+		}
+		char *name = t->names[t->next++];
+		path.len = t->path_len;
+		if (path.len)
+			buf_putn(&path, "/", 1);
+		buf_putn(&path, name, strlen(name));
+		st.st_mode = 0;
+		if (!excluded(path.s)) {
+			describe(cur, name, path.s, false, &st);
+			if (S_ISDIR(st.st_mode)) {
+				int fd = openat(cur, name,
+						O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+				if (fd < 0)
+					die("open %s: %s", path.s, strerror(errno));
+				close(cur);
+				cur = fd;
+			}
+		}
+		free(name);
+	}
 }
 
 static int cmp_entry(const void *a, const void *b)
@@ -412,7 +479,7 @@ int main(int argc, char **argv)
 		die("open %s: %s", dir, strerror(errno));
 	/* The root is described through "." of its own fd, so DIR itself may be given via a
 	 * symlink-free absolute or relative path; nothing beneath it is ever followed. */
-	walk(top, ".", ".", true);
+	walk(top);
 	close(top);
 
 	qsort(entries, n_entries, sizeof(*entries), cmp_entry);

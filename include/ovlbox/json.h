@@ -86,7 +86,8 @@ struct ovl_json_edit {
 };
 #define OVL_JSON_REWRITE_DEPTH 100 /* deeper documents are refused (yajl's generator: 128) */
 /* *out (malloc'ed, *out_len bytes, NUL-terminated) is compact JSON. Errors: "invalid JSON: ...",
- * "PATH: expected an object, got a string", "PATH: KEY given twice", "nested deeper than ...". */
+ * "PATH: expected an object, got a string", "PATH: given twice" (PATH ending in the key),
+ * "nested deeper than 100 levels". */
 int ovl_json_rewrite(const char *text, size_t len, const struct ovl_json_edit *edits,
 		     size_t n_edits, char **out, size_t *out_len, ovl_error_t *err);
 

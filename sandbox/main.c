@@ -128,6 +128,30 @@ static int set_xattr_ns(const char *cmd, int c, struct layer_args *a)
 	return 0;
 }
 
+/* One line of --help for each option of apply/diff/discard. */
+static const struct {
+	int id;
+	const char *text;
+} layer_option_help[] = {
+    {OPT_UPPER, "  --upper DIR        the upper layer (default DIR.upper)"},
+    {OPT_WORK, "  --work DIR         the work dir (default DIR.work)"},
+    {OPT_KEEP_SETUID, "  --keep-setuid      keep setuid/setgid bits and file capabilities"},
+    {OPT_ALLOW_DEVICES, "  --allow-devices    apply device nodes (default: refused)"},
+    {OPT_JSON, "  --json             one JSON array of {path, change, type, size}"},
+    {OPT_USERXATTR, "  --userxattr        read the upper's overlay xattrs as user.overlay.*"},
+    {OPT_NO_USERXATTR, "  --no-userxattr     read them as trusted.overlay.*"},
+};
+
+static void print_layer_help(const char *cmd, const char *synopsis, const int *allowed)
+{
+	printf("Usage: ovlbox %s %s\n", cmd, synopsis);
+	for (size_t i = 0; i < N_ELEMENTS(layer_option_help); i++)
+		for (const int *p = allowed; *p; p++)
+			if (*p == layer_option_help[i].id)
+				puts(layer_option_help[i].text);
+	puts("  -h, --help         this help (ovlbox(1) has the long form)");
+}
+
 /* Parses the options shared by apply/diff/discard; `allowed` lists the option ids the command
  * takes. Returns 0, 1 for --help (printed), or -1 (message printed). */
 static int parse_layer_args(const char *cmd, const char *synopsis, int argc, char **argv,
@@ -148,7 +172,9 @@ static int parse_layer_args(const char *cmd, const char *synopsis, int argc, cha
 	opterr = 0;
 	optind = 1;
 	int c;
-	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		if (c == 'h')
+			c = OPT_HELP;
 		bool ok = c == OPT_HELP;
 		for (const int *p = allowed; *p; p++)
 			ok |= *p == c;
@@ -179,7 +205,7 @@ static int parse_layer_args(const char *cmd, const char *synopsis, int argc, cha
 				return -1;
 			break;
 		case OPT_HELP:
-			printf("Usage: ovlbox %s %s\n", cmd, synopsis);
+			print_layer_help(cmd, synopsis, allowed);
 			return 1;
 		}
 	}

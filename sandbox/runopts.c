@@ -55,7 +55,8 @@ static const char run_usage[] =
     "                           writes beyond it fail with ENOSPC\n"
     "Apply (as ovlbox apply):\n"
     "  --keep-setuid            keep setuid/setgid bits the action set (default: dropped)\n"
-    "  --allow-devices          apply device nodes the action made (default: refused)\n";
+    "  --allow-devices          apply device nodes the action made (default: refused)\n"
+    "  -h, --help               this help (ovlbox(1) has the long form)\n";
 
 static void *xrealloc(void *p, size_t n)
 {
@@ -371,8 +372,8 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o)
 	opterr = 0;
 	optind = 1;
 	int c;
-	while ((c = getopt_long(argc, argv, "+", run_options, NULL)) != -1) {
-		int r = parse_one(o, c, optarg, argv, &envs, &nenvs, &clear_env);
+	while ((c = getopt_long(argc, argv, "+h", run_options, NULL)) != -1) {
+		int r = parse_one(o, c == 'h' ? O_HELP : c, optarg, argv, &envs, &nenvs, &clear_env);
 		if (r != 0) {
 			run_opts_free(o);
 			return r;

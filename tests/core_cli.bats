@@ -565,6 +565,23 @@ A src/x/y/new'
 # ---------------------------------------------------------------------------------------------
 # help, version, bad command lines
 
+@test "-h and --help on every command: exit 0, one line per option" {
+	local c out
+	for c in run apply diff discard; do
+		run "$OVLBOX" "$c" -h
+		[[ $status -eq 0 ]] || fail_output "$c -h"
+		out=$output
+		run "$OVLBOX" "$c" --help
+		[[ $status -eq 0 && $output == "$out" ]] || fail_output "$c --help differs from -h"
+		[[ $output == *"  -h, --help "* ]] || fail_output "$c --help does not list -h"
+	done
+	run "$OVLBOX" apply -h
+	[[ $output == *$'\n  --keep-setuid '* && $output == *$'\n  --userxattr '* ]] ||
+		fail_output "apply -h lists an option per line"
+	run "$OVLBOX_HOOK" -h
+	[[ $status -eq 0 && $output == usage:\ ovlbox-hook* ]] || fail_output "ovlbox-hook -h"
+}
+
 @test "--version and --help" {
 	run "$OVLBOX" --version
 	[[ $status -eq 0 && $output =~ ^ovlbox\ [0-9]+\.[0-9]+\.[0-9]+ ]] || fail_output "--version"

@@ -12,10 +12,7 @@ load lib/bundle
 IMAGE=localhost/ovlbox-busybox
 
 setup_file() {
-	ovl_suite_setup
-	export OVL_PODMAN_DIR=$BATS_FILE_TMPDIR/podman
-	mkdir -p "$OVL_PODMAN_DIR/tmp"
-	ovl_podman_import "$OVL_T/rootfs" "$IMAGE"
+	ovl_podman_suite_setup "$IMAGE"
 	# An image whose /workspace is a symlink (runc follows it inside the rootfs; the hook refuses).
 	# Not /etc: podman bind-mounts /etc/hosts and /etc/hostname, and runc would create those
 	# mount points inside the workspace bind-mounted there before any hook runs.

@@ -57,11 +57,7 @@ rt_state() {
 # rt_stop: kills the init and deletes the container (the runtime runs poststop then).
 rt_stop() {
 	rt kill "$ID" KILL
-	local i
-	for ((i = 0; i < 200; i++)); do
-		[[ $(rt state "$ID" | jq -r .status) == stopped ]] && break
-		sleep 0.05
-	done
+	ovl_wait_stopped rt "$ID"
 	rt delete "$ID" || fail "$RT delete $ID"
 }
 

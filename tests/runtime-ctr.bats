@@ -36,12 +36,9 @@ teardown() {
 # ctr_run [ctr run options...] -- CMD...: the busybox rootfs with the workspace at /workspace and
 # $OUT at /out, through the wrapper.
 ctr_run() {
-	local opts=()
-	while [[ $1 != -- ]]; do
-		opts+=("$1")
-		shift
-	done
-	shift
+	rt_split_opts "$@"
+	set -- "${RT_ARGS[@]}"
+	local opts=("${RT_OPTS[@]}")
 	run timeout 120 ctr -a "$CTR_SOCK" run --rm --rootfs --runc-binary "$OVL_T/ovlbox-runc" \
 		--runc-root "$OVL_T/runc" "${opts[@]}" \
 		--mount "type=bind,src=$WS,dst=/workspace,options=rbind:rw" \

@@ -47,12 +47,9 @@ setup() {
 # docker_rt [docker run options...] -- IMAGE CMD...: docker run --rm with the workspace at
 # /workspace and $OUT at /out.
 docker_rt() {
-	local opts=()
-	while [[ $1 != -- ]]; do
-		opts+=("$1")
-		shift
-	done
-	shift
+	rt_split_opts "$@"
+	set -- "${RT_ARGS[@]}"
+	local opts=("${RT_OPTS[@]}")
 	run timeout 120 "$DOCKER" -H "unix://$DOCKER_SOCK" run --rm --network none \
 		-v "$WS:/workspace" -v "$OUT:/out" "${opts[@]}" "$@"
 }

@@ -12,10 +12,7 @@ load lib/runtime
 IMAGE=localhost/ovlbox-busybox
 
 setup_file() {
-	ovl_suite_setup
-	export OVL_PODMAN_DIR=$BATS_FILE_TMPDIR/podman
-	mkdir -p "$OVL_PODMAN_DIR/tmp"
-	ovl_podman_import "$OVL_T/rootfs" "$IMAGE"
+	ovl_podman_suite_setup "$IMAGE"
 	# an image whose ENV asks for a workspace (as any image could)
 	tar -C "$OVL_T/rootfs" -c . |
 		ovl_podman import -q --change 'ENV OVLBOX_WORKSPACE=/workspace' - "$IMAGE-env" >/dev/null
@@ -39,12 +36,9 @@ teardown() {
 # podman_rt [podman run options...] -- IMAGE CMD...: podman run through the recording wrapper,
 # with the hook's log, the machine's flags, the workspace at /workspace and $OUT at /out.
 podman_rt() {
-	local opts=()
-	while [[ $1 != -- ]]; do
-		opts+=("$1")
-		shift
-	done
-	shift
+	rt_split_opts "$@"
+	set -- "${RT_ARGS[@]}"
+	local opts=("${RT_OPTS[@]}")
 	run ovl_podman run --name "$ID" --runtime "$OVL_T/ovlbox-runc" \
 		--runtime-flag "ovlbox-hook-log=$LOG" "${OVL_PODMAN_RUN_FLAGS[@]}" \
 		-v "$WS:/workspace" -v "$OUT:/out" -e SNAP="$OVL_SNAPSHOT_SH" "${opts[@]}" "$@"

@@ -320,16 +320,30 @@ ovl_assert_refused() {
 	ovl_assert_no_layers
 }
 
+# ovl_wait_stopped RUNTIME ID: waits (10 s at most) until RUNTIME state ID says stopped.
+ovl_wait_stopped() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		[[ $("$1" state "$2" | jq -r .status) == stopped ]] && break
+		sleep 0.05
+	done
+}
+
 # ovl_finish_detached ID: lets the detached container ID, which waits for /out/go, go on; waits
 # until it has stopped and deletes it (its poststop runs then).
 ovl_finish_detached() {
 	touch "$OUT/go"
-	local i
-	for ((i = 0; i < 200; i++)); do
-		[[ $(ovl_runc state "$1" | jq -r .status) == stopped ]] && break
-		sleep 0.05
-	done
+	ovl_wait_stopped ovl_runc "$1"
 	ovl_runc delete "$1" || fail "runc delete $1"
+}
+
+# ovl_podman_suite_setup IMAGE: the suite's set-up, podman's storage private to the test file
+# and IMAGE imported from the busybox rootfs.
+ovl_podman_suite_setup() {
+	ovl_suite_setup
+	export OVL_PODMAN_DIR=$BATS_FILE_TMPDIR/podman
+	mkdir -p "$OVL_PODMAN_DIR/tmp"
+	ovl_podman_import "$OVL_T/rootfs" "$1"
 }
 
 # A command that only shows whether the container started.

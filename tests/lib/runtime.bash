@@ -48,12 +48,19 @@ rt_hook_entry() {
 # rt_assert_hooks_added [HOOK_ARGS...]: config.json is the original with the two entries appended
 # (compared as values: jq -S) and nothing else changed.
 rt_assert_hooks_added() {
-	local cr ps
+	rt_assert_added_between "$C/config.orig" "$CFG" "$@"
+}
+
+# rt_assert_added_between BEFORE AFTER [HOOK_ARGS...]: AFTER is BEFORE with the two hook entries
+# appended (compared as values: jq -S), nothing else changed.
+rt_assert_added_between() {
+	local before=$1 after=$2 cr ps
+	shift 2
 	cr=$(rt_hook_entry createRuntime "$@")
 	ps=$(rt_hook_entry poststop "$@")
 	diff -u <(jq -S --argjson cr "$cr" --argjson ps "$ps" \
-		'.hooks.createRuntime += [$cr] | .hooks.poststop += [$ps]' "$C/config.orig") \
-		<(jq -S . "$CFG")
+		'.hooks.createRuntime += [$cr] | .hooks.poststop += [$ps]' "$before") \
+		<(jq -S . "$after")
 }
 
 # rt_assert_unchanged: config.json is byte for byte the original.
@@ -165,12 +172,7 @@ rt_assert_wrapper_unchanged() {
 # rt_assert_wrapper_added: the wrapper appended exactly the two hook entries (HOOK_ARGS as
 # rt_hook_entry), nothing else changed.
 rt_assert_wrapper_added() {
-	local cr ps
-	cr=$(rt_hook_entry createRuntime "$@")
-	ps=$(rt_hook_entry poststop "$@")
-	diff -u <(jq -S --argjson cr "$cr" --argjson ps "$ps" \
-		'.hooks.createRuntime += [$cr] | .hooks.poststop += [$ps]' "$C/config.before") \
-		<(jq -S . "$C/config.after")
+	rt_assert_added_between "$C/config.before" "$C/config.after" "$@"
 }
 
 # rt_action_script: the action (OVL_ACTION_SH with the snapshot script) as one sh -c string.
@@ -202,4 +204,15 @@ rt_dockerd_start() {
 # rt_docker ARGS...: the client on the private daemon.
 rt_docker() {
 	"$DOCKER" -H "unix://$DOCKER_SOCK" "$@"
+}
+
+# rt_split_opts OPT... -- ARG...: RT_OPTS gets the words before "--", RT_ARGS those after it.
+rt_split_opts() {
+	RT_OPTS=()
+	while [[ $1 != -- ]]; do
+		RT_OPTS+=("$1")
+		shift
+	done
+	shift
+	RT_ARGS=("$@")
 }

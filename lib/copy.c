@@ -196,42 +196,48 @@ static int enter_dir(struct copy_walk *w, const char *name, const struct stat *s
 	return 0;
 }
 
+/* Copies entry name of the current source dir: a directory is created and entered. */
+static int copy_entry(struct copy *c, struct copy_walk *w, const char *name, ovl_error_t *err)
+{
+	size_t old = ovl_path_push(&w->path, name);
+	struct stat st;
+	int sfd = ovl_walk_fd(&w->src);
+	if (ovl_lstat_at(sfd, name, &st, NULL) < 0)
+		return ovl_error(err, errno, "stat %s", ovl_qp(w->path.s));
+	if (S_ISDIR(st.st_mode))
+		return enter_dir(w, name, &st, old, err);
+	if (copy_node(c, sfd, ovl_walk_fd(&w->dst), name, &st, w->path.s, err) < 0)
+		return -1;
+	ovl_path_pop(&w->path, old);
+	return 0;
+}
+
+/* Finishes the current dir and goes back to its parent: 1 when it was the root. */
+static int leave_dir(struct copy_walk *w, ovl_error_t *err)
+{
+	if (finish_dir(w, err) < 0)
+		return -1;
+	size_t depth = ovl_walk_depth(&w->src);
+	if (depth == 0)
+		return 1;
+	size_t old = ((struct copy_level *)ovl_walk_data(&w->src, depth))->path_old;
+	if (ovl_walk_pop(&w->src, NULL) < 0 || ovl_walk_pop(&w->dst, NULL) < 0)
+		return ovl_error(err, errno, "back from %s", ovl_qp(w->path.s));
+	ovl_path_pop(&w->path, old);
+	return 0;
+}
+
 /* Copies everything below the source root into the destination root, level by level: no
  * recursion, and a bounded number of fds, whatever the depth. */
 static int copy_below(struct copy *c, struct copy_walk *w, ovl_error_t *err)
 {
-	for (;;) {
-		const char *name;
-		unsigned char type;
-		int got = ovl_walk_next(&w->src, &name, &type);
-		if (got < 0)
-			return ovl_error(err, errno, "readdir %s", ovl_qp(w->path.s));
-		if (got == 0) {
-			if (finish_dir(w, err) < 0)
-				return -1;
-			size_t depth = ovl_walk_depth(&w->src);
-			if (depth == 0)
-				return 0;
-			size_t old = ((struct copy_level *)ovl_walk_data(&w->src, depth))->path_old;
-			if (ovl_walk_pop(&w->src, NULL) < 0 || ovl_walk_pop(&w->dst, NULL) < 0)
-				return ovl_error(err, errno, "back from %s", ovl_qp(w->path.s));
-			ovl_path_pop(&w->path, old);
-			continue;
-		}
-		size_t old = ovl_path_push(&w->path, name);
-		struct stat st;
-		int sfd = ovl_walk_fd(&w->src);
-		if (ovl_lstat_at(sfd, name, &st, NULL) < 0)
-			return ovl_error(err, errno, "stat %s", ovl_qp(w->path.s));
-		if (S_ISDIR(st.st_mode)) {
-			if (enter_dir(w, name, &st, old, err) < 0)
-				return -1;
-			continue;
-		}
-		if (copy_node(c, sfd, ovl_walk_fd(&w->dst), name, &st, w->path.s, err) < 0)
-			return -1;
-		ovl_path_pop(&w->path, old);
-	}
+	const char *name;
+	int got, r = 0;
+	while (r == 0 && (got = ovl_walk_next(&w->src, &name, NULL)) >= 0)
+		r = got > 0 ? copy_entry(c, w, name, err) : leave_dir(w, err);
+	if (r == 0)
+		return ovl_error(err, errno, "readdir %s", ovl_qp(w->path.s));
+	return r < 0 ? -1 : 0;
 }
 
 int ovl_copy_tree(int src_fd, int dst_dirfd, const char *dst_name, ovl_error_t *err)

@@ -360,8 +360,7 @@ static int diff_merged(struct dctx *c, int ud, int ld, const struct stat *us, co
 	d.f[d.n++] = (struct frame){.mode = FRAME_MERGE, .u = meta_of(us), .l = meta_of(ls)};
 	for (;;) {
 		const char *name;
-		unsigned char type;
-		int got = ovl_walk_next(reading(&d), &name, &type);
+		int got = ovl_walk_next(reading(&d), &name, NULL);
 		if (got < 0) {
 			ovl_error(err, errno, "readdir %s", ovl_qp(d.path.s));
 			goto out;

@@ -176,8 +176,7 @@ static int check_lower_tree(struct scan *sc, int dfd, ovl_error_t *err)
 	int r = 0;
 	for (;;) {
 		const char *name;
-		unsigned char type;
-		int got = ovl_walk_next(&w, &name, &type);
+		int got = ovl_walk_next(&w, &name, NULL);
 		if (got == 0 && ovl_walk_depth(&w) == 0)
 			break;
 		if (got == 0) {
@@ -446,8 +445,7 @@ static int scan_tree(struct scan *sc, struct walks *w, ovl_error_t *err)
 	root->mode = LEVEL_MERGE;
 	for (;;) {
 		const char *name;
-		unsigned char type;
-		int got = ovl_walk_next(&w->up, &name, &type);
+		int got = ovl_walk_next(&w->up, &name, NULL);
 		if (got < 0)
 			return ovl_error(err, errno, "readdir upper dir %s", ovl_qp(sc->path.s));
 		if (got == 0) {

@@ -122,14 +122,21 @@ int ovl_walk_next(struct ovl_walk *w, const char **name, unsigned char *d_type)
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
 		*name = de->d_name;
-		*d_type = de->d_type;
+		if (d_type)
+			*d_type = de->d_type;
 		return 1;
 	}
 }
 
-static int open_level(int dirfd, const char *name, int flags)
+/* Opens directory dirfd/name as a level (flags as the walk's) and stats it into *st. */
+static int open_level(int dirfd, const char *name, int flags, struct stat *st)
 {
-	return ovl_openat_noatime(dirfd, name, flags | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = ovl_openat_noatime(dirfd, name, flags | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0 && fstat(fd, st) < 0) {
+		close_keep_errno(fd);
+		return -1;
+	}
+	return fd;
 }
 
 /* Closes the shallowest held level below the root once more than the window are held. */
@@ -145,14 +152,10 @@ static void shrink_window(struct ovl_walk *w)
 
 int ovl_walk_push(struct ovl_walk *w, const char *name)
 {
-	int fd = open_level(ovl_walk_fd(w), name, w->flags);
+	struct stat st;
+	int fd = open_level(ovl_walk_fd(w), name, w->flags, &st);
 	if (fd < 0)
 		return -1;
-	struct stat st;
-	if (fstat(fd, &st) < 0) {
-		close_keep_errno(fd);
-		return -1;
-	}
 	if (w->n == w->cap) {
 		w->cap *= 2;
 		w->lv = realloc(w->lv, w->cap * sizeof(*w->lv));
@@ -175,14 +178,10 @@ int ovl_walk_push(struct ovl_walk *w, const char *name)
 static int reopen_parent(struct ovl_walk *w, size_t i)
 {
 	struct ovl_walk_level *l = &w->lv[i];
-	int fd = open_level(w->lv[i + 1].fd, "..", w->flags);
+	struct stat st;
+	int fd = open_level(w->lv[i + 1].fd, "..", w->flags, &st);
 	if (fd < 0)
 		return -1;
-	struct stat st;
-	if (fstat(fd, &st) < 0) {
-		close_keep_errno(fd);
-		return -1;
-	}
 	if (st.st_dev != l->dev || st.st_ino != l->ino) {
 		close(fd);
 		errno = ESTALE;

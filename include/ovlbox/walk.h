@@ -50,8 +50,8 @@ int ovl_walk_fd(const struct ovl_walk *w);
 void *ovl_walk_data(struct ovl_walk *w, size_t level);
 
 /* The next entry of the current directory, "." and ".." skipped: 1 (with *name, valid until the
- * next call on this level, and *d_type, DT_UNKNOWN if the filesystem does not say), 0 at its
- * end, -1 on error. */
+ * next call on this level, and *d_type unless d_type is NULL: DT_UNKNOWN if the filesystem does
+ * not say), 0 at its end, -1 on error. */
 int ovl_walk_next(struct ovl_walk *w, const char **name, unsigned char *d_type);
 
 /* Enters the directory name of the current level: it becomes the current level. -1 (errno set)

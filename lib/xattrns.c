@@ -12,6 +12,7 @@
 #include "ovlbox/fs.h"
 #include "ovlbox/ns.h"
 #include "ovlbox/plan.h"
+#include "ovlbox/walk.h"
 #include "ovlbox/xattrns.h"
 
 #define BOTH_MARKS (OVL_XATTR_MARK_TRUSTED | OVL_XATTR_MARK_USER)
@@ -41,46 +42,52 @@ static int marks_of(int fd, const char *path, unsigned *marks, ovl_error_t *err)
 	return 0;
 }
 
-/* An entry of dfd as a readable directory fd when it is a directory, else as an O_PATH fd (the
- * xattr calls then go through /proc/self/fd: never through a symlink). *is_dir tells which. */
-static int open_entry(int dfd, const struct dirent *de, bool *is_dir)
+/* The marks of entry name of the walk's current directory: opened O_PATH (the xattr calls then
+ * go through /proc/self/fd: never through a symlink). */
+static int marks_of_entry(struct ovl_walk *w, const char *name, unsigned *marks, ovl_error_t *err)
 {
-	*is_dir = false;
-	if (de->d_type == DT_DIR || de->d_type == DT_UNKNOWN) {
-		int fd = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd >= 0 || (errno != ENOTDIR && errno != ELOOP)) {
-			*is_dir = fd >= 0;
-			return fd;
-		}
-	}
-	return openat(dfd, de->d_name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	cleanup_close int fd = openat(ovl_walk_fd(w), name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	cleanup_free char *path = ovl_walk_path(w, name);
+	if (fd < 0)
+		return ovl_error(err, errno, "open upper entry %s", ovl_qp(path));
+	return marks_of(fd, path, marks, err);
 }
 
-static int scan_dir(int dfd, const char *path, unsigned *marks, ovl_error_t *err)
+/* The whole upper as a walk (walk.h): a bounded number of fds at any depth, no recursion. */
+static int scan_tree(int upper_fd, unsigned *marks, ovl_error_t *err)
 {
-	cleanup_dir DIR *d = ovl_opendir_dup(dfd);
-	if (d == NULL)
-		return ovl_error(err, errno, "open upper dir %s", ovl_qp(path[0] ? path : "."));
-	struct dirent *de;
-	while (*marks != BOTH_MARKS && (de = readdir(d)) != NULL) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		cleanup_free char *sub = xasprintf("%s%s%s", path, path[0] ? "/" : "", de->d_name);
-		bool is_dir;
-		cleanup_close int fd = open_entry(dfd, de, &is_dir);
-		if (fd < 0)
-			return ovl_error(err, errno, "open upper entry %s", ovl_qp(sub));
-		if (marks_of(fd, sub, marks, err) < 0 ||
-		    (is_dir && scan_dir(fd, sub, marks, err) < 0))
-			return -1;
+	struct ovl_walk w;
+	if (ovl_walk_init(&w, upper_fd, O_RDONLY, false, 0) < 0)
+		return ovl_error(err, errno, "open upper dir .");
+	int r = 0;
+	while (r == 0 && *marks != BOTH_MARKS) {
+		const char *name;
+		unsigned char type;
+		int n = ovl_walk_next(&w, &name, &type);
+		if (n < 0) {
+			cleanup_free char *path = ovl_walk_path(&w, NULL);
+			r = ovl_error(err, errno, "read upper dir %s",
+				      ovl_qp(path[0] ? path : "."));
+		} else if (n == 0) {
+			if (ovl_walk_depth(&w) == 0)
+				break;
+			if (ovl_walk_pop(&w, NULL) < 0)
+				r = ovl_error(err, errno, "walk back up the upper");
+		} else if ((r = marks_of_entry(&w, name, marks, err)) == 0 &&
+			   (type == DT_DIR || type == DT_UNKNOWN) && ovl_walk_push(&w, name) < 0 &&
+			   errno != ENOTDIR && errno != ELOOP) {
+			cleanup_free char *path = ovl_walk_path(&w, name);
+			r = ovl_error(err, errno, "open upper dir %s", ovl_qp(path));
+		}
 	}
-	return 0;
+	ovl_walk_free(&w);
+	return r;
 }
 
 int ovl_xattr_marks(int upper_fd, unsigned *marks, ovl_error_t *err)
 {
 	*marks = 0;
-	if (marks_of(upper_fd, "", marks, err) < 0 || scan_dir(upper_fd, "", marks, err) < 0)
+	if (marks_of(upper_fd, "", marks, err) < 0 || scan_tree(upper_fd, marks, err) < 0)
 		return -1;
 	return 0;
 }

@@ -250,9 +250,7 @@ fs_opts=$(awk '$2 == "/" { print $4 }' /proc/mounts)
 	for name in $only; do
 		[[ -f $work/part.$name ]] && cat "$work/part.$name" && echo
 	done
-	if [[ -f bench/analysis.md ]]; then
-		cat bench/analysis.md
-	fi
+	echo "What the time goes to, per benchmark: [bench/analysis.md](analysis.md)."
 } >"$results"
 echo
 echo "bench/run.sh: wrote $results and ${plots[*]:-no plots} in $((elapsed / 60)) min $((elapsed % 60)) s"

@@ -10,11 +10,6 @@
 #include "ovlbox/ns.h"
 #include "ovlbox/oci.h"
 
-#define ANN_WORKSPACE "org.ovlbox.workspace"
-#define ANN_UPPERDIR  "org.ovlbox.upperdir"
-#define ANN_WORKDIR   "org.ovlbox.workdir"
-#define ANN_ON_EXIT   "org.ovlbox.on-exit"
-
 enum hook_stage {
 	STAGE_INFER, /* no STAGE argument: from the state's status */
 	STAGE_PRESTART,

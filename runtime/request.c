@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ovlbox/cleanup.h"
+#include "ovlbox/mark.h"
 #include "ovlbox/oci.h"
 #include "runtime.h"
 
@@ -110,10 +111,9 @@ static int named_workspace(const ovl_json *ann, const char *name, const char **v
 
 static int check_on_exit(const char *v, const char *from, ovl_error_t *err)
 {
-	static const char *const values[] = {"apply", "discard", "keep"};
-	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++)
-		if (strcmp(v, values[i]) == 0)
-			return 0;
+	enum ovl_on_exit e;
+	if (ovl_on_exit_parse(v, &e) == 0)
+		return 0;
 	return ovl_error(err, 0, "%s: %s is not one of apply, discard, keep", from, ovl_qp(v));
 }
 

@@ -9,13 +9,10 @@
 
 #include "ovlbox/error.h"
 #include "ovlbox/json.h"
+#include "ovlbox/oci.h"
 
 #define PROG "ovlbox-runtime"
 
-#define ANN_WORKSPACE	 "org.ovlbox.workspace"
-#define ANN_UPPERDIR	 "org.ovlbox.upperdir"
-#define ANN_WORKDIR	 "org.ovlbox.workdir"
-#define ANN_ON_EXIT	 "org.ovlbox.on-exit"
 #define ANN_CRI_TYPE	 "io.kubernetes.cri.container-type"
 #define ANN_CRI_NAME	 "io.kubernetes.cri.container-name"
 #define ENV_WORKSPACE	 "OVLBOX_WORKSPACE"

@@ -51,9 +51,9 @@ check_flags() {
 	[[ $(flags_of "$output" | wc -l) -ge 3 ]]
 }
 
-@test "docs: every org.ovlbox.* annotation key of hook/ and runtime/ is in ovlbox-hook(8)" {
+@test "docs: every org.ovlbox.* annotation key of hook/, runtime/ and lib's headers is in ovlbox-hook(8)" {
 	local dirs=() d keys k missing=()
-	for d in hook runtime; do
+	for d in hook runtime include/ovlbox; do
 		[[ -d $OVLBOX_SRC/$d ]] && dirs+=("$OVLBOX_SRC/$d")
 	done
 	# keys are lower case; a prefix such as "org.ovlbox.workspace." (of workspace.NAME) is the key

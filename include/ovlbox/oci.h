@@ -10,6 +10,12 @@
 #include "error.h"
 #include "json.h"
 
+/* The annotations a container asks for a copy-on-write workspace with (ovlbox-hook(8)). */
+#define ANN_WORKSPACE "org.ovlbox.workspace"
+#define ANN_UPPERDIR  "org.ovlbox.upperdir"
+#define ANN_WORKDIR   "org.ovlbox.workdir"
+#define ANN_ON_EXIT   "org.ovlbox.on-exit"
+
 #define OVL_OCI_STATE_MAX  (1u << 20)  /* bytes of state JSON accepted */
 #define OVL_OCI_CONFIG_MAX (16u << 20) /* bytes of config.json accepted */
 

@@ -150,10 +150,12 @@ void hook_ctx_free(struct hook_ctx *ctx)
 
 char *hook_ovlbox_cmd(const struct hook_ctx *ctx, const char *verb)
 {
+	cleanup_free char *upper = ovl_shell_quote(ctx->layers.upper);
+	cleanup_free char *work = ovl_shell_quote(ctx->layers.work);
+	cleanup_free char *lower = ovl_shell_quote(ctx->layers.lower);
 	return xasprintf("ovlbox %s%s%s%s%s %s", verb, ctx->upper_ann ? " --upper " : "",
-			 ctx->upper_ann ? ovl_qp(ctx->layers.upper) : "",
-			 ctx->work_ann ? " --work " : "",
-			 ctx->work_ann ? ovl_qp(ctx->layers.work) : "", ovl_qp(ctx->layers.lower));
+			 ctx->upper_ann ? upper : "", ctx->work_ann ? " --work " : "",
+			 ctx->work_ann ? work : "", lower);
 }
 
 int hook_lock(const struct hook_ctx *ctx, ovl_error_t *err)

@@ -20,7 +20,9 @@ static int finish_apply(struct hook_ctx *ctx, struct hook_outcome *out, ovl_erro
 	struct ovl_change_counts c = {0};
 	if (ovl_apply(l, &opts, &c, err) < 0) {
 		/* Nothing is lost: the upper (and the journal, if the apply had started) stay. */
-		cleanup_free char *cmd = hook_ovlbox_cmd(ctx, "apply");
+		bool devices = ovl_error_reason(*err) == OVL_REASON_DEVICE_NODE;
+		cleanup_free char *cmd =
+		    hook_ovlbox_cmd(ctx, devices ? "apply --allow-devices" : "apply");
 		return ovl_error_wrap(err, "changes to %s not applied, kept in %s; run `%s`",
 				      ovl_qp(l->lower), ovl_qp(l->upper), cmd);
 	}

@@ -475,7 +475,11 @@ static int write_stats(const struct stats_file *sf, const char *path,
 	ovl_stats_changes(w, &out->changes, out->applied);
 	ovl_jw_object_close(w);
 	size_t len;
-	const char *text = ovl_jw_text(w, &len);
+	const char *text = ovl_jw_text(w, &len, err);
+	if (text == NULL) {
+		ovl_jw_free(w);
+		return ovl_error_wrap(err, "--stats %s", ovl_qp(path));
+	}
 	char tmp[64];
 	snprintf(tmp, sizeof(tmp), ".ovlbox-stats.%d", (int)getpid());
 	int r = 0;

@@ -513,10 +513,10 @@ int ovl_apply(struct ovl_layers *l, const struct ovl_apply_opts *opts,
 	cursor_close(&x.lower);
 	cursor_close(&x.upper);
 	ovl_plan_free(&plan);
-	if (r < 0)
-		return ovl_error_wrap(
-		    err, "apply %s (the journal is kept: run `ovlbox apply` to finish)",
-		    ovl_qp(l->lower));
+	if (r < 0) {
+		ovl_error_wrap(err, "apply %s (the journal is kept)", ovl_qp(l->lower));
+		return ovl_error_set_reason(err, OVL_REASON_JOURNAL_KEPT);
+	}
 	if (journaled && syncfs(lower_fd) < 0)
 		return ovl_error(err, errno, "sync workspace %s", ovl_qp(l->lower));
 	return remove_work(l, work_fd, journaled, err);

@@ -83,30 +83,83 @@ int ovl_error_errno(ovl_error_t err)
 	return err ? err->errnum : 0;
 }
 
-const char *ovl_qp(const char *path)
+int ovl_error_set_reason(ovl_error_t *err, enum ovl_reason reason)
 {
-	static __thread char slots[4][1024];
-	static __thread unsigned next;
-	char *out = slots[next++ % 4];
-	size_t o = 0, cap = sizeof(slots[0]) - 8;
-	if (path == NULL)
+	if (err != NULL && *err != NULL)
+		(*err)->reason = reason;
+	return -1;
+}
+
+enum ovl_reason ovl_error_reason(ovl_error_t err)
+{
+	return err ? err->reason : OVL_REASON_NONE;
+}
+
+const char *ovl_printable(char *buf, size_t size, const char *s)
+{
+	const size_t ellipsis = sizeof("...");
+	size_t o = 0;
+	if (s == NULL)
 		return "(null)";
-	if (*path == '\0')
+	if (*s == '\0')
 		return ".";
-	for (const unsigned char *p = (const unsigned char *)path; *p && o < cap; p++) {
-		if (*p == '\\') {
-			out[o++] = '\\';
-			out[o++] = '\\';
-		} else if (*p >= 0x20 && *p < 0x7f) {
-			out[o++] = (char)*p;
-		} else {
-			o += (size_t)snprintf(out + o, 5, "\\x%02x", *p);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		char one[5];
+		size_t n = 1;
+		if (*p == '\\')
+			memcpy(one, "\\\\", n = 2);
+		else if (*p >= 0x20 && *p < 0x7f)
+			one[0] = (char)*p;
+		else
+			n = (size_t)snprintf(one, sizeof(one), "\\x%02x", *p);
+		if (o + n + ellipsis > size) {
+			memcpy(buf + o, "...", ellipsis);
+			return buf;
 		}
+		memcpy(buf + o, one, n);
+		o += n;
 	}
-	if (o >= cap) {
-		memcpy(out + o, "...", 4);
-		return out;
+	buf[o] = '\0';
+	return buf;
+}
+
+static bool shell_plain(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       strchr("/._-+,:@%=", c) != NULL;
+}
+
+static bool terminal_safe(unsigned char c)
+{
+	return c >= 0x20 && c < 0x7f;
+}
+
+char *ovl_shell_quote(const char *s)
+{
+	bool plain = *s != '\0', safe = true;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		plain = plain && shell_plain(*p);
+		safe = safe && terminal_safe(*p);
 	}
+	if (plain)
+		return xstrdup(s);
+	/* Worst case: every byte as \xNN (or '\'' for a quote), plus $'' and the NUL. */
+	char *out = xmalloc(strlen(s) * 4 + 4);
+	size_t o = 0;
+	if (!safe)
+		out[o++] = '$';
+	out[o++] = '\'';
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '\'')
+			o += (size_t)sprintf(out + o, safe ? "'\\''" : "\\'");
+		else if (!safe && *p == '\\')
+			o += (size_t)sprintf(out + o, "\\\\");
+		else if (terminal_safe(*p))
+			out[o++] = (char)*p;
+		else
+			o += (size_t)sprintf(out + o, "\\x%02x", *p);
+	}
+	out[o++] = '\'';
 	out[o] = '\0';
 	return out;
 }

@@ -12,6 +12,7 @@
 #include <yajl/yajl_parse.h>
 #include <yajl/yajl_tree.h>
 
+#include "ovlbox/alloc.h"
 #include "ovlbox/cleanup.h"
 #include "ovlbox/json.h"
 
@@ -41,28 +42,16 @@ struct builder {
 	yajl_val root;
 };
 
-static void *xrealloc(void *p, size_t n)
-{
-	void *q = realloc(p, n);
-	if (q == NULL)
-		abort();
-	return q;
-}
-
 static yajl_val node_new(yajl_type type)
 {
-	yajl_val v = calloc(1, sizeof(*v));
-	if (v == NULL)
-		abort();
+	yajl_val v = xcalloc(1, sizeof(*v));
 	v->type = type;
 	return v;
 }
 
 static char *text_dup(const void *s, size_t len)
 {
-	char *d = malloc(len + 1);
-	if (d == NULL)
-		abort();
+	char *d = xmalloc(len + 1);
 	memcpy(d, s, len);
 	d[len] = '\0';
 	return d;
@@ -251,7 +240,7 @@ static ovl_json *parse(const char *text, size_t len, const char *const *keep, ov
 	struct builder b = {.keep = keep};
 	yajl_handle h = yajl_alloc(&build_callbacks, NULL, &b);
 	if (h == NULL)
-		abort();
+		abort(); /* as xmalloc */
 	/* as yajl_tree_parse */
 	yajl_config(h, yajl_allow_comments, 1);
 	const unsigned char *u = (const unsigned char *)text;
@@ -296,9 +285,7 @@ static ovl_json *parse_fd(int fd, size_t max_bytes, const char *what, const char
 			  ovl_error_t *err)
 {
 	size_t cap = first_buffer_size(fd, max_bytes), len = 0;
-	cleanup_free char *buf = malloc(cap);
-	if (buf == NULL)
-		abort();
+	cleanup_free char *buf = xmalloc(cap);
 	for (;;) {
 		if (len == cap) {
 			if (cap > max_bytes) {
@@ -372,6 +359,13 @@ const char *ovl_json_type_name(enum ovl_json_type t)
 	return names[t];
 }
 
+const char *ovl_json_type_phrase(enum ovl_json_type t)
+{
+	static const char *phrases[] = {"a null",   "a boolean", "a number",
+					"a string", "an array",	 "an object"};
+	return phrases[t];
+}
+
 const ovl_json *ovl_json_get(const ovl_json *v, const char *key)
 {
 	if (v == NULL || !YAJL_IS_OBJECT(V(v)))
@@ -409,19 +403,14 @@ const char *ovl_json_key_at(const ovl_json *v, size_t i)
 	return V(v)->u.object.keys[i];
 }
 
-static const char *article(enum ovl_json_type t)
-{
-	return t == OVL_JSON_ARRAY || t == OVL_JSON_OBJECT ? "an" : "a";
-}
-
 /* The field is escaped (ovl_qp): it may be a key from the document, and the message must stay one
  * line. */
 static int type_error(const ovl_json *v, const char *field, enum ovl_json_type want,
 		      ovl_error_t *err)
 {
 	enum ovl_json_type got = ovl_json_type(v);
-	return ovl_error(err, 0, "%s: expected %s %s, got %s %s", ovl_qp(field), article(want),
-			 ovl_json_type_name(want), article(got), ovl_json_type_name(got));
+	return ovl_error(err, 0, "%s: expected %s, got %s", ovl_qp(field),
+			 ovl_json_type_phrase(want), ovl_json_type_phrase(got));
 }
 
 int ovl_json_string(const ovl_json *v, const char *field, const char **out, ovl_error_t *err)
@@ -511,13 +500,16 @@ int ovl_json_get_array(const ovl_json *obj, const char *key, const ovl_json **ou
 
 struct ovl_jw {
 	yajl_gen g;
+	yajl_gen_status status; /* the first call's that failed, else yajl_gen_status_ok */
+	int open;		/* containers open */
 };
 
 ovl_jw *ovl_jw_new(bool pretty)
 {
-	ovl_jw *w = calloc(1, sizeof(*w));
-	if (w == NULL || (w->g = yajl_gen_alloc(NULL)) == NULL)
-		abort();
+	ovl_jw *w = xcalloc(1, sizeof(*w));
+	w->g = yajl_gen_alloc(NULL);
+	if (w->g == NULL)
+		abort(); /* yajl's allocation failed: out of memory, as xmalloc */
 	yajl_gen_config(w->g, yajl_gen_beautify, pretty ? 1 : 0);
 	return w;
 }
@@ -530,21 +522,44 @@ void ovl_jw_free(ovl_jw *w)
 	free(w);
 }
 
+/* Keeps the first failing status; true while none failed. */
+static bool jw_ok(ovl_jw *w)
+{
+	return w->status == yajl_gen_status_ok;
+}
+static void jw_keep(ovl_jw *w, yajl_gen_status s)
+{
+	if (jw_ok(w))
+		w->status = s;
+}
+
 void ovl_jw_object_open(ovl_jw *w)
 {
-	yajl_gen_map_open(w->g);
+	if (jw_ok(w)) {
+		jw_keep(w, yajl_gen_map_open(w->g));
+		w->open++;
+	}
 }
 void ovl_jw_object_close(ovl_jw *w)
 {
-	yajl_gen_map_close(w->g);
+	if (jw_ok(w)) {
+		jw_keep(w, yajl_gen_map_close(w->g));
+		w->open--;
+	}
 }
 void ovl_jw_array_open(ovl_jw *w)
 {
-	yajl_gen_array_open(w->g);
+	if (jw_ok(w)) {
+		jw_keep(w, yajl_gen_array_open(w->g));
+		w->open++;
+	}
 }
 void ovl_jw_array_close(ovl_jw *w)
 {
-	yajl_gen_array_close(w->g);
+	if (jw_ok(w)) {
+		jw_keep(w, yajl_gen_array_close(w->g));
+		w->open--;
+	}
 }
 
 /* Length of a valid UTF-8 sequence at p (1..4), or 0 if the bytes are not valid UTF-8. */
@@ -568,12 +583,12 @@ static size_t utf8_seq_len(const unsigned char *p)
 	return n;
 }
 
-static void write_str(yajl_gen g, const char *s)
+static void write_str(ovl_jw *w, const char *s)
 {
+	if (!jw_ok(w))
+		return;
 	size_t len = strlen(s), o = 0;
-	cleanup_free char *buf = malloc(len * 4 + 1);
-	if (buf == NULL)
-		abort();
+	cleanup_free char *buf = xmalloc(len * 4 + 1);
 	for (const unsigned char *p = (const unsigned char *)s; *p;) {
 		size_t n = utf8_seq_len(p);
 		if (n == 0) {
@@ -585,45 +600,85 @@ static void write_str(yajl_gen g, const char *s)
 			p += n;
 		}
 	}
-	yajl_gen_string(g, (const unsigned char *)buf, o);
+	jw_keep(w, yajl_gen_string(w->g, (const unsigned char *)buf, o));
 }
 
 void ovl_jw_key(ovl_jw *w, const char *key)
 {
-	write_str(w->g, key);
+	write_str(w, key);
 }
 
 void ovl_jw_string(ovl_jw *w, const char *s)
 {
 	if (s == NULL)
-		yajl_gen_null(w->g);
+		ovl_jw_null(w);
 	else
-		write_str(w->g, s);
+		write_str(w, s);
 }
 
 void ovl_jw_int(ovl_jw *w, long long n)
 {
-	yajl_gen_integer(w->g, n);
+	if (jw_ok(w))
+		jw_keep(w, yajl_gen_integer(w->g, n));
 }
 
 void ovl_jw_bool(ovl_jw *w, bool b)
 {
-	yajl_gen_bool(w->g, b ? 1 : 0);
+	if (jw_ok(w))
+		jw_keep(w, yajl_gen_bool(w->g, b ? 1 : 0));
 }
 
 void ovl_jw_null(ovl_jw *w)
 {
-	yajl_gen_null(w->g);
+	if (jw_ok(w))
+		jw_keep(w, yajl_gen_null(w->g));
 }
 
-const char *ovl_jw_text(ovl_jw *w, size_t *len)
+static const char *jw_status_name(yajl_gen_status s)
+{
+	switch (s) {
+	case yajl_gen_keys_must_be_strings:
+		return "a key that is not a string";
+	case yajl_max_depth_exceeded:
+		return "nested too deep";
+	case yajl_gen_in_error_state:
+		return "a call after an error";
+	case yajl_gen_generation_complete:
+		return "a value after the document's end";
+	case yajl_gen_invalid_number:
+		return "an invalid number";
+	case yajl_gen_no_buf:
+		return "no buffer";
+	case yajl_gen_invalid_string:
+		return "a string that is not UTF-8";
+	default:
+		return "unknown generator status";
+	}
+}
+
+const char *ovl_jw_text(ovl_jw *w, size_t *len, ovl_error_t *err)
 {
 	const unsigned char *buf = NULL;
 	size_t l = 0;
-	yajl_gen_get_buf(w->g, &buf, &l);
+	if (jw_ok(w) && w->open == 0)
+		jw_keep(w, yajl_gen_get_buf(w->g, &buf, &l));
+	if (!jw_ok(w)) {
+		ovl_error(err, 0, "write JSON: %s", jw_status_name(w->status));
+		return NULL;
+	}
+	if (w->open != 0) {
+		ovl_error(err, 0, "write JSON: %d arrays or objects left open", w->open);
+		return NULL;
+	}
 	if (len)
 		*len = l;
 	return (const char *)buf;
+}
+
+char *ovl_jw_strdup(ovl_jw *w, ovl_error_t *err)
+{
+	const char *text = ovl_jw_text(w, NULL, err);
+	return text ? xstrdup(text) : NULL;
 }
 
 /* ---- members as every reader of the document finds them ---- */
@@ -737,7 +792,7 @@ static int rw_fail(struct rw *rw, const char *fmt, ...)
 		va_list ap;
 		va_start(ap, fmt);
 		if (vasprintf(&rw->error, fmt, ap) < 0)
-			abort();
+			abort(); /* out of memory, as xasprintf */
 		va_end(ap);
 	}
 	return 0; /* yajl stops: yajl_status_client_canceled */
@@ -861,7 +916,7 @@ static int rw_splice(struct rw *rw, const char *value, bool strip_outer)
 	struct splice sp = {.rw = rw, .strip_outer = strip_outer};
 	yajl_handle h = yajl_alloc(&splice_callbacks, NULL, &sp);
 	if (h == NULL)
-		abort();
+		abort(); /* as xmalloc */
 	size_t len = strlen(value);
 	yajl_status st = yajl_parse(h, (const unsigned char *)value, len);
 	if (st == yajl_status_ok)
@@ -989,9 +1044,9 @@ static enum rw_begin rw_begin(struct rw *rw, yajl_type t)
 					 : t == yajl_t_number ? OVL_JSON_NUMBER
 					 : t == yajl_t_null   ? OVL_JSON_NULL
 							      : OVL_JSON_BOOL;
-		rw_fail(rw, "%s: expected %s, got %s %s", rw_path_text(rw, d),
-			need == 'o' ? "an object" : "an array", article(got),
-			ovl_json_type_name(got));
+		rw_fail(rw, "%s: expected %s, got %s", rw_path_text(rw, d),
+			ovl_json_type_phrase(need == 'o' ? OVL_JSON_OBJECT : OVL_JSON_ARRAY),
+			ovl_json_type_phrase(got));
 		return RW_ERROR;
 	}
 	return RW_WRITE;
@@ -1102,9 +1157,7 @@ static int rw_on_open(struct rw *rw, bool object)
 	*f = (struct rw_frame){.object = object};
 	f->on_path = parent_on_path && (d == 0 || rw->stack[d - 1].object) && rw_touches(rw, d);
 	if (f->on_path && object) {
-		f->seen = calloc(rw->n ? rw->n : 1, sizeof(bool));
-		if (f->seen == NULL)
-			abort();
+		f->seen = xcalloc(rw->n ? rw->n : 1, sizeof(bool));
 	}
 	if (f->on_path && !object)
 		for (size_t i = 0; i < rw->n; i++)
@@ -1196,10 +1249,10 @@ int ovl_json_rewrite(const char *text, size_t len, const struct ovl_json_edit *e
 			return ovl_error(err, 0, "an edit's path is longer than %d keys",
 					 RW_PATH_MAX - 1);
 	struct rw rw = {.edits = edits, .n = n_edits};
-	rw.applied = calloc(n_edits ? n_edits : 1, sizeof(bool));
+	rw.applied = xcalloc(n_edits ? n_edits : 1, sizeof(bool));
 	rw.g = yajl_gen_alloc(NULL);
-	if (rw.applied == NULL || rw.g == NULL)
-		abort();
+	if (rw.g == NULL)
+		abort(); /* yajl's allocation failed: out of memory, as xmalloc */
 	yajl_handle h = yajl_alloc(&rewrite_callbacks, NULL, &rw);
 	if (h == NULL)
 		abort();

@@ -29,9 +29,8 @@ int ovl_oci_state_read(int fd, struct ovl_oci_state *s, ovl_error_t *err)
 	if (s->root == NULL)
 		return -1;
 	if (ovl_json_type(s->root) != OVL_JSON_OBJECT) {
-		ovl_error(err, 0, "state: expected an object, got a%s %s",
-			  ovl_json_type(s->root) == OVL_JSON_ARRAY ? "n" : "",
-			  ovl_json_type_name(ovl_json_type(s->root)));
+		ovl_error(err, 0, "state: expected an object, got %s",
+			  ovl_json_type_phrase(ovl_json_type(s->root)));
 		goto fail;
 	}
 	if (ovl_json_get_string(s->root, "id", &s->id, err) < 0 ||
@@ -93,9 +92,8 @@ int ovl_oci_config_load(const char *bundle, struct ovl_oci_config *c, ovl_error_
 	if (c->root == NULL)
 		return -1;
 	if (ovl_json_type(c->root) != OVL_JSON_OBJECT) {
-		ovl_error(err, 0, "config.json: expected an object, got a%s %s",
-			  ovl_json_type(c->root) == OVL_JSON_ARRAY ? "n" : "",
-			  ovl_json_type_name(ovl_json_type(c->root)));
+		ovl_error(err, 0, "config.json: expected an object, got %s",
+			  ovl_json_type_phrase(ovl_json_type(c->root)));
 		goto fail;
 	}
 	const ovl_json *root = NULL;
@@ -198,9 +196,8 @@ static int mount_entry(const ovl_json *e, size_t i, struct ovl_oci_mount *m, ovl
 	memset(m, 0, sizeof(*m));
 	m->index = i;
 	if (ovl_json_type(e) != OVL_JSON_OBJECT)
-		return ovl_error(err, 0, "mounts[%zu]: expected an object, got a%s %s", i,
-				 ovl_json_type(e) == OVL_JSON_ARRAY ? "n" : "",
-				 ovl_json_type_name(ovl_json_type(e)));
+		return ovl_error(err, 0, "mounts[%zu]: expected an object, got %s", i,
+				 ovl_json_type_phrase(ovl_json_type(e)));
 	int r = ovl_json_get_string(e, "destination", &m->destination, err);
 	if (r == 0)
 		return ovl_error(err, 0, "mounts[%zu]: destination: missing", i);

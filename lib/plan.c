@@ -236,9 +236,10 @@ static int sanitize_entry(struct scan *sc, const struct stat *st, const struct x
 		    "%s: has xattr %s, made by overlay options ovlbox never uses; refusing "
 		    "to apply this upper dir",
 		    ovl_qp(sc->path.s), x->forbidden);
-	if ((S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) && !sc->opts->allow_devices)
-		return refuse(sc, "is a device node; refusing to apply it (use --allow-devices)",
-			      err);
+	if ((S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) && !sc->opts->allow_devices) {
+		refuse(sc, "is a device node; refusing to apply it", err);
+		return ovl_error_set_reason(err, OVL_REASON_DEVICE_NODE);
+	}
 	for (size_t i = 0; i < x->nstrip; i++)
 		add_step(sc, OVL_STEP_XATTR_STRIP, x->strip[i]);
 	if (x->fcaps && !sc->opts->keep_setuid)

@@ -51,7 +51,7 @@ static int read_config(int fd, char **text, size_t *len, ovl_error_t *err)
 
 /* One hook entry as a one-element JSON array: {"path": HOOK, "args": ["ovlbox-hook", STAGE,
  * "--log", LOG, "--layers-under", DIR]}. */
-static char *hook_entry(const struct rt_settings *s, const char *stage)
+static char *hook_entry(const struct rt_settings *s, const char *stage, ovl_error_t *err)
 {
 	ovl_jw *w = ovl_jw_new(false);
 	ovl_jw_array_open(w);
@@ -73,21 +73,17 @@ static char *hook_entry(const struct rt_settings *s, const char *stage)
 	ovl_jw_array_close(w);
 	ovl_jw_object_close(w);
 	ovl_jw_array_close(w);
-	char *text = strdup(ovl_jw_text(w, NULL));
+	char *text = ovl_jw_strdup(w, err);
 	ovl_jw_free(w);
-	if (text == NULL)
-		abort();
 	return text;
 }
 
-static char *json_string(const char *s)
+static char *json_string(const char *s, ovl_error_t *err)
 {
 	ovl_jw *w = ovl_jw_new(false);
 	ovl_jw_string(w, s);
-	char *text = strdup(ovl_jw_text(w, NULL));
+	char *text = ovl_jw_strdup(w, err);
 	ovl_jw_free(w);
-	if (text == NULL)
-		abort();
 	return text;
 }
 
@@ -96,11 +92,15 @@ struct edits {
 	size_t n;
 	char *texts[4];
 	size_t ntexts;
+	bool failed; /* a text could not be written */
 };
 
+/* Keeps text (NULL: its writer failed, *err says why) for edits_free. */
 static const char *keep_text(struct edits *ed, char *text)
 {
 	ed->texts[ed->ntexts++] = text;
+	if (text == NULL)
+		ed->failed = true;
 	return text;
 }
 
@@ -110,7 +110,8 @@ static void edits_free(struct edits *ed)
 		free(ed->texts[i]);
 }
 
-static void build_edits(const struct rt_request *r, const struct rt_settings *s, struct edits *ed)
+static int build_edits(const struct rt_request *r, const struct rt_settings *s, struct edits *ed,
+		       ovl_error_t *err)
 {
 	static const char *const annotations[] = {"annotations", NULL};
 	static const char *const env[] = {"process", "env", NULL};
@@ -122,14 +123,14 @@ static void build_edits(const struct rt_request *r, const struct rt_settings *s,
 		    .op = OVL_JSON_SET,
 		    .path = annotations,
 		    .key = ANN_WORKSPACE,
-		    .value = keep_text(ed, json_string(r->workspace)),
+		    .value = keep_text(ed, json_string(r->workspace, err)),
 		};
 	if (r->set_on_exit)
 		ed->e[ed->n++] = (struct ovl_json_edit){
 		    .op = OVL_JSON_SET,
 		    .path = annotations,
 		    .key = ANN_ON_EXIT,
-		    .value = keep_text(ed, json_string(r->on_exit)),
+		    .value = keep_text(ed, json_string(r->on_exit, err)),
 		};
 	if (r->ndrop > 0)
 		ed->e[ed->n++] = (struct ovl_json_edit){
@@ -138,13 +139,14 @@ static void build_edits(const struct rt_request *r, const struct rt_settings *s,
 	ed->e[ed->n++] = (struct ovl_json_edit){
 	    .op = OVL_JSON_APPEND,
 	    .path = create_runtime,
-	    .value = keep_text(ed, hook_entry(s, "createRuntime")),
+	    .value = keep_text(ed, hook_entry(s, "createRuntime", err)),
 	};
 	ed->e[ed->n++] = (struct ovl_json_edit){
 	    .op = OVL_JSON_APPEND,
 	    .path = poststop,
-	    .value = keep_text(ed, hook_entry(s, "poststop")),
+	    .value = keep_text(ed, hook_entry(s, "poststop", err)),
 	};
+	return ed->failed ? -1 : 0;
 }
 
 /* Replaces config.json (which fd has open, st its status) with text: a temporary file beside it,
@@ -219,10 +221,11 @@ int rt_config_update(const char *bundle, const struct rt_settings *s, ovl_error_
 		return rc < 0 ? ovl_error_wrap(err, "bundle %s: " CONFIG, ovl_qp(where)) : 0;
 	}
 	struct edits ed;
-	build_edits(&r, s, &ed);
 	cleanup_free char *out = NULL;
 	size_t out_len;
-	rc = ovl_json_rewrite(text, len, ed.e, ed.n, &out, &out_len, err);
+	rc = build_edits(&r, s, &ed, err);
+	if (rc == 0)
+		rc = ovl_json_rewrite(text, len, ed.e, ed.n, &out, &out_len, err);
 	edits_free(&ed);
 	ovl_json_free(config); /* r's strings point into it */
 	if (rc < 0)

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ovlbox/alloc.h"
 #include "ovlbox/cleanup.h"
 #include "runtime.h"
 
@@ -55,8 +56,12 @@ static void log_entry(const struct rt_call *c, const char *msg)
 		ovl_jw_key(w, "time");
 		ovl_jw_string(w, stamp);
 		ovl_jw_object_close(w);
-		if (asprintf(&line, "%s\n", ovl_jw_text(w, NULL)) < 0)
-			abort();
+		cleanup_error ovl_error_t e = NULL;
+		const char *text = ovl_jw_text(w, NULL, &e);
+		/* the entry cannot be written as JSON: say so as the entry (stderr has msg) */
+		line = xasprintf("%s\n", text ? text
+					      : "{\"level\":\"error\",\"msg\":\"" PROG
+						": log entry not written\"}");
 		ovl_jw_free(w);
 	} else {
 		/* msg is one printable line (ovl_qp escapes what it quotes): only " and \ need

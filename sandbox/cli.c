@@ -1,8 +1,50 @@
-/* What the sandbox's commands share: the words for layers another container owns. */
+/* What the sandbox's commands share: the words for layers another container owns, the commands
+ * a message suggests. */
+#include <stdlib.h>
+#include <string.h>
+
 #include "cli.h"
+#include "ovlbox/alloc.h"
 #include "ovlbox/cleanup.h"
 #include "ovlbox/log.h"
 #include "ovlbox/registry.h"
+
+/* " --FLAG PATH" when path is not lower + suffix (the default), else "". */
+static char *layer_flag(const char *flag, const char *path, const char *lower, const char *suffix)
+{
+	size_t n = strlen(lower);
+	if (!strncmp(path, lower, n) && !strcmp(path + n, suffix))
+		return xstrdup("");
+	cleanup_free char *q = ovl_shell_quote(path);
+	return xasprintf(" --%s %s", flag, q);
+}
+
+char *cli_layers_cmd(const struct ovl_layers *l, const char *verb)
+{
+	cleanup_free char *upper = layer_flag("upper", l->upper, l->lower, ".upper");
+	cleanup_free char *work = layer_flag("work", l->work, l->lower, ".work");
+	cleanup_free char *lower = ovl_shell_quote(l->lower);
+	return xasprintf("ovlbox %s%s%s %s", verb, upper, work, lower);
+}
+
+void cli_apply_advice(const struct ovl_layers *l, ovl_error_t *err)
+{
+	cleanup_free char *msg = NULL;
+	switch (ovl_error_reason(*err)) {
+	case OVL_REASON_DEVICE_NODE:
+		msg = xasprintf("%s (use --allow-devices)", (*err)->msg);
+		break;
+	case OVL_REASON_JOURNAL_KEPT: {
+		cleanup_free char *cmd = cli_layers_cmd(l, "apply");
+		msg = xasprintf("%s; run `%s` to finish", (*err)->msg, cmd);
+		break;
+	}
+	case OVL_REASON_NONE:
+		return;
+	}
+	free((*err)->msg);
+	(*err)->msg = ovl_steal_ptr(&msg);
+}
 
 int refuse_owned(const struct ovl_layers *l, int why, const struct ovl_mark *m, ovl_error_t *err)
 {

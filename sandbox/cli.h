@@ -35,6 +35,12 @@ int enter_rootless_userns(ovl_error_t *err);
 int apply_locked(struct ovl_layers *l, bool keep_setuid, bool allow_devices,
 		 struct ovl_change_counts *counts, ovl_error_t *err);
 
+/* "ovlbox VERB [--upper U] [--work W] DIR" for l, each path a shell word (ovl_shell_quote), to
+ * paste: --upper/--work only where they are not the defaults. Allocated. */
+char *cli_layers_cmd(const struct ovl_layers *l, const char *verb);
+/* Appends to a failed apply's message what to do about its reason (ovl_error_reason). */
+void cli_apply_advice(const struct ovl_layers *l, ovl_error_t *err);
+
 /* One line for layers ovl_layers_ready() found owned: OVL_READY_IN_USE or OVL_READY_SWAPPED. */
 int refuse_owned(const struct ovl_layers *l, int why, const struct ovl_mark *m, ovl_error_t *err);
 /* Says (a warning line) that a gone owner's on-exit was carried out, if it was. */

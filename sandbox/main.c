@@ -89,7 +89,10 @@ static int name_xattr_ns_flags(int r, ovl_error_t *err)
 static int apply_with(struct ovl_layers *l, const struct ovl_apply_opts *opts,
 		      struct ovl_change_counts *counts, ovl_error_t *err)
 {
-	return name_xattr_ns_flags(ovl_apply(l, opts, counts, err), err);
+	int r = name_xattr_ns_flags(ovl_apply(l, opts, counts, err), err);
+	if (r < 0)
+		cli_apply_advice(l, err);
+	return r;
 }
 
 int apply_locked(struct ovl_layers *l, bool keep_setuid, bool allow_devices,
@@ -321,10 +324,11 @@ static int cmd_discard(int argc, char **argv)
 	if (state < 0)
 		goto out;
 	if (state == OVL_STATE_JOURNAL) {
+		cleanup_free char *cmd = cli_layers_cmd(&l, "apply");
 		ovl_error(&err, 0,
 			  "workspace %s: an apply was interrupted and is half done; finish it with "
-			  "`ovlbox apply %s` instead of discarding",
-			  ovl_qp(l.lower), ovl_qp(l.lower));
+			  "`%s` instead of discarding",
+			  ovl_qp(l.lower), cmd);
 		goto out;
 	}
 	if (check_owner(&l, OVL_READY_FOR_DISCARD, &info, &err) < 0 ||
@@ -350,7 +354,7 @@ static void print_escaped(FILE *f, const char *s)
 	}
 }
 
-static void print_diff_json(const struct ovl_diff *d)
+static int print_diff_json(const struct ovl_diff *d, ovl_error_t *err)
 {
 	ovl_jw *w = ovl_jw_new(false);
 	ovl_jw_array_open(w);
@@ -370,10 +374,13 @@ static void print_diff_json(const struct ovl_diff *d)
 	}
 	ovl_jw_array_close(w);
 	size_t len;
-	const char *text = ovl_jw_text(w, &len);
-	fwrite(text, 1, len, stdout);
-	fputc('\n', stdout);
+	const char *text = ovl_jw_text(w, &len, err);
+	if (text) {
+		fwrite(text, 1, len, stdout);
+		fputc('\n', stdout);
+	}
 	ovl_jw_free(w);
+	return text ? 0 : ovl_error_wrap(err, "diff --json");
 }
 
 static int cmd_diff(int argc, char **argv)
@@ -396,9 +403,12 @@ static int cmd_diff(int argc, char **argv)
 			ovl_layers_free(&l);
 		return EXIT_FAILED;
 	}
-	if (a.json) {
-		print_diff_json(&d);
-	} else {
+	if (a.json && print_diff_json(&d, &err) < 0) {
+		report(&err);
+		ovl_diff_free(&d);
+		ovl_layers_free(&l);
+		return EXIT_FAILED;
+	} else if (!a.json) {
 		for (size_t i = 0; i < d.n; i++) {
 			printf("%c ", d.entries[i].change);
 			print_escaped(stdout, d.entries[i].path);

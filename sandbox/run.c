@@ -335,12 +335,14 @@ static int ready_layers(struct ovl_layers *l, bool rootless, bool on_tmpfs, ovl_
 	report_recovered(l, &info);
 	if (r == OVL_READY_IN_USE || r == OVL_READY_SWAPPED)
 		return refuse_owned(l, r, &info.mark, err);
-	if (r == OVL_READY_PENDING)
-		return ovl_error(
-		    err, 0,
-		    "upper dir %s holds changes that were not applied: run `ovlbox apply "
-		    "%s` or `ovlbox discard %s` first",
-		    ovl_qp(l->upper), ovl_qp(l->lower), ovl_qp(l->lower));
+	if (r == OVL_READY_PENDING) {
+		cleanup_free char *apply = cli_layers_cmd(l, "apply");
+		cleanup_free char *discard = cli_layers_cmd(l, "discard");
+		return ovl_error(err, 0,
+				 "upper dir %s holds changes that were not applied: run `%s` or "
+				 "`%s` first",
+				 ovl_qp(l->upper), apply, discard);
+	}
 	return on_tmpfs ? 0 : ovl_layers_prepare(l, rootless, NULL, err);
 }
 

@@ -373,7 +373,8 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o)
 	optind = 1;
 	int c;
 	while ((c = getopt_long(argc, argv, "+h", run_options, NULL)) != -1) {
-		int r = parse_one(o, c == 'h' ? O_HELP : c, optarg, argv, &envs, &nenvs, &clear_env);
+		int r =
+		    parse_one(o, c == 'h' ? O_HELP : c, optarg, argv, &envs, &nenvs, &clear_env);
 		if (r != 0) {
 			run_opts_free(o);
 			return r;
@@ -476,7 +477,11 @@ int run_write_stats(const char *path, const struct run_result *res, int status, 
 		ovl_jw_null(w);
 	ovl_jw_object_close(w);
 	size_t len;
-	const char *text = ovl_jw_text(w, &len);
+	const char *text = ovl_jw_text(w, &len, err);
+	if (text == NULL) {
+		ovl_jw_free(w);
+		return ovl_error_wrap(err, "--stats %s", ovl_qp(path));
+	}
 	cleanup_close int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	int r = 0;
 	if (fd < 0 || ovl_write_all(fd, text, len) < 0 || ovl_write_all(fd, "\n", 1) < 0)

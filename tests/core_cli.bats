@@ -361,6 +361,25 @@ A src/x/y/new'
 	[[ $status -eq 0 && $(cat "$WS/kept.txt") == kept ]]
 }
 
+@test "a command a message suggests runs as written when pasted: quoted paths, the layers' flags" {
+	local ws="$T/work space" up="$T/it's upper"
+	mkdir -p "$ws"
+	echo old >"$ws/a.txt"
+	run "$OVLBOX" run --workspace "$ws" --upper "$up" --on-exit keep -- sh -c 'echo new > a.txt'
+	[[ $status -eq 0 ]] || fail_output "run --on-exit keep failed"
+	run "$OVLBOX" run --workspace "$ws" --upper "$up" -- true
+	[[ $status -eq 125 ]] || fail_output "expected 125"
+	local q_up="'$T/it'\\''s upper'" q_ws="'$ws'"
+	[[ $output == "ovlbox: upper dir $up holds changes that were not applied: run \`ovlbox apply --upper $q_up $q_ws\` or \`ovlbox discard --upper $q_up $q_ws\` first" ]] ||
+		fail_output "unexpected message"
+	local cmd=${output#*run \`}
+	cmd=${cmd%%\`*}
+	# shellcheck disable=SC2016 # $OVLBOX and $@ are the inner shell's
+	run bash -c 'ovlbox() { "$OVLBOX" "$@"; }; '"$cmd"
+	[[ $status -eq 0 ]] || fail_output "the pasted command failed: $cmd"
+	[[ $(cat "$ws/a.txt") == new && ! -e $up ]] || fail "the pasted apply did not apply"
+}
+
 @test "upper or work inside the workspace (or the workspace inside upper) is refused" {
 	make_fixture
 	run "$OVLBOX" run --workspace "$WS" --upper "$WS/up" -- true

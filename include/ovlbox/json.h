@@ -30,6 +30,8 @@ enum ovl_json_type {
 };
 enum ovl_json_type ovl_json_type(const ovl_json *v);
 const char *ovl_json_type_name(enum ovl_json_type t);
+/* The name with its article, for messages: "a string", "an object". */
+const char *ovl_json_type_phrase(enum ovl_json_type t);
 
 /* Member of an object (NULL if v is not an object or has no such key). */
 const ovl_json *ovl_json_get(const ovl_json *v, const char *key);
@@ -92,7 +94,10 @@ int ovl_json_rewrite(const char *text, size_t len, const struct ovl_json_edit *e
 		     size_t n_edits, char **out, size_t *out_len, ovl_error_t *err);
 
 /* Writer: builds one JSON document in memory. Strings that are not valid UTF-8 are written
- * with each invalid byte as the escape "\\xNN" (a literal backslash, then x and two hex digits). */
+ * with each invalid byte as the escape "\\xNN" (a literal backslash, then x and two hex digits).
+ * Each call's generator status is kept: the first that fails (a key where a value belongs, a
+ * close with nothing open, nesting past yajl's limit) makes every later call a no-op and
+ * ovl_jw_text fail, so a caller checks once, at the end. */
 typedef struct ovl_jw ovl_jw;
 ovl_jw *ovl_jw_new(bool pretty);
 void ovl_jw_free(ovl_jw *w);
@@ -105,7 +110,10 @@ void ovl_jw_string(ovl_jw *w, const char *s); /* NULL writes null */
 void ovl_jw_int(ovl_jw *w, long long n);
 void ovl_jw_bool(ovl_jw *w, bool b);
 void ovl_jw_null(ovl_jw *w);
-/* The document so far (valid once every container is closed). */
-const char *ovl_jw_text(ovl_jw *w, size_t *len);
+/* The document, once every container is closed; NULL with *err when a call failed or a
+ * container is still open. */
+const char *ovl_jw_text(ovl_jw *w, size_t *len, ovl_error_t *err);
+/* ovl_jw_text as an allocated string (xstrdup). */
+char *ovl_jw_strdup(ovl_jw *w, ovl_error_t *err);
 
 #endif

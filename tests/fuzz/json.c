@@ -81,16 +81,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	max_depth = 0;
 	walk(j, NULL, 0);
-	/* Written back only when shallow: yajl's generator fails past 128 levels and then reads
-	 * out of its state array (ovlbox writes documents two or three levels deep). */
-	if (max_depth >= 100) {
-		ovl_json_free(j);
-		return 0;
-	}
+	/* yajl's generator refuses nesting past 128 levels; the writer then keeps that status
+	 * and makes no further generator call (yajl would read past its state array). */
 	ovl_jw *w = ovl_jw_new(size % 2 == 0);
 	walk(j, w, 0);
 	size_t len;
-	const char *text = ovl_jw_text(w, &len);
+	const char *text = ovl_jw_text(w, &len, &err);
+	if (text == NULL) {
+		if (max_depth < 120) {
+			fprintf(stderr, "the writer failed at depth %d: %s\n", max_depth, err->msg);
+			abort();
+		}
+		ovl_error_free(&err);
+		ovl_jw_free(w);
+		ovl_json_free(j);
+		return 0;
+	}
 	ovl_json *again = ovl_json_parse(text, len, &err);
 	if (again == NULL) {
 		fprintf(stderr, "the writer's output does not parse: %s\n", err->msg);

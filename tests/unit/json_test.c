@@ -130,8 +130,62 @@ static void check_error(const char *text, const char *const *keep, const char *w
 	      "%s: want \"%s...\", got %s", text, want, err ? err->msg : "no error");
 }
 
+/* The writer keeps the first failing generator status, makes no call after it, and says so at
+ * the end. */
+static void check_writer_failure(void (*build)(ovl_jw *), const char *want)
+{
+	cleanup_error ovl_error_t err = NULL;
+	ovl_jw *w = ovl_jw_new(false);
+	build(w);
+	const char *text = ovl_jw_text(w, NULL, &err);
+	CHECK(text == NULL && err && !strcmp(err->msg, want), "writer: want [%s], got [%s]", want,
+	      err ? err->msg : text);
+	ovl_jw_free(w);
+}
+
+static void value_as_key(ovl_jw *w)
+{
+	ovl_jw_object_open(w);
+	ovl_jw_int(w, 1);
+	ovl_jw_string(w, "x");
+	ovl_jw_object_close(w);
+}
+
+static void left_open(ovl_jw *w)
+{
+	ovl_jw_array_open(w);
+	ovl_jw_object_open(w);
+}
+
+static void too_deep(ovl_jw *w)
+{
+	for (int i = 0; i < 200; i++)
+		ovl_jw_array_open(w);
+	for (int i = 0; i < 200; i++)
+		ovl_jw_array_close(w);
+}
+
+static void check_writer(void)
+{
+	cleanup_error ovl_error_t err = NULL;
+	ovl_jw *w = ovl_jw_new(false);
+	ovl_jw_object_open(w);
+	ovl_jw_key(w, "k\xff");
+	ovl_jw_string(w, NULL);
+	ovl_jw_object_close(w);
+	size_t len = 0;
+	const char *text = ovl_jw_text(w, &len, &err);
+	CHECK(text && !strcmp(text, "{\"k\\\\xff\":null}") && len == strlen(text), "writer: %s",
+	      text ? text : err->msg);
+	ovl_jw_free(w);
+	check_writer_failure(value_as_key, "write JSON: a key that is not a string");
+	check_writer_failure(left_open, "write JSON: 2 arrays or objects left open");
+	check_writer_failure(too_deep, "write JSON: nested too deep");
+}
+
 int main(void)
 {
+	check_writer();
 	check_full_tree();
 	check_members_only();
 	static const char *const keep[] = {"a", NULL};

@@ -121,10 +121,8 @@ static int cursor_to(struct cursor *c, const char *dir, size_t len, ovl_error_t 
 		}
 		ovl_path_pop(&c->path, old);
 	}
-	cleanup_free char *rest = strndup(dir + keep + (keep < len && dir[keep] == '/'),
-					  len - keep - (keep < len && dir[keep] == '/'));
-	if (rest == NULL)
-		abort();
+	cleanup_free char *rest = xstrndup(dir + keep + (keep < len && dir[keep] == '/'),
+					   len - keep - (keep < len && dir[keep] == '/'));
 	if (cursor_descend(c, rest, err) < 0)
 		return -1;
 	return ovl_walk_fd(&c->w);
@@ -262,9 +260,8 @@ static int step_replace(struct exec *x, const struct ovl_step *s, const struct u
 
 static bool keep_user_xattr(const char *name, void *data)
 {
-	const char *prefix = data;
-	size_t n = strlen(prefix);
-	return strncmp(name, prefix, n) != 0 || strncmp(name + n, "overlay.", 8) == 0;
+	const int *userxattr = data;
+	return ovl_overlay_key(name, *userxattr) == NULL;
 }
 
 static bool same_time(struct timespec a, struct timespec b)
@@ -320,8 +317,7 @@ static int step_dir(struct exec *x, const struct ovl_step *s, const struct upper
 			    .st_gid = s->gid,
 			    .st_atim = s->atime,
 			    .st_mtim = s->mtime};
-	if (ovl_copy_xattrs(ufd, lfd, keep_user_xattr, (void *)ovl_overlay_prefix(x->userxattr),
-			    err) < 0 ||
+	if (ovl_copy_xattrs(ufd, lfd, keep_user_xattr, &x->userxattr, err) < 0 ||
 	    (!has_owner_mode_times(lfd, &want) && ovl_set_owner_mode_times(lfd, &want, err) < 0))
 		return ovl_error_wrap(err, "workspace dir %s", ovl_qp(s->path));
 	if (!root && unlinkat(pfd, base, AT_REMOVEDIR) < 0)
@@ -444,80 +440,90 @@ static int sync_layers(int upper_fd, int work_fd, ovl_error_t *err)
 	return 0;
 }
 
+/* Plans a new apply of l's upper and, unless the plan is empty, journals it and syncs the
+ * journal with the action's data: 0, -1, or OVL_XATTR_NS_AMBIGUOUS. *journaled: whether a
+ * journal was written. */
+static int plan_new(struct ovl_layers *l, const struct ovl_apply_opts *opts,
+		    struct ovl_change_counts *counts, struct ovl_plan *plan, bool *journaled,
+		    ovl_error_t *err)
+{
+	int userxattr = ovl_xattr_ns_choose(l, l->upper_fd, opts->xattr_ns, err);
+	if (userxattr < 0) {
+		ovl_error_wrap(err, "apply %s", ovl_qp(l->lower));
+		return userxattr;
+	}
+	if (l->work_fd < 0 && ovl_layers_make_work(l, err) < 0)
+		return -1;
+	enum ovl_xattr_ns ns = userxattr ? OVL_XATTR_NS_USER : OVL_XATTR_NS_TRUSTED;
+	if (counts && ovl_diff_counts(l, ns, counts, err) < 0)
+		return -1;
+	if (ovl_plan_build(l->lower_fd, l->upper_fd, userxattr, opts, plan, err) < 0)
+		return ovl_error_wrap(err, "apply %s", ovl_qp(l->lower));
+	/* An empty upper plans only the root's metadata and the end: both are safe to repeat
+	 * without a journal (upper stays until the end), so skip the fsyncs. */
+	*journaled = plan->n > 2;
+	if (!*journaled)
+		return 0;
+	if (ovl_journal_write(l->work_fd, plan, err) < 0)
+		return ovl_error_wrap(err, "work dir %s", ovl_qp(l->work));
+	/* One sync for the journal and the action's data (the overlay is mounted volatile:
+	 * nothing synced it), before anything moves into the workspace. */
+	if (sync_layers(l->upper_fd, l->work_fd, err) < 0)
+		return ovl_error_wrap(err, "upper dir %s", ovl_qp(l->upper));
+	return 0;
+}
+
+/* Carries out plan's steps on l (the upper root gone: only the chattr steps after END). */
+static int run_steps(struct ovl_layers *l, const struct ovl_plan *plan, ovl_error_t *err)
+{
+	struct exec x = {.lower_fd = l->lower_fd,
+			 .upper_fd = l->upper_fd,
+			 .layers = l,
+			 .userxattr = plan->userxattr,
+			 .lower = {.root = l->lower_fd},
+			 .upper = {.root = l->upper_fd}};
+	int r = l->upper_fd >= 0 ? run_plan(&x, plan, err) : 0;
+	for (size_t i = 0; l->upper_fd < 0 && i < plan->n && r == 0; i++)
+		if (plan->steps[i].op == OVL_STEP_PROTECT)
+			r = step_protect(&x, &plan->steps[i], err);
+	cursor_close(&x.lower);
+	cursor_close(&x.upper);
+	return r;
+}
+
 int ovl_apply(struct ovl_layers *l, const struct ovl_apply_opts *opts,
 	      struct ovl_change_counts *counts, ovl_error_t *err)
 {
 	if (counts)
 		memset(counts, 0, sizeof(*counts));
+	/* the layers' own fds (ovl_layers_open, which checked them apart), not the names again */
 	if (l->lower_fd < 0)
 		return ovl_error(err, EBADF, "apply %s: layers not opened", ovl_qp(l->lower));
-	/* the layers' own fds (ovl_layers_open, which checked them apart), not the names again */
-	int lower_fd = l->lower_fd;
-	int work_fd = l->work_fd;
-	int upper_fd = l->upper_fd;
-
 	struct ovl_plan plan = {0};
 	bool journaled = true;
-	int have = work_fd >= 0 ? ovl_journal_read(work_fd, &plan, err) : 0;
+	int have = l->work_fd >= 0 ? ovl_journal_read(l->work_fd, &plan, err) : 0;
 	if (have < 0)
 		return ovl_error_wrap(err, "work dir %s", ovl_qp(l->work));
 	if (have)
 		ovl_info("finishing an interrupted apply of %s", ovl_qp(l->lower));
-	if (!have && upper_fd < 0) {
+	if (!have && l->upper_fd < 0) {
 		/* Nothing to apply; a leftover work dir is just removed. */
-		return work_fd >= 0 ? remove_work(l, work_fd, false, err) : 0;
+		return l->work_fd >= 0 ? remove_work(l, l->work_fd, false, err) : 0;
 	}
 	if (!have) {
-		int userxattr = ovl_xattr_ns_choose(l, upper_fd, opts->xattr_ns, err);
-		if (userxattr < 0) {
-			ovl_error_wrap(err, "apply %s", ovl_qp(l->lower));
-			return userxattr;
-		}
-		if (work_fd < 0) {
-			if (ovl_layers_make_work(l, err) < 0)
-				return -1;
-			work_fd = l->work_fd;
-		}
-		enum ovl_xattr_ns ns = userxattr ? OVL_XATTR_NS_USER : OVL_XATTR_NS_TRUSTED;
-		if (counts && ovl_diff_counts(l, ns, counts, err) < 0)
-			return -1;
-		if (ovl_plan_build(lower_fd, upper_fd, userxattr, opts, &plan, err) < 0)
-			return ovl_error_wrap(err, "apply %s", ovl_qp(l->lower));
-		/* An empty upper plans only the root's metadata and the end: both are safe to
-		 * repeat without a journal (upper stays until the end), so skip the fsyncs. */
-		journaled = plan.n > 2;
-		if (journaled && ovl_journal_write(work_fd, &plan, err) < 0) {
+		int r = plan_new(l, opts, counts, &plan, &journaled, err);
+		if (r < 0) {
 			ovl_plan_free(&plan);
-			return ovl_error_wrap(err, "work dir %s", ovl_qp(l->work));
-		}
-		/* One sync for the journal and the action's data (the overlay is mounted
-		 * volatile: nothing synced it), before anything moves into the workspace. */
-		if (journaled && sync_layers(upper_fd, work_fd, err) < 0) {
-			ovl_plan_free(&plan);
-			return ovl_error_wrap(err, "upper dir %s", ovl_qp(l->upper));
+			return r;
 		}
 	}
-	struct exec x = {.lower_fd = lower_fd,
-			 .upper_fd = upper_fd,
-			 .layers = l,
-			 .userxattr = plan.userxattr,
-			 .lower = {.root = lower_fd},
-			 .upper = {.root = upper_fd}};
-	int r = upper_fd >= 0 ? run_plan(&x, &plan, err) : 0;
-	if (r == 0 && upper_fd < 0) {
-		/* The upper root is gone: only the chattr steps after END may be left. */
-		for (size_t i = 0; i < plan.n && r == 0; i++)
-			if (plan.steps[i].op == OVL_STEP_PROTECT)
-				r = step_protect(&x, &plan.steps[i], err);
-	}
-	cursor_close(&x.lower);
-	cursor_close(&x.upper);
+	int r = run_steps(l, &plan, err);
 	ovl_plan_free(&plan);
 	if (r < 0) {
 		ovl_error_wrap(err, "apply %s (the journal is kept)", ovl_qp(l->lower));
 		return ovl_error_set_reason(err, OVL_REASON_JOURNAL_KEPT);
 	}
-	if (journaled && syncfs(lower_fd) < 0)
+	if (journaled && syncfs(l->lower_fd) < 0)
 		return ovl_error(err, errno, "sync workspace %s", ovl_qp(l->lower));
-	return remove_work(l, work_fd, journaled, err);
+	return remove_work(l, l->work_fd, journaled, err);
 }

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ovlbox/alloc.h"
 #include "ovlbox/cleanup.h"
 #include "ovlbox/copy.h"
 #include "ovlbox/fs.h"
@@ -46,13 +47,10 @@ static void link_add(struct link_map *m, ino_t ino, const char *path)
 {
 	if (m->n == m->cap) {
 		m->cap = m->cap ? m->cap * 2 : 16;
-		m->e = realloc(m->e, m->cap * sizeof(*m->e));
-		if (m->e == NULL)
-			abort();
+		m->e = xrealloc(m->e, m->cap * sizeof(*m->e));
 	}
 	m->e[m->n].ino = ino;
-	if ((m->e[m->n].path = strdup(path)) == NULL)
-		abort();
+	m->e[m->n].path = xstrdup(path);
 	m->n++;
 }
 
@@ -92,9 +90,7 @@ static int link_from(int root, const char *path, int dst_dir, const char *name)
 	if (strlen(path) < PATH_MAX / 2)
 		return linkat(root, path, dst_dir, name, 0);
 	const char *slash = strrchr(path, '/');
-	cleanup_free char *parent = strndup(path, (size_t)(slash - path));
-	if (parent == NULL)
-		abort();
+	cleanup_free char *parent = xstrndup(path, (size_t)(slash - path));
 	ovl_error_t e = NULL;
 	cleanup_close int pfd = ovl_open_beneath(root, parent, O_PATH | O_DIRECTORY, &e);
 	if (pfd < 0) {
@@ -125,9 +121,7 @@ static int copy_node(struct copy *c, int src_dir, int dst_dir, const char *name,
 			return ovl_error(err, errno, "create %s", ovl_qp(path));
 		r = copy_data(src_dir, name, out, path, err);
 	} else if (S_ISLNK(st->st_mode)) {
-		cleanup_free char *target = malloc((size_t)st->st_size + 2);
-		if (target == NULL)
-			abort();
+		cleanup_free char *target = xmalloc((size_t)st->st_size + 2);
 		ssize_t n = readlinkat(src_dir, name, target, (size_t)st->st_size + 1);
 		if (n < 0)
 			return ovl_error(err, errno, "readlink %s", ovl_qp(path));

@@ -8,6 +8,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "ovlbox/alloc.h"
 #include "ovlbox/cleanup.h"
 #include "ovlbox/diff.h"
 #include "ovlbox/fs.h"
@@ -45,14 +46,10 @@ static void emit(struct dctx *c, const char *path, char change, mode_t mode, off
 {
 	if (c->out->n == c->cap) {
 		c->cap = c->cap ? c->cap * 2 : 64;
-		c->out->entries = realloc(c->out->entries, c->cap * sizeof(*c->out->entries));
-		if (c->out->entries == NULL)
-			abort();
+		c->out->entries = xrealloc(c->out->entries, c->cap * sizeof(*c->out->entries));
 	}
 	struct ovl_diff_entry *e = &c->out->entries[c->out->n++];
-	e->path = strdup(path);
-	if (e->path == NULL)
-		abort();
+	e->path = xstrdup(path);
 	e->change = change;
 	e->type = type_name(mode);
 	e->size = S_ISREG(mode) ? (uint64_t)size : 0;
@@ -74,7 +71,7 @@ static bool is_whiteout(int dirfd, const char *name, const struct stat *st, int 
 	return k == OVL_ENTRY_WHITEOUT;
 }
 
-static bool xattrs_differ(int a, int b, const char *prefix)
+static bool xattrs_differ(int a, int b, int userxattr)
 {
 	cleanup_free char *na = NULL, *nb = NULL;
 	size_t sa = 0, sb = 0;
@@ -83,12 +80,12 @@ static bool xattrs_differ(int a, int b, const char *prefix)
 		ovl_error_free(&e);
 		return true;
 	}
-	size_t plen = strlen(prefix), count_a = 0, count_b = 0;
+	size_t count_a = 0, count_b = 0;
 	for (const char *n = nb; n && n < nb + sb; n += strlen(n) + 1)
-		if (strncmp(n, prefix, plen) != 0 || strncmp(n + plen, "overlay.", 8) == 0)
+		if (ovl_overlay_key(n, userxattr) == NULL)
 			count_b++;
 	for (const char *n = na; n && n < na + sa; n += strlen(n) + 1) {
-		if (strncmp(n, prefix, plen) == 0 && strncmp(n + plen, "overlay.", 8) != 0)
+		if (ovl_overlay_key(n, userxattr) != NULL)
 			continue;
 		count_a++;
 		cleanup_free char *va = NULL, *vb = NULL;
@@ -166,9 +163,7 @@ static int enter(struct diff_walk *d, enum frame_mode mode, const char *name, ov
 	}
 	if (d->n == d->cap) {
 		d->cap = d->cap ? d->cap * 2 : 16;
-		d->f = realloc(d->f, d->cap * sizeof(*d->f));
-		if (d->f == NULL)
-			abort();
+		d->f = xrealloc(d->f, d->cap * sizeof(*d->f));
 	}
 	d->f[d->n++] = (struct frame){.mode = (unsigned char)mode};
 	return 0;
@@ -303,8 +298,7 @@ static bool merged_dir_changed(struct diff_walk *d, const struct frame *f)
 	bool mtime =
 	    f->u.mtime.tv_sec != f->l.mtime.tv_sec || f->u.mtime.tv_nsec != f->l.mtime.tv_nsec;
 	return f->u.mode != f->l.mode || f->u.uid != f->l.uid || f->u.gid != f->l.gid ||
-	       xattrs_differ(ovl_walk_fd(&d->up), ovl_walk_fd(&d->low),
-			     ovl_overlay_prefix(d->c->userxattr)) ||
+	       xattrs_differ(ovl_walk_fd(&d->up), ovl_walk_fd(&d->low), d->c->userxattr) ||
 	       (mtime && !f->child_listed);
 }
 
@@ -355,8 +349,7 @@ static int diff_merged(struct dctx *c, int ud, int ld, const struct stat *us, co
 	}
 	ovl_path_push(&d.path, path);
 	d.cap = 16;
-	if ((d.f = malloc(d.cap * sizeof(*d.f))) == NULL)
-		abort();
+	d.f = xmalloc(d.cap * sizeof(*d.f));
 	d.f[d.n++] = (struct frame){.mode = FRAME_MERGE, .u = meta_of(us), .l = meta_of(ls)};
 	for (;;) {
 		const char *name;

@@ -15,6 +15,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "ovlbox/alloc.h"
 #include "ovlbox/cleanup.h"
 #include "ovlbox/fs.h"
 #include "ovlbox/walk.h"
@@ -42,9 +43,7 @@ static int openat2_supported = -1; /* unknown, 0, 1 */
 
 static int open_walk(int dirfd, const char *relpath, int flags)
 {
-	cleanup_free char *copy = strdup(relpath);
-	if (copy == NULL)
-		return -1;
+	cleanup_free char *copy = xstrdup(relpath);
 	cleanup_close int cur = -1;
 	char *p = copy;
 	for (;;) {
@@ -115,9 +114,7 @@ int ovl_open_beneath(int dirfd, const char *relpath, int flags, ovl_error_t *err
 			cut--;
 		if (cut == p)
 			return ovl_error(err, ENAMETOOLONG, "path %s", ovl_qp(relpath));
-		cleanup_free char *part = strndup(p, (size_t)(cut - p));
-		if (part == NULL)
-			abort();
+		cleanup_free char *part = xstrndup(p, (size_t)(cut - p));
 		int next =
 		    open_beneath_once(cur >= 0 ? cur : dirfd, part, O_PATH | O_DIRECTORY, err);
 		if (next < 0)
@@ -330,9 +327,7 @@ int ovl_xattr_list(int fd, char **names, size_t *size, ovl_error_t *err)
 		}
 		if (n == 0)
 			return 0;
-		char *buf = malloc((size_t)n);
-		if (buf == NULL)
-			abort();
+		char *buf = xmalloc((size_t)n);
 		ssize_t m = list_xattrs(fd, buf, (size_t)n);
 		if (m < 0) {
 			free(buf);
@@ -357,9 +352,7 @@ int ovl_xattr_get(int fd, const char *name, char **value, size_t *len, ovl_error
 				return 0;
 			return ovl_error(err, errno, "getxattr %s", name);
 		}
-		char *buf = malloc((size_t)n + 1);
-		if (buf == NULL)
-			abort();
+		char *buf = xmalloc((size_t)n + 1);
 		ssize_t m = ovl_fgetxattr(fd, name, buf, (size_t)n);
 		if (m < 0) {
 			free(buf);

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ovlbox/alloc.h"
 #include "ovlbox/cleanup.h"
 #include "ovlbox/fs.h"
 #include "ovlbox/holders.h"
@@ -42,15 +43,11 @@ static char *read_proc(int proc_fd, const char *path, size_t *len_out)
 	if (fd < 0)
 		return NULL;
 	size_t cap = 4096, len = 0;
-	char *buf = malloc(cap);
-	if (buf == NULL)
-		abort();
+	char *buf = xmalloc(cap);
 	for (;;) {
 		if (len + 1 == cap) {
 			cap *= 2;
-			buf = realloc(buf, cap);
-			if (buf == NULL)
-				abort();
+			buf = xrealloc(buf, cap);
 		}
 		ssize_t n = read(fd, buf + len, cap - 1 - len);
 		if (n < 0 && errno == EINTR)
@@ -199,9 +196,7 @@ static void add_holder(struct ovl_holders *h, const struct container *c, int64_t
 {
 	if (h->n == h->cap) {
 		h->cap = h->cap ? 2 * h->cap : 8;
-		h->v = realloc(h->v, h->cap * sizeof(*h->v));
-		if (h->v == NULL)
-			abort();
+		h->v = xrealloc(h->v, h->cap * sizeof(*h->v));
 	}
 	struct ovl_holder *x = &h->v[h->n++];
 	memset(x, 0, sizeof(*x));
@@ -229,6 +224,13 @@ static void unescape(char *s)
 	*o = '\0';
 }
 
+/* The value of option o when it is "key=VALUE", else NULL. */
+static char *option_value(char *o, const char *key)
+{
+	size_t n = strlen(key);
+	return strncmp(o, key, n) == 0 && o[n] == '=' ? o + n + 1 : NULL;
+}
+
 /* Whether the comma-separated superblock options opts (modified) name upperdir=upper and
  * workdir=work. */
 static bool names_layers(char *opts, const char *upper, const char *work)
@@ -236,12 +238,13 @@ static bool names_layers(char *opts, const char *upper, const char *work)
 	bool up = false, wk = false;
 	for (char *save = NULL, *o = strtok_r(opts, ",", &save); o;
 	     o = strtok_r(NULL, ",", &save)) {
-		if (strncmp(o, "upperdir=", 9) == 0) {
-			unescape(o + 9);
-			up = strcmp(o + 9, upper) == 0;
-		} else if (strncmp(o, "workdir=", 8) == 0) {
-			unescape(o + 8);
-			wk = strcmp(o + 8, work) == 0;
+		char *v;
+		if ((v = option_value(o, "upperdir")) != NULL) {
+			unescape(v);
+			up = strcmp(v, upper) == 0;
+		} else if ((v = option_value(o, "workdir")) != NULL) {
+			unescape(v);
+			wk = strcmp(v, work) == 0;
 		}
 	}
 	return up && wk;
@@ -453,9 +456,7 @@ static int wait_exited(struct pollfd *p, size_t n, int timeout_ms)
 
 int ovl_holders_kill(int proc_fd, const struct ovl_holders *h, int timeout_ms, ovl_error_t *err)
 {
-	struct pollfd *p = calloc(h->n ? h->n : 1, sizeof(*p));
-	if (p == NULL)
-		abort();
+	struct pollfd *p = xcalloc(h->n ? h->n : 1, sizeof(*p));
 	for (size_t i = 0; i < h->n; i++)
 		p[i] = (struct pollfd){.fd = -1, .events = POLLIN};
 	int r = 0;

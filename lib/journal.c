@@ -141,8 +141,8 @@ static int hex_digit(char c)
 static int unescape(const char *field, char **out)
 {
 	if (strcmp(field, "\\-") == 0) {
-		*out = strdup("");
-		return *out ? 0 : -1;
+		*out = xstrdup("");
+		return 0;
 	}
 	size_t n = strlen(field), o = 0;
 	char *s = xmalloc(n + 1);
@@ -273,9 +273,9 @@ static ssize_t read_line(FILE *f, char **line, size_t *cap, size_t max)
 	return (ssize_t)len;
 }
 
-int ovl_journal_read(int work_fd, struct ovl_plan *p, ovl_error_t *err)
+/* Opens the journal as a stream: 1, 0 when there is none, -1. */
+static int open_journal(int work_fd, FILE **out, ovl_error_t *err)
 {
-	memset(p, 0, sizeof(*p));
 	cleanup_close int fd = openat(work_fd, OVL_JOURNAL_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ENOENT)
@@ -288,65 +288,79 @@ int ovl_journal_read(int work_fd, struct ovl_plan *p, ovl_error_t *err)
 	if ((uint64_t)st.st_size > OVL_JOURNAL_FILE_MAX)
 		return ovl_error(err, 0, "journal %s is damaged: larger than %zu bytes",
 				 OVL_JOURNAL_NAME, OVL_JOURNAL_FILE_MAX);
-	int fd2 = dup(fd);
-	cleanup_file FILE *f = fd2 >= 0 ? fdopen(fd2, "r") : NULL;
-	if (f == NULL)
+	*out = fdopen(fd, "r");
+	if (*out == NULL)
 		return ovl_error(err, errno, "open journal");
+	fd = -1; /* the stream's now */
+	return 1;
+}
+
+/* One line of the journal (its newline cut) into p: 0, or -1 when the line is not what a
+ * journal holds there. */
+static int take_line(struct ovl_plan *p, char *line, size_t len, size_t lineno, bool *ended)
+{
+	/* a NUL byte (a block of zeros after a crash) would hide the rest of the line */
+	if (*ended || strlen(line) != len)
+		return -1;
+	if (lineno == 1) {
+		p->userxattr = strcmp(line, HEADER " userxattr") == 0;
+		return p->userxattr || strcmp(line, HEADER " trusted") == 0 ? 0 : -1;
+	}
+	if (strncmp(line, "end ", 4) == 0) {
+		char count[32];
+		snprintf(count, sizeof(count), "end %zu", p->n);
+		*ended = true;
+		return strcmp(line, count) == 0 ? 0 : -1;
+	}
+	struct ovl_step s;
+	if (parse_line(line, &s) < 0) {
+		free(s.path);
+		free(s.name);
+		return -1;
+	}
+	ovl_plan_add(p, &s);
+	return 0;
+}
+
+static int read_lines(FILE *f, struct ovl_plan *p, ovl_error_t *err)
+{
 	cleanup_free char *line = NULL;
-	size_t cap = 0;
-	ssize_t len;
-	size_t lineno = 0;
+	size_t cap = 0, lineno = 0, total = 0;
 	bool ended = false;
-	size_t total = 0;
+	ssize_t len;
 	while ((len = read_line(f, &line, &cap, OVL_JOURNAL_LINE_MAX)) != -1) {
 		lineno++;
-		if (len == -2) {
-			ovl_plan_free(p);
+		if (len == -2)
 			return ovl_error(err, 0,
 					 "journal %s is damaged at line %zu: longer than %zu bytes",
 					 OVL_JOURNAL_NAME, lineno, OVL_JOURNAL_LINE_MAX);
-		}
 		total += (size_t)len;
-		if (total > OVL_JOURNAL_FILE_MAX) {
-			/* grown since the fstat */
-			ovl_plan_free(p);
+		if (total > OVL_JOURNAL_FILE_MAX) /* grown since the fstat */
 			return ovl_error(err, 0, "journal %s is damaged: larger than %zu bytes",
 					 OVL_JOURNAL_NAME, OVL_JOURNAL_FILE_MAX);
-		}
 		if (line[len - 1] == '\n')
 			line[--len] = '\0';
-		/* a NUL byte (a block of zeros after a crash) would hide the rest of the line */
-		if (ended || strlen(line) != (size_t)len)
-			goto bad;
-		if (lineno == 1) {
-			if (strcmp(line, HEADER " trusted") != 0 &&
-			    strcmp(line, HEADER " userxattr") != 0)
-				goto bad;
-			p->userxattr = strcmp(line, HEADER " userxattr") == 0;
-			continue;
-		}
-		if (strncmp(line, "end ", 4) == 0) {
-			char count[32];
-			snprintf(count, sizeof(count), "end %zu", p->n);
-			if (strcmp(line, count) != 0)
-				goto bad;
-			ended = true;
-			continue;
-		}
-		struct ovl_step s;
-		if (parse_line(line, &s) < 0) {
-			free(s.path);
-			free(s.name);
-			goto bad;
-		}
-		ovl_plan_add(p, &s);
+		if (take_line(p, line, (size_t)len, lineno, &ended) < 0)
+			break;
 	}
-	if (!ended)
-		goto bad;
+	if (len != -1 || !ended)
+		return ovl_error(err, 0, "journal %s is damaged at line %zu", OVL_JOURNAL_NAME,
+				 lineno);
+	return 0;
+}
+
+int ovl_journal_read(int work_fd, struct ovl_plan *p, ovl_error_t *err)
+{
+	memset(p, 0, sizeof(*p));
+	cleanup_file FILE *f = NULL;
+	int r = open_journal(work_fd, &f, err);
+	if (r <= 0)
+		return r;
+	if (read_lines(f, p, err) < 0) {
+		ovl_plan_free(p);
+		return -1;
+	}
 	return 1;
-bad:
-	ovl_plan_free(p);
-	return ovl_error(err, 0, "journal %s is damaged at line %zu", OVL_JOURNAL_NAME, lineno);
 }
 
 int ovl_journal_remove(int work_fd, ovl_error_t *err)

@@ -20,7 +20,7 @@
 
 /* Deeper nesting is refused: yajl_tree_free() recurses once per level, so a megabyte of "["
  * would overflow the stack when the tree is freed. OCI documents nest a few levels. */
-#define MAX_DEPTH 1000
+#define JSON_DEPTH_MAX 1000
 
 /* The tree is yajl's own (yajl_val, freed by yajl_tree_free), built here from yajl's callbacks
  * rather than by yajl_tree_parse, so that members nobody reads are checked but never stored:
@@ -38,7 +38,7 @@ struct builder {
 	const char *const *keep; /* top-level members to store; NULL: all */
 	bool skip_next;		 /* the next value belongs to a member not stored */
 	size_t skipping;	 /* > 0: inside such a value, this many levels deep */
-	bool too_deep;		 /* stopped at MAX_DEPTH */
+	bool too_deep;		 /* stopped at JSON_DEPTH_MAX */
 	yajl_val root;
 };
 
@@ -166,7 +166,7 @@ static int on_key(void *ctx, const unsigned char *key, size_t len)
 
 static int on_open(struct builder *b, yajl_type type)
 {
-	if (b->depth + b->skipping >= MAX_DEPTH) {
+	if (b->depth + b->skipping >= JSON_DEPTH_MAX) {
 		b->too_deep = true;
 		return 0; /* yajl stops: yajl_status_client_canceled */
 	}
@@ -252,7 +252,8 @@ static ovl_json *parse(const char *text, size_t len, const char *const *keep, ov
 		/* yajl's message spans lines (it quotes the text); keep the first. */
 		const char *m = msg && msg[0] ? (const char *)msg : "parse error";
 		if (b.too_deep)
-			ovl_error(err, 0, "invalid JSON: nested deeper than %d levels", MAX_DEPTH);
+			ovl_error(err, 0, "invalid JSON: nested deeper than %d levels",
+				  JSON_DEPTH_MAX);
 		else
 			ovl_error(err, 0, "invalid JSON: %.*s", (int)strcspn(m, "\n"), m);
 		yajl_free_error(h, msg);

@@ -9,12 +9,10 @@
 
 #include "ovlbox/alloc.h"
 #include "ovlbox/cleanup.h"
-#include "ovlbox/fs.h"
 #include "ovlbox/owners.h"
+#include "ovlbox/walk.h"
 
 struct owner_walk {
-	char *path; /* the entry being looked at, relative to the workspace */
-	size_t cap;
 	uid_t uid;
 	gid_t gid;
 	bool refuse;		/* fail at the first entry found, and at an unreadable dir */
@@ -22,75 +20,70 @@ struct owner_walk {
 	struct ovl_owners *out; /* collecting */
 };
 
-/* Appends name to w->path at len; returns the new length. */
-static size_t path_push(struct owner_walk *w, size_t len, const char *name)
+/* An entry (path: relative to the workspace) owned by ids the run cannot map: -1 to stop the
+ * walk (refusing), else 0. */
+static int found(struct owner_walk *o, const char *path, const struct stat *st, ovl_error_t *err)
 {
-	size_t sub = len + strlen(name) + (len ? 1 : 0);
-	if (sub + 1 > w->cap) {
-		w->cap = (sub + 1) * 2;
-		w->path = xrealloc(w->path, w->cap);
-	}
-	if (len)
-		w->path[len] = '/';
-	memcpy(w->path + len + (len ? 1 : 0), name, sub - len - (len ? 1 : 0) + 1);
-	return sub;
-}
-
-/* An entry owned by ids the run cannot map: -1 to stop the walk (refusing), else 0. */
-static int found(struct owner_walk *w, const struct stat *st, ovl_error_t *err)
-{
-	if (w->refuse)
+	if (o->refuse)
 		return ovl_error(err, 0,
 				 "workspace entry %s is owned by %u:%u; a non-root run maps only "
 				 "%u:%u into its user namespace, so the action could not change "
 				 "it (chown the workspace, or run as root)",
-				 ovl_qp(w->path), (unsigned)st->st_uid, (unsigned)st->st_gid,
-				 (unsigned)w->uid, (unsigned)w->gid);
-	struct ovl_owners *o = w->out;
-	if (o->n < w->max) {
-		o->first = xrealloc(o->first, (o->n + 1) * sizeof(*o->first));
-		o->first[o->n++] =
-		    (struct ovl_owner_entry){xstrdup(w->path), st->st_uid, st->st_gid};
+				 ovl_qp(path), (unsigned)st->st_uid, (unsigned)st->st_gid,
+				 (unsigned)o->uid, (unsigned)o->gid);
+	struct ovl_owners *out = o->out;
+	if (out->n < o->max) {
+		out->first = xrealloc(out->first, (out->n + 1) * sizeof(*out->first));
+		out->first[out->n++] =
+		    (struct ovl_owner_entry){xstrdup(path), st->st_uid, st->st_gid};
 	}
-	o->total++;
+	out->total++;
 	return 0;
 }
 
-static int walk_at(int dfd, struct owner_walk *w, size_t len, ovl_error_t *err)
+/* Entry name of the walk's current directory: its owner checked, entered if a directory. */
+static int visit(struct ovl_walk *w, struct owner_walk *o, const char *name, ovl_error_t *err)
 {
-	cleanup_dir DIR *d = ovl_opendir_dup(dfd);
-	if (d == NULL)
-		return ovl_error(err, errno, "open workspace dir %s", ovl_qp(len ? w->path : "."));
-	struct dirent *de;
-	while ((de = readdir(d)) != NULL) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		size_t sub = path_push(w, len, de->d_name);
-		struct stat st;
-		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			return ovl_error(err, errno, "stat workspace entry %s", ovl_qp(w->path));
-		if ((st.st_uid != w->uid || st.st_gid != w->gid) && found(w, &st, err) < 0)
+	struct stat st;
+	if (fstatat(ovl_walk_fd(w), name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		cleanup_free char *path = ovl_walk_path(w, name);
+		return ovl_error(err, errno, "stat workspace entry %s", ovl_qp(path));
+	}
+	if (st.st_uid != o->uid || st.st_gid != o->gid) {
+		cleanup_free char *path = ovl_walk_path(w, name);
+		if (found(o, path, &st, err) < 0)
 			return -1;
-		if (S_ISDIR(st.st_mode)) {
-			cleanup_close int c = openat(
-			    dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (c < 0 && (w->refuse || errno != EACCES))
-				return ovl_error(err, errno, "open workspace dir %s",
-						 ovl_qp(w->path));
-			if (c >= 0 && walk_at(c, w, sub, err) < 0)
-				return -1;
-		}
-		w->path[len] = '\0';
+	}
+	if (S_ISDIR(st.st_mode) && ovl_walk_push(w, name) < 0 && (o->refuse || errno != EACCES)) {
+		cleanup_free char *path = ovl_walk_path(w, name);
+		return ovl_error(err, errno, "open workspace dir %s", ovl_qp(path));
 	}
 	return 0;
 }
 
-static int walk(int ws_fd, struct owner_walk *w, ovl_error_t *err)
+/* The whole workspace as a walk (walk.h): a bounded number of fds at any depth. */
+static int walk(int ws_fd, struct owner_walk *o, ovl_error_t *err)
 {
-	w->cap = 256;
-	w->path = xcalloc(1, w->cap);
-	int r = walk_at(ws_fd, w, 0, err);
-	free(w->path);
+	struct ovl_walk w;
+	if (ovl_walk_init(&w, ws_fd, O_RDONLY, false, 0) < 0)
+		return ovl_error(err, errno, "open workspace dir .");
+	int r = 0;
+	while (r == 0) {
+		const char *name;
+		int n = ovl_walk_next(&w, &name, NULL);
+		if (n < 0) {
+			cleanup_free char *path = ovl_walk_path(&w, NULL);
+			r = ovl_error(err, errno, "read workspace dir %s", ovl_qp(path));
+		} else if (n == 0) {
+			if (ovl_walk_depth(&w) == 0)
+				break;
+			if (ovl_walk_pop(&w, NULL) < 0)
+				r = ovl_error(err, errno, "walk back up the workspace");
+		} else {
+			r = visit(&w, o, name, err);
+		}
+	}
+	ovl_walk_free(&w);
 	return r;
 }
 

@@ -13,14 +13,27 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "ovlbox/alloc.h"
 #include "ovlbox/cleanup.h"
 #include "ovlbox/fs.h"
 #include "ovlbox/plan.h"
 #include "ovlbox/walk.h"
 
+#define ESCAPED_PREFIX "overlay."
+
 const char *ovl_overlay_prefix(int userxattr)
 {
 	return userxattr ? "user.overlay." : "trusted.overlay.";
+}
+
+const char *ovl_overlay_key(const char *name, int userxattr)
+{
+	const char *prefix = ovl_overlay_prefix(userxattr);
+	size_t n = strlen(prefix);
+	if (strncmp(name, prefix, n) != 0 ||
+	    strncmp(name + n, ESCAPED_PREFIX, sizeof(ESCAPED_PREFIX) - 1) == 0)
+		return NULL;
+	return name + n;
 }
 
 /* What an upper entry's overlay xattrs say. */
@@ -62,9 +75,7 @@ static int read_xinfo(int dirfd, const char *name, int userxattr, struct xinfo *
 		ssize_t need = llistxattr(path, NULL, 0);
 		if (need < 0)
 			return ovl_error(err, errno, "listxattr %s", ovl_qp(name));
-		heap = malloc((size_t)need + 1);
-		if (heap == NULL)
-			abort();
+		heap = xmalloc((size_t)need + 1);
 		n = llistxattr(path, heap, (size_t)need);
 		list = heap;
 	}
@@ -73,20 +84,16 @@ static int read_xinfo(int dirfd, const char *name, int userxattr, struct xinfo *
 			return 0;
 		return ovl_error(err, errno, "listxattr %s", ovl_qp(name));
 	}
-	const char *prefix = ovl_overlay_prefix(userxattr);
-	size_t plen = strlen(prefix);
 	for (const char *a = list; a < list + n; a += strlen(a) + 1) {
 		if (strcmp(a, "security.capability") == 0)
 			x->fcaps = true;
-		if (strncmp(a, prefix, plen) != 0)
-			continue;
-		const char *key = a + plen;
-		if (strncmp(key, "overlay.", 8) == 0)
-			continue; /* escaped: user data, kept as it is */
+		const char *key = ovl_overlay_key(a, userxattr);
+		if (key == NULL)
+			continue; /* not overlay's, or escaped: user data, kept as it is */
 		if (!strcmp(key, "redirect") || !strcmp(key, "metacopy") || !strcmp(key, "nlink") ||
 		    !strcmp(key, "upper")) {
-			if (x->forbidden == NULL && (x->forbidden = strdup(a)) == NULL)
-				abort();
+			if (x->forbidden == NULL)
+				x->forbidden = xstrdup(a);
 			continue;
 		}
 		char val[16] = "";
@@ -105,9 +112,8 @@ static int read_xinfo(int dirfd, const char *name, int userxattr, struct xinfo *
 				x->protect |= *c == 'i'	  ? FS_IMMUTABLE_FL
 					      : *c == 'a' ? FS_APPEND_FL
 							  : 0;
-		x->strip = realloc(x->strip, (x->nstrip + 1) * sizeof(char *));
-		if (x->strip == NULL || (x->strip[x->nstrip++] = strdup(a)) == NULL)
-			abort();
+		x->strip = xrealloc(x->strip, (x->nstrip + 1) * sizeof(char *));
+		x->strip[x->nstrip++] = xstrdup(a);
 	}
 	return 0;
 }
@@ -136,18 +142,10 @@ struct scan {
 	struct ovl_pathbuf path;
 };
 
-static char *dupstr(const char *s)
-{
-	char *d = strdup(s);
-	if (d == NULL)
-		abort();
-	return d;
-}
-
 static void add_step(struct scan *sc, char op, const char *name)
 {
 	struct ovl_step s = {
-	    .op = op, .path = dupstr(sc->path.s), .name = name ? dupstr(name) : NULL};
+	    .op = op, .path = xstrdup(sc->path.s), .name = name ? xstrdup(name) : NULL};
 	ovl_plan_add(sc->plan, &s);
 }
 
@@ -247,13 +245,13 @@ static int sanitize_entry(struct scan *sc, const struct stat *st, const struct x
 	mode_t drop = S_ISDIR(st->st_mode) ? S_ISUID : (S_ISUID | S_ISGID);
 	if (!sc->opts->keep_setuid && !S_ISLNK(st->st_mode) && (st->st_mode & drop)) {
 		struct ovl_step s = {.op = OVL_STEP_CHMOD,
-				     .path = dupstr(sc->path.s),
+				     .path = xstrdup(sc->path.s),
 				     .mode = (uint32_t)(st->st_mode & 07777 & ~drop)};
 		ovl_plan_add(sc->plan, &s);
 	}
 	if (x->protect) {
 		struct ovl_step s = {
-		    .op = OVL_STEP_PROTECT, .path = dupstr(sc->path.s), .flags = x->protect};
+		    .op = OVL_STEP_PROTECT, .path = xstrdup(sc->path.s), .flags = x->protect};
 		ovl_plan_add(&sc->protect, &s);
 	}
 	return 0;
@@ -283,7 +281,7 @@ struct level {
 static void add_meta(struct scan *sc, char op, const struct stat_times *m)
 {
 	struct ovl_step s = {.op = op,
-			     .path = dupstr(sc->path.s),
+			     .path = xstrdup(sc->path.s),
 			     .mode = m->mode,
 			     .uid = m->uid,
 			     .gid = m->gid,
@@ -407,7 +405,7 @@ static int scan_merge_entry(struct scan *sc, struct walks *w, const char *name, 
 		*entered = true;
 		return 0;
 	}
-	struct ovl_step s = {.op = OVL_STEP_REPLACE, .path = dupstr(sc->path.s), .is_dir = false};
+	struct ovl_step s = {.op = OVL_STEP_REPLACE, .path = xstrdup(sc->path.s), .is_dir = false};
 	ovl_plan_add(sc->plan, &s);
 	return 0;
 }
@@ -418,8 +416,9 @@ static int leave_level(struct scan *sc, struct walks *w, ovl_error_t *err)
 	struct level l = *(struct level *)ovl_walk_data(&w->up, ovl_walk_depth(&w->up));
 	if (l.mode == LEVEL_MERGE) {
 		if (l.protect) {
-			struct ovl_step s = {
-			    .op = OVL_STEP_PROTECT, .path = dupstr(sc->path.s), .flags = l.protect};
+			struct ovl_step s = {.op = OVL_STEP_PROTECT,
+					     .path = xstrdup(sc->path.s),
+					     .flags = l.protect};
 			ovl_plan_add(&sc->protect, &s);
 		}
 		add_meta(sc, OVL_STEP_DIR, &l.meta);
@@ -428,7 +427,7 @@ static int leave_level(struct scan *sc, struct walks *w, ovl_error_t *err)
 	}
 	if (l.subtree_top) {
 		struct ovl_step s = {
-		    .op = OVL_STEP_REPLACE, .path = dupstr(sc->path.s), .is_dir = true};
+		    .op = OVL_STEP_REPLACE, .path = xstrdup(sc->path.s), .is_dir = true};
 		ovl_plan_add(sc->plan, &s);
 	}
 	if (ovl_walk_pop(&w->up, NULL) < 0 ||
@@ -490,7 +489,7 @@ int ovl_plan_build(int lower_fd, int upper_fd, int userxattr, const struct ovl_a
 	for (size_t i = 0; i < x.nstrip; i++)
 		if (strcmp(x.strip[i] + strlen(ovl_overlay_prefix(userxattr)), "origin") == 0 &&
 		    x.forbidden == NULL)
-			x.forbidden = dupstr(x.strip[i]);
+			x.forbidden = xstrdup(x.strip[i]);
 	if (x.forbidden) {
 		ovl_error(err, 0,
 			  "upper root has xattr %s, made by overlay options ovlbox never uses; "

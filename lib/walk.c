@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ovlbox/alloc.h"
 #include "ovlbox/fs.h"
 #include "ovlbox/walk.h"
 
@@ -41,10 +42,8 @@ int ovl_walk_init(struct ovl_walk *w, int root_fd, int flags, bool rewind, size_
 	w->rewind = rewind;
 	w->data_size = data_size;
 	w->cap = 8;
-	w->lv = calloc(w->cap, sizeof(*w->lv));
-	w->data = calloc(w->cap, data_size ? data_size : 1);
-	if (w->lv == NULL || w->data == NULL)
-		abort();
+	w->lv = xcalloc(w->cap, sizeof(*w->lv));
+	w->data = xcalloc(w->cap, data_size ? data_size : 1);
 	struct stat st;
 	if (fstat(root_fd, &st) < 0)
 		return -1;
@@ -88,8 +87,8 @@ void *ovl_walk_data(struct ovl_walk *w, size_t level)
 /* Refills the current level's buffer: 1, 0 at the end, -1 on error. */
 static int refill(struct ovl_walk_level *l)
 {
-	if (l->buf == NULL && (l->buf = malloc(WALK_BUF)) == NULL)
-		abort();
+	if (l->buf == NULL)
+		l->buf = xmalloc(WALK_BUF);
 	if (l->seek) {
 		if (lseek(l->fd, l->off, SEEK_SET) < 0)
 			return -1;
@@ -158,14 +157,10 @@ int ovl_walk_push(struct ovl_walk *w, const char *name)
 		return -1;
 	if (w->n == w->cap) {
 		w->cap *= 2;
-		w->lv = realloc(w->lv, w->cap * sizeof(*w->lv));
-		w->data = realloc(w->data, w->cap * (w->data_size ? w->data_size : 1));
-		if (w->lv == NULL || w->data == NULL)
-			abort();
+		w->lv = xrealloc(w->lv, w->cap * sizeof(*w->lv));
+		w->data = xrealloc(w->data, w->cap * (w->data_size ? w->data_size : 1));
 	}
-	char *copy = strdup(name);
-	if (copy == NULL)
-		abort();
+	char *copy = xstrdup(name);
 	w->lv[w->n] = (struct ovl_walk_level){
 	    .name = copy, .dev = st.st_dev, .ino = st.st_ino, .fd = fd, .off = 0};
 	memset(ovl_walk_data(w, w->n), 0, w->data_size);
@@ -222,9 +217,7 @@ char *ovl_walk_path(const struct ovl_walk *w, const char *leaf)
 	for (size_t i = 1; i < w->n; i++)
 		len += strlen(w->lv[i].name) + 1;
 	len += leaf ? strlen(leaf) : 0;
-	char *s = malloc(len);
-	if (s == NULL)
-		abort();
+	char *s = xmalloc(len);
 	char *p = s;
 	for (size_t i = 1; i < w->n; i++) {
 		size_t k = strlen(w->lv[i].name);
@@ -248,9 +241,7 @@ size_t ovl_path_push(struct ovl_pathbuf *p, const char *name)
 	size_t old = p->len, n = strlen(name);
 	if (p->len + n + 2 > p->cap) {
 		p->cap = (p->len + n + 2) * 2;
-		p->s = realloc(p->s, p->cap);
-		if (p->s == NULL)
-			abort();
+		p->s = xrealloc(p->s, p->cap);
 	}
 	if (p->len)
 		p->s[p->len++] = '/';

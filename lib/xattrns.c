@@ -22,12 +22,9 @@ static unsigned marks_in(const char *names, size_t size)
 {
 	unsigned marks = 0;
 	for (const char *n = names; n < names + size; n += strlen(n) + 1)
-		for (int user = 0; user <= 1; user++) {
-			const char *prefix = ovl_overlay_prefix(user);
-			size_t len = strlen(prefix);
-			if (strncmp(n, prefix, len) == 0 && strncmp(n + len, "overlay.", 8) != 0)
+		for (int user = 0; user <= 1; user++)
+			if (ovl_overlay_key(n, user) != NULL)
 				marks |= user ? OVL_XATTR_MARK_USER : OVL_XATTR_MARK_TRUSTED;
-		}
 	return marks;
 }
 

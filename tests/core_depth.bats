@@ -94,9 +94,6 @@ assert_applied_as_seen() {
 deep_keep_diff_apply() {
 	use_mode "$1"
 	deep_fixture "$2"
-	# As the user, the run that makes the layers goes at the default limit: its check that the
-	# user owns every workspace entry (ovl_layers_check_owners) still holds an fd a level.
-	[[ $MODE == root ]] || ORUN_WRAP=()
 	run_action --on-exit keep "$(deep_action "$2")"
 	[[ $status -eq 0 ]] || fail_output "ovlbox run --on-exit keep failed"
 	as_mode prlimit --nofile=1024:1024 -- "$OVLBOX" diff "$WS" >"$T/diff.got" 2>"$T/diff.err" ||
@@ -110,12 +107,11 @@ deep_keep_diff_apply() {
 	assert_applied_as_seen "$2"
 }
 
-# deep_run MODE LEVELS: ovlbox run (apply at exit) at nofile 1024. Root only: as the user, the
-# run's owner check of the workspace (ovl_layers_check_owners) still holds an fd a level.
+# deep_run MODE LEVELS [RUN-OPTION...]: ovlbox run (apply at exit) at nofile 1024.
 deep_run() {
 	use_mode "$1"
 	deep_fixture "$2"
-	run orun -- sh -c "set -e
+	run orun "${@:3}" -- sh -c "set -e
 $(deep_action "$2")
 $(shq "$TREESNAP") . > $(shq "$IO/snap.in")"
 	[[ $status -eq 0 ]] || fail_output "ovlbox run failed"
@@ -145,6 +141,29 @@ $(shq "$TREESNAP") . > $(shq "$IO/snap.in")"
 
 @test "depth: 5000 levels, ovlbox run applies at nofile 1024, root" {
 	deep_run root 5000
+}
+
+@test "depth: 5000 levels, ovlbox run --check-owners applies at nofile 1024, user" {
+	deep_run user 5000 --check-owners
+}
+
+@test "depth: 5000 levels, an unmapped owner at the bottom is named at nofile 1024, user" {
+	use_mode user
+	deep_fixture 5000
+	local bottom
+	bottom=$(chain o 5000 | tail -n 1)/bottom
+	# (the path is longer than PATH_MAX: reached 100 levels at a time)
+	(
+		cd "$WS" || exit 1
+		for ((i = 0; i < 50; i++)); do cd "$(printf 'o/%.0s' {1..100})" || exit 1; done
+		chown root:root bottom
+	) || fail "could not chown the bottom file"
+	run orun --check-owners -- true
+	[[ $status -eq 125 ]] || fail_output "expected 125"
+	# a message renders at most 1,020 bytes of a path, then "..."
+	[[ $output == "ovlbox: workspace entry ${bottom:0:1020}... is owned by 0:0; a non-root run maps only $TEST_UID:$TEST_GID into its user namespace, so the action could not change it (chown the workspace, or run as root)" ]] ||
+		fail "unexpected message: ${output:0:300}...${output: -300}"
+	assert_no_layers "$WS"
 }
 
 @test "depth: 5000 levels, discard at nofile 1024, root" {

@@ -19,6 +19,10 @@ enum ovl_entry_kind {
 
 /* "trusted.overlay." or "user.overlay." */
 const char *ovl_overlay_prefix(int userxattr);
+/* The key of one of overlayfs' own xattrs in that namespace ("opaque" for
+ * "trusted.overlay.opaque"), else NULL: other names, and escaped ones (trusted.overlay.overlay.*,
+ * user data to overlayfs), are not. */
+const char *ovl_overlay_key(const char *name, int userxattr);
 
 /* Classifies dirfd/name (an upper entry, stat in st). Reads its overlay xattrs. */
 int ovl_classify(int upper_dirfd, const char *name, const struct stat *st, int lower_dirfd,

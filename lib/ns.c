@@ -13,6 +13,7 @@
 
 #include "ovlbox/alloc.h"
 #include "ovlbox/cleanup.h"
+#include "ovlbox/fs.h"
 #include "ovlbox/ns.h"
 
 /* Opens /proc/<pid>/ns/<name>; returns -1 in *fd (and 0) when it is the caller's own. With
@@ -139,6 +140,31 @@ int ovl_ns_in_child_userns(bool *in_userns, ovl_error_t *err)
 		return ovl_error(err, 0, "read /proc/self/uid_map: unexpected contents");
 	*in_userns = !(inside == 0 && outside == 0 && count == UINT32_MAX);
 	return 0;
+}
+
+/* Writes text to /proc/<pid>/<file> ("self" for pid 0). */
+static int write_proc_file(pid_t pid, const char *file, const char *text, ovl_error_t *err)
+{
+	char path[64];
+	if (pid == 0)
+		snprintf(path, sizeof(path), "/proc/self/%s", file);
+	else
+		snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+	cleanup_close int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || ovl_write_all(fd, text, strlen(text)) < 0)
+		return ovl_error(err, errno, "write %s", path);
+	return 0;
+}
+
+int ovl_ns_map_root(pid_t pid, uid_t uid, gid_t gid, ovl_error_t *err)
+{
+	char map[64];
+	snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)uid);
+	if (write_proc_file(pid, "uid_map", map, err) < 0 ||
+	    write_proc_file(pid, "setgroups", "deny", err) < 0)
+		return -1;
+	snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)gid);
+	return write_proc_file(pid, "gid_map", map, err);
 }
 
 int ovl_ns_open_in_rootfs(int rootfs_fd, const char *rel, ovl_error_t *err)

@@ -1,13 +1,72 @@
-/* What the sandbox's commands share: the words for layers another container owns, the commands
- * a message suggests. */
+/* What the sandbox's commands share: paths from the command line, the error line, the rootless
+ * user namespace, the apply and its advice, the words for layers another container owns, the
+ * commands a message suggests. */
+#include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "ovlbox/alloc.h"
 #include "ovlbox/cleanup.h"
 #include "ovlbox/log.h"
+#include "ovlbox/ns.h"
 #include "ovlbox/registry.h"
+
+int cli_absolute(const char *what, const char *path, char **out, ovl_error_t *err)
+{
+	*out = NULL;
+	if (path == NULL || path[0] == '/') {
+		*out = path ? xstrdup(path) : NULL;
+		return 0;
+	}
+	cleanup_free char *cwd = getcwd(NULL, 0);
+	if (cwd == NULL)
+		return ovl_error(err, errno, "%s %s: get the current directory", what,
+				 ovl_qp(path));
+	*out = xasprintf("%s/%s", cwd, path);
+	return 0;
+}
+
+void report(ovl_error_t *err)
+{
+	if (err && *err) {
+		ovl_errorf("%s", (*err)->msg);
+		ovl_error_free(err);
+	}
+}
+
+int enter_rootless_userns(ovl_error_t *err)
+{
+	static bool entered;
+	if (geteuid() == 0 || entered)
+		return 0;
+	entered = true;
+	uid_t uid = geteuid();
+	gid_t gid = getegid();
+	if (unshare(CLONE_NEWUSER) < 0)
+		return ovl_error(err, errno, "create user namespace (needed as non-root)");
+	return ovl_ns_map_root(0, uid, gid, err);
+}
+
+int cli_name_xattr_ns_flags(int r, ovl_error_t *err)
+{
+	if (r == OVL_XATTR_NS_AMBIGUOUS) {
+		cleanup_free char *msg = xstrdup((*err)->msg);
+		ovl_error(err, 0, "%s: name it with --userxattr or --no-userxattr", msg);
+	}
+	return r;
+}
+
+int cli_apply(struct ovl_layers *l, const struct ovl_apply_opts *opts,
+	      struct ovl_change_counts *counts, ovl_error_t *err)
+{
+	int r = cli_name_xattr_ns_flags(ovl_apply(l, opts, counts, err), err);
+	if (r < 0)
+		cli_apply_advice(l, err);
+	return r;
+}
 
 /* " --FLAG PATH" when path is not lower + suffix (the default), else "". */
 static char *layer_flag(const char *flag, const char *path, const char *lower, const char *suffix)

@@ -1,4 +1,4 @@
-/* ovlbox front-end: commands and the helpers they share. */
+/* ovlbox front-end: what its commands (run, apply, diff, discard) share. */
 #ifndef OVLBOX_CLI_H
 #define OVLBOX_CLI_H
 
@@ -11,29 +11,34 @@
 
 /* Exit codes of ovlbox itself (run also passes the action's status through). */
 enum {
-	EXIT_USAGE = 2,	   /* apply/diff/discard: bad command line */
-	EXIT_FAILED = 125, /* apply/diff/discard: the operation failed (as run's own failures) */
-	EXIT_OVLBOX = 125, /* run: ovlbox failed (set-up, lock, apply) or bad command line */
+	EXIT_USAGE = 2,		/* apply/diff/discard: bad command line */
+	EXIT_TIMED_OUT = 124,	/* run: --timeout expired */
+	EXIT_OVLBOX = 125,	/* ovlbox failed: run's set-up, lock or apply, or its bad command
+				 * line; the operation of apply/diff/discard */
 	EXIT_CANNOT_EXEC = 126, /* run: command not executable */
 	EXIT_NOT_FOUND = 127,	/* run: command not found */
 };
 
-int cmd_run(int argc, char **argv);
-
-/* Absolute form of a command-line path (relative to the cwd, no symlink resolution); NULL for
- * NULL. The caller frees it. */
-char *cli_absolute(const char *path);
+/* *out: the absolute form of a command-line path (relative to the cwd, no symlink resolution),
+ * allocated; NULL for NULL. what names the path in the error (the cwd cannot be had). */
+int cli_absolute(const char *what, const char *path, char **out, ovl_error_t *err);
 
 /* Prints "ovlbox: <message>" once and frees the error. */
 void report(ovl_error_t *err);
 
 /* As non-root, enters a new user namespace where the caller is root (uid/gid 0 -> caller), so
- * apply can handle read-only dirs and user.overlay.* xattrs as in the sandbox. No-op as root. */
+ * apply can handle read-only dirs and user.overlay.* xattrs as in the sandbox. No-op as root,
+ * and after the first call. */
 int enter_rootless_userns(ovl_error_t *err);
 
-/* Applies with the lock held; on failure says that the journal and upper are kept. */
-int apply_locked(struct ovl_layers *l, bool keep_setuid, bool allow_devices,
-		 struct ovl_change_counts *counts, ovl_error_t *err);
+/* r: what ovl_apply or ovl_diff returned. An upper whose xattr namespace cannot be told gets a
+ * message that names the flags that tell it. Returns r. */
+int cli_name_xattr_ns_flags(int r, ovl_error_t *err);
+
+/* Applies; the caller holds the lock. On failure the message says what to do about it (that the
+ * journal and upper are kept, --allow-devices, the xattr namespace flags). */
+int cli_apply(struct ovl_layers *l, const struct ovl_apply_opts *opts,
+	      struct ovl_change_counts *counts, ovl_error_t *err);
 
 /* "ovlbox VERB [--upper U] [--work W] DIR" for l, each path a shell word (ovl_shell_quote), to
  * paste: --upper/--work only where they are not the defaults. Allocated. */

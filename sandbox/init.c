@@ -107,17 +107,20 @@ struct action_fds {
 	int net;  /* write: a byte once the network namespace is up; -1 with --net host */
 };
 
-/* The network namespace is made by the action's process, not by init or clone(): the kernel
- * takes about a millisecond over it, and meanwhile init makes its namespaces and builds the
- * view (init joins it before it mounts /sys). */
+/* The network namespace is made by the action's process, not by init or clone(): it is the
+ * slowest namespace for the kernel to make (a whole network stack), and meanwhile init makes its
+ * namespaces and builds the view (init joins it before it mounts /sys). */
 static int make_net_namespace(int ready_fd, ovl_error_t *err)
 {
 	if (unshare(CLONE_NEWNET) < 0)
 		return ovl_error(err, errno, "create the network namespace");
 	if (loopback_up(err) < 0)
 		return -1;
-	ovl_write_all(ready_fd, "n", 1);
+	int r = ovl_write_all(ready_fd, "n", 1);
+	int e = errno;
 	close(ready_fd);
+	if (r < 0) /* init is gone: nobody hears of it, but the action must not run */
+		return ovl_error(err, e, "tell init the network namespace is up");
 	return 0;
 }
 
@@ -179,9 +182,9 @@ static void exec_action(const struct run_opts *o, struct ovl_seccomp *filter, st
 	if ((fds.net >= 0 && make_net_namespace(fds.net, &err) < 0) ||
 	    make_ipc_uts_namespaces(o, &err) < 0)
 		action_fail(fds.exec, 0, &err);
-	/* Here, not in ovlbox: compiling a profile file takes libseccomp a few tenths of a
-	 * millisecond, while init builds the view. The built-in profile was compiled at build
-	 * time. */
+	/* Here, not in ovlbox: compiling a profile file is the costliest step of the action's
+	 * set-up, and here it overlaps init's building of the view. The built-in profile was
+	 * compiled at build time. */
 	if (strcmp(o->seccomp, "default") == 0 && default_filter(&filter, &err) < 0)
 		action_fail(fds.exec, 0, &err);
 	if (filter && ovl_seccomp_compile(filter, &err) < 0)
@@ -463,7 +466,11 @@ void sandbox_init(const struct run_opts *o, struct ovl_layers *l, struct ovl_sec
 {
 	struct init_report rep = {0};
 	ovl_error_t err = NULL;
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* ovlbox killed: init, and the whole sandbox with it, go too */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
+		ovl_error(&err, errno, "prctl(PR_SET_PDEATHSIG)");
+		init_fail(report_fd, &rep, &err);
+	}
 	close(lock_fd);
 	install_handlers(forward_signal);
 	struct action a = {.pid = -1, .go = -1, .exec = -1, .net = -1};

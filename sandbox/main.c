@@ -1,21 +1,18 @@
-/* ovlbox: command dispatch and the layer commands (apply, diff, discard). */
+/* ovlbox: command dispatch and the layer commands (apply, diff, discard); run is in run.c. */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "ovlbox/alloc.h"
 #include "ovlbox/apply.h"
 #include "ovlbox/cleanup.h"
 #include "ovlbox/diff.h"
-#include "ovlbox/fs.h"
 #include "ovlbox/json.h"
 #include "ovlbox/log.h"
+#include "run.h"
 
 static const char usage_text[] =
     "Usage: ovlbox COMMAND [OPTIONS]\n"
@@ -39,68 +36,6 @@ static const char usage_text[] =
     "--userxattr / --no-userxattr: the upper's overlay xattrs are user.overlay.* /\n"
     "trusted.overlay.* (an upper made by another tool; default: the mode ovlbox recorded\n"
     "when it prepared the upper, else what the upper's xattrs show).\n";
-
-void report(ovl_error_t *err)
-{
-	if (err && *err) {
-		ovl_errorf("%s", (*err)->msg);
-		ovl_error_free(err);
-	}
-}
-
-static int write_file(const char *path, const char *text, ovl_error_t *err)
-{
-	cleanup_close int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0 || ovl_write_all(fd, text, strlen(text)) < 0)
-		return ovl_error(err, errno, "write %s", path);
-	return 0;
-}
-
-int enter_rootless_userns(ovl_error_t *err)
-{
-	static bool entered;
-	if (geteuid() == 0 || entered)
-		return 0;
-	entered = true;
-	uid_t uid = geteuid();
-	gid_t gid = getegid();
-	if (unshare(CLONE_NEWUSER) < 0)
-		return ovl_error(err, errno, "create user namespace (needed as non-root)");
-	char map[64];
-	snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)uid);
-	if (write_file("/proc/self/uid_map", map, err) < 0 ||
-	    write_file("/proc/self/setgroups", "deny", err) < 0)
-		return -1;
-	snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)gid);
-	return write_file("/proc/self/gid_map", map, err);
-}
-
-/* r: what ovl_apply or ovl_diff returned. An upper whose xattr namespace cannot be told gets a
- * message that names the flags that tell it. */
-static int name_xattr_ns_flags(int r, ovl_error_t *err)
-{
-	if (r == OVL_XATTR_NS_AMBIGUOUS) {
-		cleanup_free char *msg = xstrdup((*err)->msg);
-		ovl_error(err, 0, "%s: name it with --userxattr or --no-userxattr", msg);
-	}
-	return r;
-}
-
-static int apply_with(struct ovl_layers *l, const struct ovl_apply_opts *opts,
-		      struct ovl_change_counts *counts, ovl_error_t *err)
-{
-	int r = name_xattr_ns_flags(ovl_apply(l, opts, counts, err), err);
-	if (r < 0)
-		cli_apply_advice(l, err);
-	return r;
-}
-
-int apply_locked(struct ovl_layers *l, bool keep_setuid, bool allow_devices,
-		 struct ovl_change_counts *counts, ovl_error_t *err)
-{
-	struct ovl_apply_opts opts = {.keep_setuid = keep_setuid, .allow_devices = allow_devices};
-	return apply_with(l, &opts, counts, err);
-}
 
 struct layer_args {
 	const char *upper, *work, *dir;
@@ -131,86 +66,103 @@ static int set_xattr_ns(const char *cmd, int c, struct layer_args *a)
 	return 0;
 }
 
-/* One line of --help for each option of apply/diff/discard. */
-static const struct {
-	int id;
-	const char *text;
-} layer_option_help[] = {
-    {OPT_UPPER, "  --upper DIR        the upper layer (default DIR.upper)"},
-    {OPT_WORK, "  --work DIR         the work dir (default DIR.work)"},
-    {OPT_KEEP_SETUID, "  --keep-setuid      keep setuid/setgid bits and file capabilities"},
-    {OPT_ALLOW_DEVICES, "  --allow-devices    apply device nodes (default: refused)"},
-    {OPT_JSON, "  --json             one JSON array of {path, change, type, size}"},
-    {OPT_USERXATTR, "  --userxattr        read the upper's overlay xattrs as user.overlay.*"},
-    {OPT_NO_USERXATTR, "  --no-userxattr     read them as trusted.overlay.*"},
+/* The options of apply/diff/discard, and what --help says of each (those with a value take a
+ * DIR). */
+static const struct layer_option {
+	const char *name;
+	int has_arg, id;
+	const char *help;
+} layer_options[] = {
+    {"upper", required_argument, OPT_UPPER, "the upper layer (default DIR.upper)"},
+    {"work", required_argument, OPT_WORK, "the work dir (default DIR.work)"},
+    {"keep-setuid", no_argument, OPT_KEEP_SETUID, "keep setuid/setgid bits and file capabilities"},
+    {"allow-devices", no_argument, OPT_ALLOW_DEVICES, "apply device nodes (default: refused)"},
+    {"json", no_argument, OPT_JSON, "one JSON array of {path, change, type, size}"},
+    {"userxattr", no_argument, OPT_USERXATTR, "read the upper's overlay xattrs as user.overlay.*"},
+    {"no-userxattr", no_argument, OPT_NO_USERXATTR, "read them as trusted.overlay.*"},
 };
+
+static bool allows(const int *allowed, int id)
+{
+	for (const int *p = allowed; *p; p++)
+		if (*p == id)
+			return true;
+	return false;
+}
 
 static void print_layer_help(const char *cmd, const char *synopsis, const int *allowed)
 {
 	printf("Usage: ovlbox %s %s\n", cmd, synopsis);
-	for (size_t i = 0; i < N_ELEMENTS(layer_option_help); i++)
-		for (const int *p = allowed; *p; p++)
-			if (*p == layer_option_help[i].id)
-				puts(layer_option_help[i].text);
+	for (size_t i = 0; i < N_ELEMENTS(layer_options); i++) {
+		const struct layer_option *lo = &layer_options[i];
+		if (!allows(allowed, lo->id))
+			continue;
+		char flag[32];
+		snprintf(flag, sizeof(flag), "--%s%s", lo->name,
+			 lo->has_arg == required_argument ? " DIR" : "");
+		printf("  %-18s %s\n", flag, lo->help);
+	}
 	puts("  -h, --help         this help (ovlbox(1) has the long form)");
 }
 
-/* Parses the options shared by apply/diff/discard; `allowed` lists the option ids the command
- * takes. Returns 0, 1 for --help (printed), or -1 (message printed). */
-static int parse_layer_args(const char *cmd, const char *synopsis, int argc, char **argv,
-			    const int *allowed, struct layer_args *a)
+/* The field an on/off option sets; NULL for the others. */
+static bool *layer_switch(struct layer_args *a, int id)
 {
-	static const struct option opts[] = {
-	    {"upper", required_argument, NULL, OPT_UPPER},
-	    {"work", required_argument, NULL, OPT_WORK},
-	    {"keep-setuid", no_argument, NULL, OPT_KEEP_SETUID},
-	    {"allow-devices", no_argument, NULL, OPT_ALLOW_DEVICES},
-	    {"json", no_argument, NULL, OPT_JSON},
-	    {"userxattr", no_argument, NULL, OPT_USERXATTR},
-	    {"no-userxattr", no_argument, NULL, OPT_NO_USERXATTR},
-	    {"help", no_argument, NULL, OPT_HELP},
-	    {NULL, 0, NULL, 0},
-	};
+	return id == OPT_KEEP_SETUID	 ? &a->keep_setuid
+	       : id == OPT_ALLOW_DEVICES ? &a->allow_devices
+	       : id == OPT_JSON		 ? &a->json
+					 : NULL;
+}
+
+/* Takes option c (one the command allows, not --help) into a. */
+static int set_layer_arg(const char *cmd, int c, const char *arg, struct layer_args *a)
+{
+	bool *on = layer_switch(a, c);
+	if (on)
+		*on = true;
+	else if (c == OPT_UPPER)
+		a->upper = arg;
+	else if (c == OPT_WORK)
+		a->work = arg;
+	else
+		return set_xattr_ns(cmd, c, a);
+	return 0;
+}
+
+/* One of apply/diff/discard: its name, synopsis, the option ids it takes (0 ends them) and what
+ * it does with the layers, opened (init_layers). */
+struct layer_cmd {
+	const char *name, *synopsis;
+	const int *allowed;
+	int (*run)(const struct layer_args *a, struct ovl_layers *l, ovl_error_t *err);
+};
+
+/* Parses the options of cmd. Returns 0, 1 for --help (printed), or -1 (message printed). */
+static int parse_layer_args(const struct layer_cmd *lc, int argc, char **argv, struct layer_args *a)
+{
+	const char *cmd = lc->name;
+	struct option opts[N_ELEMENTS(layer_options) + 2];
+	for (size_t i = 0; i < N_ELEMENTS(layer_options); i++)
+		opts[i] = (struct option){layer_options[i].name, layer_options[i].has_arg, NULL,
+					  layer_options[i].id};
+	opts[N_ELEMENTS(layer_options)] = (struct option){"help", no_argument, NULL, OPT_HELP};
+	opts[N_ELEMENTS(layer_options) + 1] = (struct option){0};
 	memset(a, 0, sizeof(*a));
 	opterr = 0;
 	optind = 1;
 	int c;
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
-		if (c == 'h')
-			c = OPT_HELP;
-		bool ok = c == OPT_HELP;
-		for (const int *p = allowed; *p; p++)
-			ok |= *p == c;
-		if (c == '?' || !ok) {
+		if (c == 'h' || c == OPT_HELP) {
+			print_layer_help(cmd, lc->synopsis, lc->allowed);
+			return 1;
+		}
+		if (c == '?' || !allows(lc->allowed, c)) {
 			ovl_errorf("%s: unknown option %s (see ovlbox %s --help)", cmd,
 				   argv[optind - 1], cmd);
 			return -1;
 		}
-		switch (c) {
-		case OPT_UPPER:
-			a->upper = optarg;
-			break;
-		case OPT_WORK:
-			a->work = optarg;
-			break;
-		case OPT_KEEP_SETUID:
-			a->keep_setuid = true;
-			break;
-		case OPT_ALLOW_DEVICES:
-			a->allow_devices = true;
-			break;
-		case OPT_JSON:
-			a->json = true;
-			break;
-		case OPT_USERXATTR:
-		case OPT_NO_USERXATTR:
-			if (set_xattr_ns(cmd, c, a) < 0)
-				return -1;
-			break;
-		case OPT_HELP:
-			print_layer_help(cmd, synopsis, allowed);
-			return 1;
-		}
+		if (set_layer_arg(cmd, c, optarg, a) < 0)
+			return -1;
 	}
 	if (argc - optind != 1) {
 		ovl_errorf("%s: expected exactly one workspace DIR (see ovlbox %s --help)", cmd,
@@ -221,25 +173,16 @@ static int parse_layer_args(const char *cmd, const char *synopsis, int argc, cha
 	return 0;
 }
 
-char *cli_absolute(const char *p)
-{
-	if (p == NULL || p[0] == '/')
-		return p ? strdup(p) : NULL;
-	cleanup_free char *cwd = getcwd(NULL, 0);
-	char *s = NULL;
-	if (cwd == NULL || asprintf(&s, "%s/%s", cwd, p) < 0)
-		return NULL;
-	return s;
-}
-
 /* Names the layers and opens them (ovl_layers_open): every step after goes through the fds.
- * On failure l is freed. */
+ * On failure l is freed (l->lower is NULL). */
 static int init_layers(const struct layer_args *a, struct ovl_layers *l, ovl_error_t *err)
 {
-	cleanup_free char *dir = cli_absolute(a->dir);
-	cleanup_free char *upper = cli_absolute(a->upper);
-	cleanup_free char *work = cli_absolute(a->work);
-	if (ovl_layers_init(l, dir, upper, work, err) < 0)
+	memset(l, 0, sizeof(*l));
+	cleanup_free char *dir = NULL, *upper = NULL, *work = NULL;
+	if (cli_absolute("workspace", a->dir, &dir, err) < 0 ||
+	    cli_absolute("--upper", a->upper, &upper, err) < 0 ||
+	    cli_absolute("--work", a->work, &work, err) < 0 ||
+	    ovl_layers_init(l, dir, upper, work, err) < 0)
 		return -1;
 	if (ovl_layers_open(l, err) < 0) {
 		ovl_layers_free(l);
@@ -262,84 +205,43 @@ static int check_owner(struct ovl_layers *l, enum ovl_ready_purpose purpose,
 	return 0;
 }
 
-static int cmd_apply(int argc, char **argv)
+static int do_apply(const struct layer_args *a, struct ovl_layers *l, ovl_error_t *err)
 {
-	static const int allowed[] = {
-	    OPT_UPPER,	      OPT_WORK, OPT_KEEP_SETUID, OPT_ALLOW_DEVICES, OPT_USERXATTR,
-	    OPT_NO_USERXATTR, 0};
-	struct layer_args a;
-	int r = parse_layer_args("apply",
-				 "[--upper DIR] [--work DIR] [--keep-setuid] "
-				 "[--allow-devices] [--userxattr|--no-userxattr] DIR",
-				 argc, argv, allowed, &a);
-	if (r != 0)
-		return r > 0 ? 0 : EXIT_USAGE;
-	cleanup_error ovl_error_t err = NULL;
-	struct ovl_layers l;
-	if (init_layers(&a, &l, &err) < 0) {
-		report(&err);
-		return EXIT_FAILED;
-	}
+	struct ovl_apply_opts opts = {.keep_setuid = a->keep_setuid,
+				      .allow_devices = a->allow_devices,
+				      .xattr_ns = a->xattr_ns};
 	struct ovl_ready_info info;
-	cleanup_close int lock = ovl_layers_lock(&l, &err);
-	if (lock < 0 || enter_rootless_userns(&err) < 0 ||
-	    check_owner(&l, OVL_READY_FOR_APPLY, &info, &err) < 0 ||
-	    apply_with(&l,
-		       &(struct ovl_apply_opts){.keep_setuid = a.keep_setuid,
-						.allow_devices = a.allow_devices,
-						.xattr_ns = a.xattr_ns},
-		       NULL, &err) < 0) {
-		report(&err);
-		ovl_layers_free(&l);
-		return EXIT_FAILED;
-	}
+	cleanup_close int lock = ovl_layers_lock(l, err);
+	if (lock < 0 || enter_rootless_userns(err) < 0 ||
+	    check_owner(l, OVL_READY_FOR_APPLY, &info, err) < 0 ||
+	    cli_apply(l, &opts, NULL, err) < 0)
+		return -1;
 	release_owner(&info);
-	ovl_layers_free(&l);
 	return 0;
 }
 
-static int cmd_discard(int argc, char **argv)
+static int do_discard(const struct layer_args *a, struct ovl_layers *l, ovl_error_t *err)
 {
-	/* The namespace flags are taken so that one set of layer options serves apply, diff
-	 * and discard; removing the layers does not depend on it. */
-	static const int allowed[] = {OPT_UPPER, OPT_WORK, OPT_USERXATTR, OPT_NO_USERXATTR, 0};
-	struct layer_args a;
-	int r = parse_layer_args("discard",
-				 "[--upper DIR] [--work DIR] [--userxattr|--no-userxattr] DIR",
-				 argc, argv, allowed, &a);
-	if (r != 0)
-		return r > 0 ? 0 : EXIT_USAGE;
-	cleanup_error ovl_error_t err = NULL;
-	struct ovl_layers l;
-	if (init_layers(&a, &l, &err) < 0) {
-		report(&err);
-		return EXIT_FAILED;
-	}
-	int status = EXIT_FAILED;
+	(void)a;
 	struct ovl_ready_info info;
-	cleanup_close int lock = ovl_layers_lock(&l, &err);
-	if (lock < 0 || enter_rootless_userns(&err) < 0)
-		goto out;
-	int state = ovl_layers_state(&l, &err);
+	cleanup_close int lock = ovl_layers_lock(l, err);
+	if (lock < 0 || enter_rootless_userns(err) < 0)
+		return -1;
+	int state = ovl_layers_state(l, err);
 	if (state < 0)
-		goto out;
+		return -1;
 	if (state == OVL_STATE_JOURNAL) {
-		cleanup_free char *cmd = cli_layers_cmd(&l, "apply");
-		ovl_error(&err, 0,
-			  "workspace %s: an apply was interrupted and is half done; finish it with "
-			  "`%s` instead of discarding",
-			  ovl_qp(l.lower), cmd);
-		goto out;
+		cleanup_free char *cmd = cli_layers_cmd(l, "apply");
+		return ovl_error(
+		    err, 0,
+		    "workspace %s: an apply was interrupted and is half done; finish it "
+		    "with `%s` instead of discarding",
+		    ovl_qp(l->lower), cmd);
 	}
-	if (check_owner(&l, OVL_READY_FOR_DISCARD, &info, &err) < 0 ||
-	    ovl_layers_discard(&l, &err) < 0)
-		goto out;
+	if (check_owner(l, OVL_READY_FOR_DISCARD, &info, err) < 0 || ovl_layers_discard(l, err) < 0)
+		return -1;
 	release_owner(&info);
-	status = 0;
-out:
-	report(&err);
-	ovl_layers_free(&l);
-	return status;
+	return 0;
 }
 
 static void print_escaped(FILE *f, const char *s)
@@ -383,45 +285,64 @@ static int print_diff_json(const struct ovl_diff *d, ovl_error_t *err)
 	return text ? 0 : ovl_error_wrap(err, "diff --json");
 }
 
-static int cmd_diff(int argc, char **argv)
+static void print_diff_text(const struct ovl_diff *d)
 {
-	static const int allowed[] = {OPT_UPPER,     OPT_WORK,	       OPT_JSON,
-				      OPT_USERXATTR, OPT_NO_USERXATTR, 0};
+	for (size_t i = 0; i < d->n; i++) {
+		printf("%c ", d->entries[i].change);
+		print_escaped(stdout, d->entries[i].path);
+		putchar('\n');
+	}
+}
+
+static int do_diff(const struct layer_args *a, struct ovl_layers *l, ovl_error_t *err)
+{
+	struct ovl_diff d = {0};
+	if (enter_rootless_userns(err) < 0 ||
+	    cli_name_xattr_ns_flags(ovl_diff(l, a->xattr_ns, &d, err), err) < 0)
+		return -1;
+	int r = 0;
+	if (a->json)
+		r = print_diff_json(&d, err);
+	else
+		print_diff_text(&d);
+	ovl_diff_free(&d);
+	if (r == 0 && fflush(stdout) != 0)
+		r = ovl_error(err, errno, "diff: write output");
+	return r;
+}
+
+/* The namespace flags are taken by discard too, so that one set of layer options serves apply,
+ * diff and discard; removing the layers does not depend on it. */
+static const struct layer_cmd layer_cmds[] = {
+    {"apply",
+     "[--upper DIR] [--work DIR] [--keep-setuid] [--allow-devices] "
+     "[--userxattr|--no-userxattr] DIR",
+     (const int[]){OPT_UPPER, OPT_WORK, OPT_KEEP_SETUID, OPT_ALLOW_DEVICES, OPT_USERXATTR,
+		   OPT_NO_USERXATTR, 0},
+     do_apply},
+    {"diff", "[--upper DIR] [--work DIR] [--json] [--userxattr|--no-userxattr] DIR",
+     (const int[]){OPT_UPPER, OPT_WORK, OPT_JSON, OPT_USERXATTR, OPT_NO_USERXATTR, 0}, do_diff},
+    {"discard", "[--upper DIR] [--work DIR] [--userxattr|--no-userxattr] DIR",
+     (const int[]){OPT_UPPER, OPT_WORK, OPT_USERXATTR, OPT_NO_USERXATTR, 0}, do_discard},
+};
+
+/* Parses lc's command line, opens the layers, runs lc; returns the exit status. */
+static int cmd_layers(const struct layer_cmd *lc, int argc, char **argv)
+{
 	struct layer_args a;
-	int r = parse_layer_args(
-	    "diff", "[--upper DIR] [--work DIR] [--json] [--userxattr|--no-userxattr] DIR", argc,
-	    argv, allowed, &a);
+	int r = parse_layer_args(lc, argc, argv, &a);
 	if (r != 0)
 		return r > 0 ? 0 : EXIT_USAGE;
 	cleanup_error ovl_error_t err = NULL;
 	struct ovl_layers l;
-	struct ovl_diff d = {0};
-	if (init_layers(&a, &l, &err) < 0 || enter_rootless_userns(&err) < 0 ||
-	    name_xattr_ns_flags(ovl_diff(&l, a.xattr_ns, &d, &err), &err) < 0) {
+	int status = 0;
+	if (init_layers(&a, &l, &err) < 0 || lc->run(&a, &l, &err) < 0) {
 		report(&err);
-		if (l.lower)
-			ovl_layers_free(&l);
-		return EXIT_FAILED;
+		status = EXIT_OVLBOX;
 	}
-	if (a.json && print_diff_json(&d, &err) < 0) {
-		report(&err);
-		ovl_diff_free(&d);
+	if (l.lower)
 		ovl_layers_free(&l);
-		return EXIT_FAILED;
-	} else if (!a.json) {
-		for (size_t i = 0; i < d.n; i++) {
-			printf("%c ", d.entries[i].change);
-			print_escaped(stdout, d.entries[i].path);
-			putchar('\n');
-		}
-	}
-	ovl_diff_free(&d);
-	ovl_layers_free(&l);
-	if (fflush(stdout) != 0) {
-		ovl_errorf("diff: write output: %s", strerror(errno));
-		return EXIT_FAILED;
-	}
-	return 0;
+	return status;
 }
 
 int main(int argc, char **argv)
@@ -442,12 +363,9 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "run"))
 		return cmd_run(argc - 1, argv + 1);
-	if (!strcmp(cmd, "apply"))
-		return cmd_apply(argc - 1, argv + 1);
-	if (!strcmp(cmd, "diff"))
-		return cmd_diff(argc - 1, argv + 1);
-	if (!strcmp(cmd, "discard"))
-		return cmd_discard(argc - 1, argv + 1);
+	for (size_t i = 0; i < N_ELEMENTS(layer_cmds); i++)
+		if (!strcmp(cmd, layer_cmds[i].name))
+			return cmd_layers(&layer_cmds[i], argc - 1, argv + 1);
 	ovl_errorf("unknown command %s (see ovlbox --help)", ovl_qp(cmd));
 	return EXIT_USAGE;
 }

@@ -186,20 +186,28 @@ static int open_if_exists(int root, const char *path, int *fd, ovl_error_t *err)
 	return 0;
 }
 
-/* A detached clone of the sandbox's /proc mount, read-only, nosuid, nodev, noexec: the source of
- * the read-only binds below. A clone of part of a mount keeps the mount's flags, so one
- * mount_setattr serves them all (it costs 30-80 us each here, and they are on the critical
- * path of every run). */
+/* A detached clone of the sandbox's /<rel> with the attributes attrs, the source of read-only
+ * binds: a clone of it or of part of it keeps them, so one mount_setattr serves every bind made
+ * from it (each is a syscall on the critical path of every run). */
+static int readonly_source(int root, const char *rel, uint64_t attrs, ovl_error_t *err)
+{
+	cleanup_close int tree =
+	    open_tree(root, rel, OPEN_TREE_CLONE | AT_SYMLINK_NOFOLLOW | OPEN_TREE_CLOEXEC);
+	if (tree < 0)
+		return ovl_error(err, errno, "bind /%s", rel);
+	struct mount_attr ro = {.attr_set = attrs};
+	if (mount_setattr(tree, "", AT_EMPTY_PATH, &ro, sizeof(ro)) < 0)
+		return ovl_error(err, errno, "make a bind of /%s read-only", rel);
+	return ovl_steal_fd(&tree);
+}
+
+/* A clone of the sandbox's /proc, read-only, nosuid, nodev, noexec: the source of the read-only
+ * binds of its parts (make_readonly). */
 static int readonly_proc_source(int root, ovl_error_t *err)
 {
-	cleanup_close int tree = open_tree(root, "proc", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-	if (tree < 0)
-		return ovl_error(err, errno, "bind /proc");
-	struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
-					    MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC};
-	if (mount_setattr(tree, "", AT_EMPTY_PATH, &ro, sizeof(ro)) < 0)
-		return ovl_error(err, errno, "make a bind of /proc read-only");
-	return ovl_steal_fd(&tree);
+	return readonly_source(
+	    root, "proc",
+	    MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, err);
 }
 
 /* Binds /proc/<name> of ro_proc (readonly_proc_source) over the sandbox's. */
@@ -219,19 +227,12 @@ static int make_readonly(int root, int ro_proc, const char *path, ovl_error_t *e
 	return 0;
 }
 
-/* A detached read-only (nosuid, noexec) clone of the sandbox's /dev/null, the source of the
- * masks of files: their clones of it keep its flags (see readonly_proc_source). */
+/* A read-only (nosuid, noexec) clone of the sandbox's /dev/null, the source of the masks of
+ * files (mask). */
 static int readonly_null_source(int root, ovl_error_t *err)
 {
-	cleanup_close int null =
-	    open_tree(root, "dev/null", OPEN_TREE_CLONE | AT_SYMLINK_NOFOLLOW | OPEN_TREE_CLOEXEC);
-	if (null < 0)
-		return ovl_error(err, errno, "bind /dev/null");
-	struct mount_attr ro = {.attr_set =
-				    MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC};
-	if (mount_setattr(null, "", AT_EMPTY_PATH, &ro, sizeof(ro)) < 0)
-		return ovl_error(err, errno, "make a bind of /dev/null read-only");
-	return ovl_steal_fd(&null);
+	return readonly_source(root, "dev/null",
+			       MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, err);
 }
 
 /* Covers a file with a read-only bind of the sandbox's /dev/null (ro_null, from
@@ -266,14 +267,12 @@ static int mask(int root, int ro_null, const char *path, ovl_error_t *err)
 static int protect_proc_sys(int root, ovl_error_t *err)
 {
 	cleanup_close int ro_proc = readonly_proc_source(root, err);
-	if (ro_proc < 0)
+	cleanup_close int ro_null = ro_proc < 0 ? -1 : readonly_null_source(root, err);
+	if (ro_null < 0)
 		return -1;
 	for (size_t i = 0; i < N_ELEMENTS(readonly_paths); i++)
 		if (make_readonly(root, ro_proc, readonly_paths[i], err) < 0)
 			return -1;
-	cleanup_close int ro_null = readonly_null_source(root, err);
-	if (ro_null < 0)
-		return -1;
 	for (size_t i = 0; i < N_ELEMENTS(masked_paths); i++)
 		if (mask(root, ro_null, masked_paths[i], err) < 0)
 			return -1;

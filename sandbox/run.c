@@ -26,30 +26,14 @@
 #include "ovlbox/fs.h"
 #include "ovlbox/layers.h"
 #include "ovlbox/log.h"
+#include "ovlbox/ns.h"
 #include "ovlbox/owners.h"
 #include "ovlbox/ready.h"
 #include "ovlbox/seccomp.h"
 #include "init.h"
+#include "run.h"
 #include "runopts.h"
-
-static int write_id_maps(pid_t pid, ovl_error_t *err)
-{
-	char path[64], map[64];
-	const char *files[] = {"uid_map", "setgroups", "gid_map"};
-	for (int i = 0; i < 3; i++) {
-		snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, files[i]);
-		if (i == 0)
-			snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)geteuid());
-		else if (i == 1)
-			snprintf(map, sizeof(map), "deny");
-		else
-			snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)getegid());
-		cleanup_close int fd = open(path, O_WRONLY | O_CLOEXEC);
-		if (fd < 0 || ovl_write_all(fd, map, strlen(map)) < 0)
-			return ovl_error(err, errno, "write %s", path);
-	}
-	return 0;
-}
+#include "runstats.h"
 
 static volatile sig_atomic_t init_pid;
 
@@ -140,7 +124,7 @@ static int sandbox_start(const struct run_opts *o, struct ovl_layers *l, struct 
 	}
 	/* No waiting for init to run: where a CPU is at hand, init runs while ovlbox prepares;
 	 * where none is, it runs once ovlbox blocks, and a handshake would only add a wake-up. */
-	return rootless ? write_id_maps(pid, err) : 0;
+	return rootless ? ovl_ns_map_root(pid, geteuid(), getegid(), err) : 0;
 }
 
 /* Lets init go on: the layers are ready. With them goes the work dir (not when the layers are
@@ -152,7 +136,7 @@ static int sandbox_start(const struct run_opts *o, struct ovl_layers *l, struct 
 static void sandbox_go(struct sandbox *sb, const struct ovl_layers *l, const struct run_opts *o,
 		       int *tmpfs_fd)
 {
-	if (!o->upper_size && o->on_exit != ON_EXIT_KEEP)
+	if (!o->upper_size && o->on_exit != OVL_ON_EXIT_KEEP)
 		sb->work = fcntl(l->work_fd, F_DUPFD_CLOEXEC, 0);
 	if (sb->work < 0 || ovl_send_fd(sb->sync, sb->work) < 0)
 		ovl_write_all(sb->sync, "g", 1);
@@ -276,7 +260,7 @@ static int action_exit_code(const struct run_result *res, const struct run_opts 
 static bool differs_in_sandbox(const struct run_opts *o, const char *path)
 {
 	static const char *const private[] = {"/tmp/", "/dev/", "/proc/", "/sys/"};
-	for (size_t i = 0; i < sizeof(private) / sizeof(private[0]); i++)
+	for (size_t i = 0; i < N_ELEMENTS(private); i++)
 		if (strncmp(path, private[i], strlen(private[i])) == 0)
 			return true;
 	for (size_t i = 0; i < o->nmounts; i++) {
@@ -305,9 +289,7 @@ static char *resolve_command(const struct run_opts *o)
 		size_t n = strcspn(d, ":");
 		if (d[0] != '/')
 			return NULL; /* relative to the action's cwd: leave it to the action */
-		char *full = NULL;
-		if (asprintf(&full, "%.*s/%s", (int)n, d, cmd) < 0)
-			abort();
+		char *full = xasprintf("%.*s/%s", (int)n, d, cmd);
 		if (differs_in_sandbox(o, full)) {
 			free(full); /* what the action finds there is not what the host has */
 			return NULL;
@@ -357,9 +339,7 @@ static int adopt_tmpfs_upper(struct ovl_layers *l, int tmpfs_fd, bool rootless, 
 	if (src < 0)
 		return ovl_error(err, errno, "--upper-size: open the tmpfs upper");
 	const char *name = ovl_layers_upper_name(l);
-	cleanup_free char *tmp = NULL;
-	if (asprintf(&tmp, "%s.tmp", name) < 0)
-		abort();
+	cleanup_free char *tmp = xasprintf("%s.tmp", name);
 	int pfd = l->upper_parent;
 	if (ovl_remove_tree_at(pfd, tmp, err) < 0 || ovl_copy_tree(src, pfd, tmp, err) < 0)
 		return ovl_error_wrap(err, "--upper-size: copy the changes to %s",
@@ -376,15 +356,17 @@ static int finish_layers(const struct run_opts *o, struct ovl_layers *l, struct 
 	if (enter_rootless_userns(err) < 0)
 		return -1;
 	struct ovl_change_counts *counts = o->stats ? &res->changes : NULL;
-	if (o->on_exit == ON_EXIT_APPLY) {
-		if (apply_locked(l, o->keep_setuid, o->allow_devices, counts, err) < 0)
+	if (o->on_exit == OVL_ON_EXIT_APPLY) {
+		struct ovl_apply_opts opts = {.keep_setuid = o->keep_setuid,
+					      .allow_devices = o->allow_devices};
+		if (cli_apply(l, &opts, counts, err) < 0)
 			return -1;
 		res->applied = true;
 		return 0;
 	}
 	if (counts && ovl_diff_counts(l, OVL_XATTR_NS_AUTO, counts, err) < 0)
 		return -1;
-	if (o->on_exit == ON_EXIT_DISCARD)
+	if (o->on_exit == OVL_ON_EXIT_DISCARD)
 		return ovl_layers_discard(l, err);
 	return 0;
 }
@@ -438,85 +420,106 @@ static void print_unmapped_owners(const struct ovl_layers *l, const struct ovl_o
 			   (unsigned long long)(found->total - found->n));
 }
 
-int cmd_run(int argc, char **argv)
-{
+/* One run, from the opening of its layers to its --stats file. */
+struct run {
 	struct run_opts o;
-	int r = run_opts_parse(argc, argv, &o);
-	if (r != 0)
-		return r > 0 ? 0 : EXIT_OVLBOX;
-	cleanup_error ovl_error_t err = NULL;
-	if (o.stats && run_check_stats_path(o.stats, &err) < 0) {
-		/* Found out after the run, the run's outcome would be lost. */
-		report(&err);
-		run_opts_free(&o);
-		return EXIT_OVLBOX;
-	}
-	struct ovl_layers l = {0};
-	struct ovl_seccomp *filter = NULL;
-	struct run_result res = {.unmapped_owners = -1};
-	struct ovl_owners unmapped = {0};
-	struct sandbox sb = {.reaped = true, .sync = -1, .report = -1, .sock = -1, .work = -1};
-	int status = EXIT_OVLBOX;
-	bool rootless = geteuid() != 0;
-	uid_t uid = geteuid();
-	gid_t gid = getegid();
-	if (!rootless)
-		res.unmapped_owners = 0; /* root maps every id */
-	cleanup_close int lock = -1;
-	cleanup_close int tmpfs_fd = -1;
-	if (ovl_layers_init(&l, o.workspace_abs, o.upper_abs, o.work_abs, &err) < 0)
-		goto out;
-	o.exec_path = resolve_command(&o);
-	if (ovl_layers_open(&l, &err) < 0)
-		goto out;
-	lock = ovl_layers_lock(&l, &err);
-	if (lock < 0 || (rootless && check_owners(&o, &l, lock, &err) < 0))
-		goto out;
-	if (o.check_owners)
-		res.unmapped_owners = 0;
+	struct ovl_layers l;
+	struct ovl_seccomp *filter;
+	struct run_result res;
+	struct ovl_owners unmapped; /* found by look_for_unmapped_owners */
+	struct sandbox sb;
+	bool rootless;
+	int lock;     /* ovlbox's lock on the layers, held for the whole run */
+	int tmpfs_fd; /* --upper-size: the tmpfs init made */
+};
+
+/* Before the sandbox: the layers opened and locked, their owners checked, a profile file read. */
+static int run_prepare(struct run *r, ovl_error_t *err)
+{
+	struct run_opts *o = &r->o;
+	if (ovl_layers_init(&r->l, o->workspace_abs, o->upper_abs, o->work_abs, err) < 0)
+		return -1;
+	o->exec_path = resolve_command(o);
+	if (ovl_layers_open(&r->l, err) < 0)
+		return -1;
+	r->lock = ovl_layers_lock(&r->l, err);
+	if (r->lock < 0 || (r->rootless && check_owners(o, &r->l, r->lock, err) < 0))
+		return -1;
+	if (o->check_owners)
+		r->res.unmapped_owners = 0;
 	/* A profile file is read here, where a mistake in it is easy to report; the built-in
 	 * profile, which has none, is built in the sandbox. Either is compiled there. */
-	if (strcmp(o.seccomp, "default") != 0 &&
-	    ovl_seccomp_from_arg(o.seccomp, &o.caps, &filter, &err) < 0)
-		goto out;
+	if (strcmp(o->seccomp, "default") != 0 &&
+	    ovl_seccomp_from_arg(o->seccomp, &o->caps, &r->filter, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* The action in the sandbox, then --on-exit. Returns 0 (r->res.exit_code is the action's) or
+ * -1. */
+static int run_action(struct run *r, ovl_error_t *err)
+{
+	const struct run_opts *o = &r->o;
+	struct run_result *res = &r->res;
 	double start = now_ms();
 	/* The sandbox makes its namespaces while the layers are readied; until sandbox_go() it
 	 * has changed nothing outside itself. */
-	if (sandbox_start(&o, &l, filter, rootless, lock, &sb, &err) < 0 ||
-	    ready_layers(&l, rootless, o.upper_size != NULL, &err) < 0)
-		goto out;
-	sandbox_go(&sb, &l, &o, &tmpfs_fd);
-	if (sandbox_wait(&sb, &o, start, &res, &err) < 0) {
+	if (sandbox_start(o, &r->l, r->filter, r->rootless, r->lock, &r->sb, err) < 0 ||
+	    ready_layers(&r->l, r->rootless, o->upper_size != NULL, err) < 0)
+		return -1;
+	sandbox_go(&r->sb, &r->l, o, &r->tmpfs_fd);
+	if (sandbox_wait(&r->sb, o, start, res, err) < 0) {
 		/* Nothing ran: leave no upper/work behind. */
-		sandbox_stop(&sb);
-		ovl_error_t e2 = NULL;
-		if (ovl_layers_discard(&l, &e2) < 0)
-			ovl_error_free(&e2);
-		goto out;
+		sandbox_stop(&r->sb);
+		cleanup_error ovl_error_t ignored = NULL;
+		ovl_layers_discard(&r->l, &ignored);
+		return -1;
 	}
-	res.exit_code = action_exit_code(&res, &o);
-	if (rootless && !o.check_owners && res.exit_code != 0)
-		look_for_unmapped_owners(&l, lock, &unmapped, &res);
-	if (tmpfs_fd >= 0 && adopt_tmpfs_upper(&l, tmpfs_fd, rootless, &err) < 0) {
-		ovl_error_wrap(&err, "after the action exited with %d", res.exit_code);
-		goto out;
+	res->exit_code = action_exit_code(res, o);
+	if (r->rootless && !o->check_owners && res->exit_code != 0)
+		look_for_unmapped_owners(&r->l, r->lock, &r->unmapped, res);
+	if ((r->tmpfs_fd >= 0 && adopt_tmpfs_upper(&r->l, r->tmpfs_fd, r->rootless, err) < 0) ||
+	    finish_layers(o, &r->l, res, err) < 0)
+		return ovl_error_wrap(err, "after the action exited with %d", res->exit_code);
+	return 0;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct run r = {.res = {.unmapped_owners = -1},
+			.sb = {.reaped = true, .sync = -1, .report = -1, .sock = -1, .work = -1},
+			.rootless = geteuid() != 0,
+			.lock = -1,
+			.tmpfs_fd = -1};
+	int parsed = run_opts_parse(argc, argv, &r.o);
+	if (parsed != 0)
+		return parsed > 0 ? 0 : EXIT_OVLBOX;
+	cleanup_error ovl_error_t err = NULL;
+	if (r.o.stats && run_check_stats_path(r.o.stats, &err) < 0) {
+		/* Found out after the run, the run's outcome would be lost. */
+		report(&err);
+		run_opts_free(&r.o);
+		return EXIT_OVLBOX;
 	}
-	if (finish_layers(&o, &l, &res, &err) < 0) {
-		ovl_error_wrap(&err, "after the action exited with %d", res.exit_code);
-		goto out;
-	}
-	status = res.exit_code;
-out:
-	sandbox_stop(&sb);
+	uid_t uid = geteuid();
+	gid_t gid = getegid();
+	if (!r.rootless)
+		r.res.unmapped_owners = 0; /* root maps every id */
+	int status = EXIT_OVLBOX;
+	if (run_prepare(&r, &err) == 0 && run_action(&r, &err) == 0)
+		status = r.res.exit_code;
+	sandbox_stop(&r.sb);
 	report(&err);
-	print_unmapped_owners(&l, &unmapped, uid, gid);
-	ovl_owners_free(&unmapped);
-	if (o.stats && run_write_stats(o.stats, &res, status, &err) < 0) {
+	print_unmapped_owners(&r.l, &r.unmapped, uid, gid);
+	ovl_owners_free(&r.unmapped);
+	if (r.o.stats && run_write_stats(r.o.stats, &r.res, status, &err) < 0) {
 		report(&err);
 		status = EXIT_OVLBOX;
 	}
-	ovl_seccomp_free(filter);
-	ovl_layers_free(&l);
-	run_opts_free(&o);
+	ovl_closep(&r.lock);
+	ovl_closep(&r.tmpfs_fd);
+	ovl_seccomp_free(r.filter);
+	ovl_layers_free(&r.l);
+	run_opts_free(&r.o);
 	return status;
 }

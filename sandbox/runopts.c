@@ -1,22 +1,14 @@
-/* ovlbox run's command line: flags, defaults and their validation; and the --stats file. */
+/* ovlbox run's command line: flags, defaults and their validation. */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "cli.h"
+#include "ovlbox/alloc.h"
 #include "ovlbox/cleanup.h"
-#include "ovlbox/fs.h"
-#include "ovlbox/json.h"
-#include "ovlbox/stats.h"
 #include "ovlbox/log.h"
 #include "runopts.h"
 
@@ -57,14 +49,6 @@ static const char run_usage[] =
     "  --keep-setuid            keep setuid/setgid bits the action set (default: dropped)\n"
     "  --allow-devices          apply device nodes the action made (default: refused)\n"
     "  -h, --help               this help (ovlbox(1) has the long form)\n";
-
-static void *xrealloc(void *p, size_t n)
-{
-	p = realloc(p, n);
-	if (p == NULL)
-		abort();
-	return p;
-}
 
 static int parse_seconds(const char *flag, const char *v, double *out)
 {
@@ -127,7 +111,7 @@ static int parse_rlimit(const char *spec, struct run_rlimit *r)
 	const char *eq = strchr(spec, '=');
 	size_t n = eq ? (size_t)(eq - spec) : 0;
 	int res = -1;
-	for (size_t i = 0; eq && i < sizeof(rlimit_names) / sizeof(rlimit_names[0]); i++)
+	for (size_t i = 0; eq && i < N_ELEMENTS(rlimit_names); i++)
 		if (strlen(rlimit_names[i].name) == n &&
 		    !strncasecmp(spec, rlimit_names[i].name, n))
 			res = rlimit_names[i].resource;
@@ -139,15 +123,19 @@ static int parse_rlimit(const char *spec, struct run_rlimit *r)
 		return -1;
 	}
 	struct rlimit cur;
-	getrlimit(res, &cur);
-	cleanup_free char *vals = strdup(eq + 1);
-	char *colon = vals ? strchr(vals, ':') : NULL;
+	if (getrlimit(res, &cur) < 0) {
+		ovl_errorf("run: --rlimit %s: read the current limit: %s", ovl_qp(spec),
+			   strerror(errno));
+		return -1;
+	}
+	cleanup_free char *vals = xstrdup(eq + 1);
+	char *colon = strchr(vals, ':');
 	if (colon)
 		*colon = '\0';
 	r->resource = res;
 	r->spec = spec;
 	r->lim.rlim_max = cur.rlim_max;
-	if (vals == NULL || parse_rlim_value(vals, &r->lim.rlim_cur) < 0 ||
+	if (parse_rlim_value(vals, &r->lim.rlim_cur) < 0 ||
 	    (colon && parse_rlim_value(colon + 1, &r->lim.rlim_max) < 0)) {
 		ovl_errorf("run: --rlimit %s: limits must be numbers or \"unlimited\"",
 			   ovl_qp(spec));
@@ -165,15 +153,13 @@ static int add_mount(struct run_opts *o, enum mount_kind kind, const char *flag,
 	struct user_mount m = {.kind = kind};
 	char *src = NULL, *dst = NULL;
 	if (kind == MNT_TMPFS || kind == MNT_WRITABLE) {
-		src = strdup(arg);
-		dst = strdup(arg);
+		src = xstrdup(arg);
+		dst = xstrdup(arg);
 	} else {
 		const char *colon = strchr(arg, ':');
-		src = colon ? strndup(arg, (size_t)(colon - arg)) : strdup(arg);
-		dst = strdup(colon ? colon + 1 : arg);
+		src = colon ? xstrndup(arg, (size_t)(colon - arg)) : xstrdup(arg);
+		dst = xstrdup(colon ? colon + 1 : arg);
 	}
-	if (src == NULL || dst == NULL)
-		abort();
 	if (src[0] != '/' || dst[0] != '/' || strstr(dst, "/../") || !strcmp(dst, "/") ||
 	    (strlen(dst) >= 3 && !strcmp(dst + strlen(dst) - 3, "/.."))) {
 		ovl_errorf("run: %s %s: paths must be absolute, without \"..\", and not /", flag,
@@ -257,47 +243,130 @@ static const struct option run_options[] = {
     {NULL, 0, NULL, 0},
 };
 
-static int parse_one(struct run_opts *o, int c, const char *arg, char **argv, const char ***envs,
-		     size_t *nenvs, bool *clear_env)
+/* What parsing gathers beyond run_opts: the --env values, set over the environment (or none,
+ * with --clear-env) once every option is read. */
+struct run_parse {
+	struct run_opts *o;
+	const char **envs;
+	size_t nenvs;
+	bool clear_env;
+};
+
+/* --workspace, --upper, --work: the absolute path (the last one given counts). */
+static int set_path(const char *flag, const char *arg, char **out)
 {
-	ovl_error_t err = NULL;
+	cleanup_error ovl_error_t err = NULL;
+	free(*out);
+	if (cli_absolute(flag, arg, out, &err) < 0) {
+		ovl_errorf("run: %s", err->msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_on_exit(const char *arg, enum ovl_on_exit *out)
+{
+	if (ovl_on_exit_parse(arg, out) < 0) {
+		ovl_errorf("run: --on-exit %s: expected apply, discard or keep", ovl_qp(arg));
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_hostname(const char *arg, const char **out)
+{
+	if (arg[0] == '\0' || strlen(arg) > 64) {
+		ovl_errorf("run: --hostname: expected 1 to 64 characters");
+		return -1;
+	}
+	*out = arg;
+	return 0;
+}
+
+static int parse_net(const char *arg, bool *host)
+{
+	if (strcmp(arg, "host") && strcmp(arg, "private")) {
+		ovl_errorf("run: --net %s: expected private or host", ovl_qp(arg));
+		return -1;
+	}
+	*host = !strcmp(arg, "host");
+	return 0;
+}
+
+static int add_cap(struct run_opts *o, const char *arg)
+{
+	cleanup_error ovl_error_t err = NULL;
+	if (ovl_capset_add(&o->caps, arg, &err) < 0) {
+		ovl_errorf("run: --cap-add: %s", err->msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int add_env(struct run_parse *p, const char *arg)
+{
+	if (strchr(arg, '=') == NULL || arg[0] == '=') {
+		ovl_errorf("run: --env %s: expected NAME=VALUE", ovl_qp(arg));
+		return -1;
+	}
+	p->envs = xrealloc(p->envs, (p->nenvs + 1) * sizeof(char *));
+	p->envs[p->nenvs++] = arg;
+	return 0;
+}
+
+static int add_rlimit(struct run_opts *o, const char *arg)
+{
+	o->rlimits = xrealloc(o->rlimits, (o->nrlimits + 1) * sizeof(*o->rlimits));
+	return parse_rlimit(arg, &o->rlimits[o->nrlimits++]);
+}
+
+/* The field of an option that only stores its value; NULL for the others. */
+static const char **value_field(struct run_opts *o, int c)
+{
+	return c == O_SECCOMP ? &o->seccomp
+	       : c == O_CWD   ? &o->cwd
+	       : c == O_STATS ? &o->stats
+			      : NULL;
+}
+
+/* The field of an option that only switches something on; NULL for the others. */
+static bool *switch_field(struct run_parse *p, int c)
+{
+	return c == O_KEEP_SETUID     ? &p->o->keep_setuid
+	       : c == O_ALLOW_DEVICES ? &p->o->allow_devices
+	       : c == O_CHECK_OWNERS  ? &p->o->check_owners
+	       : c == O_CLEARENV      ? &p->clear_env
+				      : NULL;
+}
+
+/* One option (given: the argument as written, for the error about an unknown one). Returns 0,
+ * 1 after --help, or -1 (message printed). */
+static int parse_one(struct run_parse *p, int c, const char *arg, const char *given)
+{
+	struct run_opts *o = p->o;
+	const char **value = value_field(o, c);
+	bool *on = switch_field(p, c);
+	if (value)
+		*value = arg;
+	else if (on)
+		*on = true;
+	if (value || on)
+		return 0;
 	switch (c) {
 	case O_WS:
-		o->workspace_abs = cli_absolute(arg);
-		return 0;
+		return set_path("--workspace", arg, &o->workspace_abs);
 	case O_UP:
-		o->upper_abs = cli_absolute(arg);
-		return 0;
+		return set_path("--upper", arg, &o->upper_abs);
 	case O_WK:
-		o->work_abs = cli_absolute(arg);
-		return 0;
+		return set_path("--work", arg, &o->work_abs);
 	case O_EXIT:
-		if (!strcmp(arg, "apply"))
-			o->on_exit = ON_EXIT_APPLY;
-		else if (!strcmp(arg, "discard"))
-			o->on_exit = ON_EXIT_DISCARD;
-		else if (!strcmp(arg, "keep"))
-			o->on_exit = ON_EXIT_KEEP;
-		else {
-			ovl_errorf("run: --on-exit %s: expected apply, discard or keep",
-				   ovl_qp(arg));
-			return -1;
-		}
-		return 0;
+		return parse_on_exit(arg, &o->on_exit);
+	case O_UPPER_SIZE:
+		return parse_size(arg, &o->upper_size);
 	case O_HOST:
-		if (arg[0] == '\0' || strlen(arg) > 64) {
-			ovl_errorf("run: --hostname: expected 1 to 64 characters");
-			return -1;
-		}
-		o->hostname = arg;
-		return 0;
+		return parse_hostname(arg, &o->hostname);
 	case O_NET:
-		if (strcmp(arg, "host") && strcmp(arg, "private")) {
-			ovl_errorf("run: --net %s: expected private or host", ovl_qp(arg));
-			return -1;
-		}
-		o->net_host = !strcmp(arg, "host");
-		return 0;
+		return parse_net(arg, &o->net_host);
 	case O_BIND:
 		return add_mount(o, MNT_BIND, "--bind", arg);
 	case O_ROBIND:
@@ -307,57 +376,51 @@ static int parse_one(struct run_opts *o, int c, const char *arg, char **argv, co
 	case O_WRITABLE:
 		return add_mount(o, MNT_WRITABLE, "--writable", arg);
 	case O_CAP:
-		if (ovl_capset_add(&o->caps, arg, &err) < 0) {
-			ovl_errorf("run: --cap-add: %s", err->msg);
-			ovl_error_free(&err);
-			return -1;
-		}
-		return 0;
-	case O_SECCOMP:
-		o->seccomp = arg;
-		return 0;
+		return add_cap(o, arg);
 	case O_TIMEOUT:
 		return parse_seconds("--timeout", arg, &o->timeout);
 	case O_KILL:
 		return parse_seconds("--kill-after", arg, &o->kill_after);
 	case O_ENV:
-		if (strchr(arg, '=') == NULL || arg[0] == '=') {
-			ovl_errorf("run: --env %s: expected NAME=VALUE", ovl_qp(arg));
-			return -1;
-		}
-		*envs = xrealloc(*envs, (*nenvs + 1) * sizeof(char *));
-		(*envs)[(*nenvs)++] = arg;
-		return 0;
-	case O_CLEARENV:
-		*clear_env = true;
-		return 0;
-	case O_CWD:
-		o->cwd = arg;
-		return 0;
+		return add_env(p, arg);
 	case O_RLIMIT:
-		o->rlimits = xrealloc(o->rlimits, (o->nrlimits + 1) * sizeof(*o->rlimits));
-		return parse_rlimit(arg, &o->rlimits[o->nrlimits++]);
-	case O_STATS:
-		o->stats = arg;
-		return 0;
-	case O_UPPER_SIZE:
-		return parse_size(arg, &o->upper_size);
-	case O_KEEP_SETUID:
-		o->keep_setuid = true;
-		return 0;
-	case O_ALLOW_DEVICES:
-		o->allow_devices = true;
-		return 0;
-	case O_CHECK_OWNERS:
-		o->check_owners = true;
-		return 0;
+		return add_rlimit(o, arg);
 	case O_HELP:
 		fputs(run_usage, stdout);
 		return 1;
 	}
 	ovl_errorf("run: unknown option or missing value: %s (see ovlbox run --help)",
-		   ovl_qp(argv[optind - 1]));
+		   ovl_qp(given));
 	return -1;
+}
+
+/* The checks that need every option. */
+static int check_opts(const struct run_opts *o, int argc)
+{
+	if (o->workspace_abs == NULL || optind >= argc) {
+		ovl_errorf("run: %s (ovlbox run --workspace DIR [OPTIONS] -- CMD [ARG...])",
+			   o->workspace_abs ? "no command given" : "--workspace DIR is required");
+		return -1;
+	}
+	if (o->upper_size && (o->upper_abs || o->work_abs)) {
+		ovl_errorf(
+		    "run: --upper-size puts upper and work on a tmpfs: it cannot be combined "
+		    "with --upper or --work");
+		return -1;
+	}
+	return 0;
+}
+
+/* The action's environment: ovlbox's own (unless --clear-env), then each --env over it. */
+static void build_env(struct run_parse *p)
+{
+	size_t n = 0;
+	p->o->envp = xmalloc(sizeof(char *));
+	p->o->envp[0] = NULL;
+	for (char **e = environ; !p->clear_env && e && *e; e++)
+		set_env(p->o, &n, *e);
+	for (size_t i = 0; i < p->nenvs; i++)
+		set_env(p->o, &n, p->envs[i]);
 }
 
 int run_opts_parse(int argc, char **argv, struct run_opts *o)
@@ -366,41 +429,22 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o)
 	o->hostname = "ovlbox";
 	o->seccomp = "default";
 	o->kill_after = 10;
-	cleanup_free const char **envs = NULL;
-	size_t nenvs = 0, nenv = 0;
-	bool clear_env = false;
+	struct run_parse p = {.o = o};
 	opterr = 0;
 	optind = 1;
-	int c;
-	while ((c = getopt_long(argc, argv, "+h", run_options, NULL)) != -1) {
-		int r =
-		    parse_one(o, c == 'h' ? O_HELP : c, optarg, argv, &envs, &nenvs, &clear_env);
-		if (r != 0) {
-			run_opts_free(o);
-			return r;
-		}
-	}
-	if (o->workspace_abs == NULL || optind >= argc) {
-		ovl_errorf("run: %s (ovlbox run --workspace DIR [OPTIONS] -- CMD [ARG...])",
-			   o->workspace_abs ? "no command given" : "--workspace DIR is required");
+	int c, r = 0;
+	while (r == 0 && (c = getopt_long(argc, argv, "+h", run_options, NULL)) != -1)
+		r = parse_one(&p, c == 'h' ? O_HELP : c, optarg, argv[optind - 1]);
+	if (r == 0 && check_opts(o, argc) < 0)
+		r = -1;
+	if (r == 0) {
+		build_env(&p);
+		o->argv = argv + optind;
+	} else {
 		run_opts_free(o);
-		return -1;
 	}
-	if (o->upper_size && (o->upper_abs || o->work_abs)) {
-		ovl_errorf(
-		    "run: --upper-size puts upper and work on a tmpfs: it cannot be combined "
-		    "with --upper or --work");
-		run_opts_free(o);
-		return -1;
-	}
-	o->envp = xrealloc(NULL, sizeof(char *));
-	o->envp[0] = NULL;
-	for (char **e = environ; !clear_env && e && *e; e++)
-		set_env(o, &nenv, *e);
-	for (size_t i = 0; i < nenvs; i++)
-		set_env(o, &nenv, envs[i]);
-	o->argv = argv + optind;
-	return 0;
+	free(p.envs);
+	return r;
 }
 
 void run_opts_free(struct run_opts *o)
@@ -417,75 +461,4 @@ void run_opts_free(struct run_opts *o)
 	free(o->rlimits);
 	free(o->envp);
 	memset(o, 0, sizeof(*o));
-}
-
-static long long tv_ms(struct timeval tv)
-{
-	return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
-int run_check_stats_path(const char *path, ovl_error_t *err)
-{
-	/* access(), not open(): a FIFO such as /dev/fd/N would block an open until its reader
-	 * came, and nothing may change on disk before the run. */
-	struct stat st;
-	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-		return ovl_error(err, EISDIR, "--stats %s", ovl_qp(path));
-	if (faccessat(AT_FDCWD, path, W_OK, AT_EACCESS) == 0)
-		return 0;
-	if (errno != ENOENT)
-		return ovl_error(err, errno, "--stats %s", ovl_qp(path));
-	cleanup_free char *copy = strdup(path);
-	if (copy == NULL)
-		return ovl_error(err, errno, "--stats %s", ovl_qp(path));
-	const char *dir = dirname(copy);
-	if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) < 0)
-		return ovl_error(err, errno, "--stats %s: directory %s", ovl_qp(path), ovl_qp(dir));
-	return 0;
-}
-
-int run_write_stats(const char *path, const struct run_result *res, int status, ovl_error_t *err)
-{
-	ovl_jw *w = ovl_jw_new(true);
-	ovl_jw_object_open(w);
-	ovl_jw_key(w, "exit_code");
-	ovl_jw_int(w, status);
-	ovl_jw_key(w, "signal");
-	if (!res->exec_errno && WIFSIGNALED(res->wait_status)) {
-		char name[32];
-		const char *abbrev = sigabbrev_np(WTERMSIG(res->wait_status));
-		snprintf(name, sizeof(name), "SIG%s", abbrev ? abbrev : "UNKNOWN");
-		ovl_jw_string(w, name);
-	} else {
-		ovl_jw_null(w);
-	}
-	ovl_jw_key(w, "timed_out");
-	ovl_jw_bool(w, res->timed_out);
-	ovl_jw_key(w, "wall_ms");
-	ovl_jw_int(w, (long long)(res->wall_ms + 0.5));
-	ovl_jw_key(w, "user_ms");
-	ovl_jw_int(w, tv_ms(res->usage.ru_utime));
-	ovl_jw_key(w, "sys_ms");
-	ovl_jw_int(w, tv_ms(res->usage.ru_stime));
-	ovl_jw_key(w, "max_rss_kb");
-	ovl_jw_int(w, res->usage.ru_maxrss);
-	ovl_stats_changes(w, &res->changes, res->applied);
-	ovl_jw_key(w, "unmapped_owners");
-	if (res->unmapped_owners >= 0)
-		ovl_jw_int(w, res->unmapped_owners);
-	else
-		ovl_jw_null(w);
-	ovl_jw_object_close(w);
-	size_t len;
-	const char *text = ovl_jw_text(w, &len, err);
-	if (text == NULL) {
-		ovl_jw_free(w);
-		return ovl_error_wrap(err, "--stats %s", ovl_qp(path));
-	}
-	cleanup_close int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	int r = 0;
-	if (fd < 0 || ovl_write_all(fd, text, len) < 0 || ovl_write_all(fd, "\n", 1) < 0)
-		r = ovl_error(err, errno, "--stats %s", ovl_qp(path));
-	ovl_jw_free(w);
-	return r;
 }

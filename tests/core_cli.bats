@@ -655,6 +655,25 @@ A src/x/y/new'
 	assert_ws_unchanged
 }
 
+@test "a relative path with the current directory gone: one line naming it, exit 125" {
+	mkdir "$T/gone"
+	local -A want=(
+		["apply ws"]="ovlbox: workspace ws: get the current directory: No such file or directory"
+		["diff --upper up /ws"]="ovlbox: --upper up: get the current directory: No such file or directory"
+		["run --workspace ws -- true"]="ovlbox: run: --workspace ws: get the current directory: No such file or directory"
+	)
+	local c st
+	for c in "${!want[@]}"; do
+		st=0
+		# shellcheck disable=SC2086 # word splitting of the case is intended
+		(cd "$T/gone" && rmdir "$T/gone" && exec "$OVLBOX" $c) >"$T/out" 2>"$T/err" || st=$?
+		mkdir "$T/gone"
+		[[ $st -eq 125 ]] || fail "ovlbox $c: exit $st, expected 125"
+		[[ ! -s $T/out && $(cat "$T/err") == "${want[$c]}" ]] ||
+			fail "ovlbox $c: stdout $(cat "$T/out"), stderr $(cat "$T/err")"
+	done
+}
+
 # ---------------------------------------------------------------------------------------------
 # no process of the action outlives it
 

@@ -1,5 +1,5 @@
-/* Namespaces: entering a container's user and mount namespaces by pid, and finding a path inside
- * a container's rootfs without ever leaving it. */
+/* Namespaces: entering a container's user and mount namespaces by pid, mapping a new user
+ * namespace's root, and finding a path inside a container's rootfs without ever leaving it. */
 #ifndef OVLBOX_NS_H
 #define OVLBOX_NS_H
 
@@ -40,6 +40,12 @@ int ovl_ns_enter_user(const struct ovl_ns_target *t, ovl_error_t *err);
 /* Sets *in_userns to true when the caller runs in a user namespace other than the initial one
  * (its uid_map is not the identity over all 2^32-1 ids). Mounts made there need userxattr. */
 int ovl_ns_in_child_userns(bool *in_userns, ovl_error_t *err);
+
+/* Maps id 0 of a new user namespace, the one of pid (0: the caller's own, after
+ * unshare(CLONE_NEWUSER)), to uid and gid of the namespace above, one id each: uid_map, then
+ * setgroups "deny" (without CAP_SETGID above, gid_map may be written only after it), then
+ * gid_map. Each map can be written once. */
+int ovl_ns_map_root(pid_t pid, uid_t uid, gid_t gid, ovl_error_t *err);
 
 /* Opens the directory at container path rel (as ovl_oci_container_path makes it: clean,
  * relative, "" = the root) beneath rootfs_fd as an O_PATH fd. No component may be a symlink or

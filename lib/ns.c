@@ -18,7 +18,7 @@
 
 /* Opens /proc/<pid>/ns/<name>; returns -1 in *fd (and 0) when it is the caller's own. With
  * self_fd, the caller's own namespace is opened too and returned there when they differ (to come
- * back to; one lookup under /proc costs 10-20 us on some machines, and it is needed anyway). */
+ * back to: a lookup under /proc is a path walk through procfs, and this one is needed anyway). */
 static int open_ns(pid_t pid, const char *name, int *fd, int *self_fd, ovl_error_t *err)
 {
 	char path[64], self[64];

@@ -107,37 +107,44 @@ static bool parse_chain(const char *line, struct ovl_devino *c, size_t *n)
 	return *n > 0;
 }
 
-/* An entry as written by write_entry: the mark's lines (id and init used), then three chains.
+/* Bytes an entry may take: a mark and three chains of OVL_CHAIN_MAX " dev:ino" links. */
+#define ENTRY_MAX (OVL_MARK_MAX + 3 * (OVL_CHAIN_MAX * 42 + 1))
+
+/* An entry as written by write_entry: the mark's text (id and init used), then three chains,
+ * the last three lines, so that the reader needs to know nothing of the mark's own lines.
  * false for anything else (skipped: only root writes here). */
 static bool read_entry(int dir, const char *name, struct entry *e)
 {
 	cleanup_close int fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	cleanup_file FILE *f = fd >= 0 ? fdopen(ovl_steal_fd(&fd), "r") : NULL;
-	if (f == NULL)
+	if (fd < 0)
 		return false;
-	char text[OVL_MARK_MAX];
+	cleanup_free char *text = xmalloc(ENTRY_MAX + 1);
 	size_t len = 0;
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	bool ok = true;
-	int lines = 0;
-	while (ok && (n = getline(&line, &cap, f)) > 0) {
-		if (lines < 8) {
-			ok = len + (size_t)n < sizeof(text);
-			if (ok)
-				memcpy(text + len, line, (size_t)n);
-			len += (size_t)n;
-		} else if (lines < 11) {
-			line[strcspn(line, "\n")] = '\0';
-			ok = parse_chain(line, e->chain[lines - 8], &e->n[lines - 8]);
-		}
-		lines++;
+	while (len <= ENTRY_MAX) {
+		ssize_t n = read(fd, text + len, ENTRY_MAX + 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return false;
+		if (n == 0)
+			break;
+		len += (size_t)n;
 	}
-	free(line);
+	if (len == 0 || len > ENTRY_MAX || text[len - 1] != '\n')
+		return false;
+	text[len] = '\0';
+	/* the chains: the three lines before the end, cut off from the back */
+	char *end = text + len - 1;
+	for (int i = 2; i >= 0; i--) {
+		*end = '\0';
+		char *start = memrchr(text, '\n', (size_t)(end - text));
+		if (start == NULL || !parse_chain(start + 1, e->chain[i], &e->n[i]))
+			return false;
+		end = start;
+	}
 	struct ovl_mark m;
 	ovl_error_t perr = NULL;
-	if (!ok || lines != 11 || ovl_mark_parse(text, len, &m, &perr) < 0) {
+	if (ovl_mark_parse(text, (size_t)(end - text) + 1, &m, &perr) < 0) {
 		ovl_error_free(&perr);
 		return false;
 	}

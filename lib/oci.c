@@ -180,6 +180,57 @@ int ovl_oci_container_path(const char *path, char **rel, ovl_error_t *err)
 	return 0;
 }
 
+int ovl_oci_workspace_path(const char *ws, const char *where, char **rel, ovl_error_t *err)
+{
+	cleanup_free char *path = NULL;
+	if (ovl_oci_container_path(ws, &path, err) < 0)
+		return ovl_error_wrap(err, "%s", where);
+	if (path[0] == '\0')
+		return ovl_error(err, 0, "%s: the workspace cannot be the container's /", where);
+	if (rel)
+		*rel = ovl_steal_ptr(&path);
+	return 0;
+}
+
+int ovl_oci_on_exit(const char *value, const char *where, enum ovl_on_exit *out, ovl_error_t *err)
+{
+	if (ovl_on_exit_parse(value, out) < 0)
+		return ovl_error(err, 0, "%s: %s is not one of apply, discard, keep", where,
+				 ovl_qp(value));
+	return 0;
+}
+
+static int check_layer_dir(const char *key, const char *value, ovl_error_t *err)
+{
+	if (value && value[0] != '/')
+		return ovl_error(err, 0, "annotation %s: not an absolute path: %s", key,
+				 ovl_qp(value));
+	return 0;
+}
+
+int ovl_oci_request_check(struct ovl_oci_request *r, ovl_error_t *err)
+{
+	r->on_exit = OVL_ON_EXIT_APPLY;
+	if (r->on_exit_value &&
+	    ovl_oci_on_exit(r->on_exit_value, "annotation " ANN_ON_EXIT, &r->on_exit, err) < 0)
+		return -1;
+	if (check_layer_dir(ANN_UPPERDIR, r->upperdir, err) < 0 ||
+	    check_layer_dir(ANN_WORKDIR, r->workdir, err) < 0)
+		return -1;
+	return 0;
+}
+
+int ovl_oci_request_read(const struct ovl_oci_config *c, const struct ovl_oci_state *s,
+			 struct ovl_oci_request *r, ovl_error_t *err)
+{
+	memset(r, 0, sizeof(*r));
+	if (ovl_oci_annotation(c, s, ANN_ON_EXIT, &r->on_exit_value, err) < 0 ||
+	    ovl_oci_annotation(c, s, ANN_UPPERDIR, &r->upperdir, err) < 0 ||
+	    ovl_oci_annotation(c, s, ANN_WORKDIR, &r->workdir, err) < 0)
+		return -1;
+	return ovl_oci_request_check(r, err);
+}
+
 /* Container paths are compared after normalisation; a path that does not normalise matches
  * nothing (it could not have been mounted either). */
 static bool same_container_path(const char *a_rel, const char *b)

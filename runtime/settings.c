@@ -10,18 +10,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ovlbox/alloc.h"
 #include "ovlbox/cleanup.h"
 #include "runtime.h"
 
 #define SETTINGS_MAX (64u << 10)
-
-static char *xstrdup(const char *s)
-{
-	char *d = strdup(s);
-	if (d == NULL)
-		abort();
-	return d;
-}
 
 /* A string member: sets *field unless an option set it already. */
 static int string_key(const ovl_json *v, const char *key, char **field, ovl_error_t *err)
@@ -80,9 +73,7 @@ static int load_file(struct rt_settings *s, ovl_error_t *err)
 			return 0; /* the default file is optional */
 		return ovl_error(err, errno, "settings %s: open", ovl_qp(path));
 	}
-	cleanup_free char *what = NULL;
-	if (asprintf(&what, "settings %s", ovl_qp(path)) < 0)
-		abort();
+	cleanup_free char *what = xasprintf("settings %s", ovl_qp(path));
 	ovl_json *root = ovl_json_parse_fd(fd, SETTINGS_MAX, what, err);
 	if (root == NULL)
 		return -1;
@@ -104,10 +95,7 @@ static char *hook_beside_self(ovl_error_t *err)
 		return NULL;
 	}
 	self[n] = '\0';
-	char *hook = NULL;
-	if (asprintf(&hook, "%s/" HOOK_NAME, dirname(self)) < 0)
-		abort();
-	return hook;
+	return xasprintf("%s/" HOOK_NAME, dirname(self));
 }
 
 static int check_absolute(const char *what, const char *path, ovl_error_t *err)

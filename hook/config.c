@@ -96,6 +96,8 @@ static int find_workspace_mount(const struct hook_ctx *ctx, struct ovl_oci_mount
 	return 0;
 }
 
+/* The layers: lower the workspace mount's source, upper and work as the request says; opened
+ * read-only (ovl_layers_open). */
 static int open_layers(struct hook_ctx *ctx, const char *layers_under, ovl_error_t *err)
 {
 	struct ovl_oci_mount m;

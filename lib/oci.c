@@ -183,6 +183,8 @@ int ovl_oci_container_path(const char *path, char **rel, ovl_error_t *err)
 int ovl_oci_workspace_path(const char *ws, const char *where, char **rel, ovl_error_t *err)
 {
 	cleanup_free char *path = NULL;
+	if (rel)
+		*rel = NULL;
 	if (ovl_oci_container_path(ws, &path, err) < 0)
 		return ovl_error_wrap(err, "%s", where);
 	if (path[0] == '\0')

@@ -20,14 +20,9 @@ static int field(const ovl_json *obj, const char *key, enum ovl_json_type type,
 	if (*out && ovl_json_type(*out) == OVL_JSON_NULL)
 		*out = NULL;
 	if (*out && ovl_json_type(*out) != type)
-		return ovl_error(err, 0, "%s: expected %s %s, got %s %s", ovl_qp(key),
-				 type == OVL_JSON_ARRAY || type == OVL_JSON_OBJECT ? "an" : "a",
-				 ovl_json_type_name(type),
-				 ovl_json_type(*out) == OVL_JSON_ARRAY ||
-					 ovl_json_type(*out) == OVL_JSON_OBJECT
-				     ? "an"
-				     : "a",
-				 ovl_json_type_name(ovl_json_type(*out)));
+		return ovl_error(err, 0, "%s: expected %s, got %s", ovl_qp(key),
+				 ovl_json_type_phrase(type),
+				 ovl_json_type_phrase(ovl_json_type(*out)));
 	return 0;
 }
 

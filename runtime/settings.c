@@ -30,9 +30,8 @@ static int string_key(const ovl_json *v, const char *key, char **field, ovl_erro
 static int apply_file(const ovl_json *root, struct rt_settings *s, bool env_given, ovl_error_t *err)
 {
 	if (ovl_json_type(root) != OVL_JSON_OBJECT)
-		return ovl_error(err, 0, "expected an object, got %s %s",
-				 ovl_json_type(root) == OVL_JSON_ARRAY ? "an" : "a",
-				 ovl_json_type_name(ovl_json_type(root)));
+		return ovl_error(err, 0, "expected an object, got %s",
+				 ovl_json_type_phrase(ovl_json_type(root)));
 	for (size_t i = 0; i < ovl_json_len(root); i++) {
 		const char *key = ovl_json_key_at(root, i);
 		const ovl_json *v = ovl_json_at(root, i), *once;

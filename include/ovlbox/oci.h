@@ -92,7 +92,7 @@ int ovl_oci_on_exit(const char *value, const char *where, enum ovl_on_exit *out,
 
 /* The workspace a container asks for (an absolute container path, given at where), relative to
  * its rootfs (ovl_oci_container_path); never the rootfs itself ("WHERE: the workspace cannot be
- * the container's /"). *rel is malloc'ed; rel may be NULL (only checked). */
+ * the container's /"). *rel is malloc'ed (NULL on error); rel may be NULL (only checked). */
 int ovl_oci_workspace_path(const char *ws, const char *where, char **rel, ovl_error_t *err);
 
 /* Turns an absolute container path into a clean path relative to the rootfs: "/a//b/" -> "a/b",

@@ -11,11 +11,15 @@
 #include "ovlbox/cleanup.h"
 #include "ovlbox/oci.h"
 
-static int check_annotations(const ovl_json *obj, ovl_error_t *err)
+/* "annotations" of obj: absent (*out NULL), or an object of strings. */
+static int get_annotations(const ovl_json *obj, const ovl_json **out, ovl_error_t *err)
 {
-	for (size_t i = 0; i < ovl_json_len(obj); i++) {
+	*out = NULL;
+	if (ovl_json_get_object(obj, "annotations", out, err) < 0)
+		return -1;
+	for (size_t i = 0; i < ovl_json_len(*out); i++) {
 		const char *ignored;
-		if (ovl_json_string(ovl_json_at(obj, i), ovl_json_key_at(obj, i), &ignored, err) <
+		if (ovl_json_string(ovl_json_at(*out, i), ovl_json_key_at(*out, i), &ignored, err) <
 		    0)
 			return ovl_error_wrap(err, "annotations");
 	}
@@ -57,8 +61,7 @@ int ovl_oci_state_read(int fd, struct ovl_oci_state *s, ovl_error_t *err)
 		}
 		s->has_pid = true;
 	}
-	if (ovl_json_get_object(s->root, "annotations", &s->annotations, err) < 0 ||
-	    (s->annotations && check_annotations(s->annotations, err) < 0))
+	if (get_annotations(s->root, &s->annotations, err) < 0)
 		goto fail_wrap;
 	return 0;
 fail_wrap:
@@ -116,8 +119,7 @@ int ovl_oci_config_load(const char *bundle, struct ovl_oci_config *c, ovl_error_
 	else
 		c->rootfs = xasprintf("%s/%s", bundle, root_path);
 	if (ovl_json_get_array(c->root, "mounts", &c->mounts, err) < 0 ||
-	    ovl_json_get_object(c->root, "annotations", &c->annotations, err) < 0 ||
-	    (c->annotations && check_annotations(c->annotations, err) < 0))
+	    get_annotations(c->root, &c->annotations, err) < 0)
 		goto fail_wrap;
 	return 0;
 fail_wrap:

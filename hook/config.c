@@ -10,27 +10,6 @@
 #include "ovlbox/cleanup.h"
 #include "ovlbox/log.h"
 
-static int parse_on_exit(const char *v, enum ovl_on_exit *out, ovl_error_t *err)
-{
-	*out = OVL_ON_EXIT_APPLY;
-	if (v && ovl_on_exit_parse(v, out) < 0)
-		return ovl_error(err, 0, "annotation %s: %s is not one of apply, discard, keep",
-				 ANN_ON_EXIT, ovl_qp(v));
-	return 0;
-}
-
-static int layer_annotation(struct hook_ctx *ctx, const char *key, const char **out,
-			    ovl_error_t *err)
-{
-	*out = NULL;
-	if (ovl_oci_annotation(&ctx->config, &ctx->state, key, out, err) < 0)
-		return -1;
-	if (*out && (*out)[0] != '/')
-		return ovl_error(err, 0, "annotation %s: not an absolute path: %s", key,
-				 ovl_qp(*out));
-	return 0;
-}
-
 /* STAGE_INFER when the state does not tell. */
 static enum hook_stage infer_stage(const struct ovl_oci_state *s)
 {
@@ -52,6 +31,89 @@ static enum hook_stage infer_stage(const struct ovl_oci_state *s)
 	return STAGE_CREATE_RUNTIME;
 }
 
+/* config.json of the state's bundle. 0 when a poststop finds it gone. */
+static int load_config(struct hook_ctx *ctx, enum hook_stage stage, ovl_error_t *err)
+{
+	if (ovl_oci_config_load(ctx->state.bundle, &ctx->config, err) == 0)
+		return 1;
+	if (stage == STAGE_POSTSTOP && ovl_error_errno(*err) == ENOENT) {
+		/* podman may run poststop again after removing the container: whatever the
+		 * first run left (an upper to apply) stays for `ovlbox apply`. */
+		ovl_info("bundle %s: config.json is gone: nothing to do",
+			 ovl_qp(ctx->state.bundle));
+		ovl_error_free(err);
+		return 0;
+	}
+	return -1;
+}
+
+/* The org.ovlbox.workspace annotation: 0 when there is none (nothing to do). */
+static int read_workspace(struct hook_ctx *ctx, enum hook_stage stage, ovl_error_t *err)
+{
+	int r =
+	    ovl_oci_annotation(&ctx->config, &ctx->state, ANN_WORKSPACE, &ctx->destination, err);
+	if (r == 0 && ctx->running)
+		/* the executor asked for a workspace: that there is none is an error */
+		return ovl_error(err, 0, "container %s asks for no workspace",
+				 ovl_qp(ctx->state.id ? ctx->state.id : ""));
+	if (r <= 0)
+		return r;
+	if (stage == STAGE_INFER)
+		return ovl_error(err, 0,
+				 "state: pid: missing (status %s): cannot tell the stage; pass "
+				 "STAGE",
+				 ctx->state.status ? ovl_qp(ctx->state.status) : "(none)");
+	if (ovl_oci_workspace_path(ctx->destination, "annotation " ANN_WORKSPACE, &ctx->dest_rel,
+				   err) < 0)
+		return -1;
+	return 1;
+}
+
+/* The workspace's bind mount in config.json: its source is the lower layer. */
+static int find_workspace_mount(const struct hook_ctx *ctx, struct ovl_oci_mount *m,
+				ovl_error_t *err)
+{
+	int r = ovl_oci_find_mount(&ctx->config, ctx->destination, m, err);
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		return ovl_error(err, 0,
+				 "annotation %s: no mount in config.json has destination %s",
+				 ANN_WORKSPACE, ovl_qp(ctx->destination));
+	if (!m->bind)
+		return ovl_error(
+		    err, 0,
+		    "config.json: mounts[%zu] (%s): not a bind mount (type %s): the "
+		    "workspace must be a host directory bind-mounted into the container",
+		    m->index, ovl_qp(m->destination), m->type ? ovl_qp(m->type) : "none");
+	if (m->source == NULL || m->source[0] == '\0')
+		return ovl_error(err, 0, "config.json: mounts[%zu] (%s): source: missing", m->index,
+				 ovl_qp(m->destination));
+	if (m->source[0] != '/')
+		return ovl_error(err, 0,
+				 "config.json: mounts[%zu] (%s): source: not an absolute path: %s",
+				 m->index, ovl_qp(m->destination), ovl_qp(m->source));
+	return 0;
+}
+
+/* The layers: lower the workspace mount's source, upper and work as the request says; opened
+ * read-only (ovl_layers_open). */
+static int open_layers(struct hook_ctx *ctx, const char *layers_under, ovl_error_t *err)
+{
+	struct ovl_oci_mount m;
+	if (find_workspace_mount(ctx, &m, err) < 0)
+		return -1;
+	const struct ovl_oci_request *q = &ctx->request;
+	if (ovl_layers_init(&ctx->layers, m.source, q->upperdir, q->workdir, err) < 0)
+		return -1;
+	/* Where the annotations come from whoever writes the pod (CRI-O), upper and work could
+	 * otherwise be any host directory the hook (root) would create and the action write into
+	 * while it runs. */
+	if (layers_under && ovl_layers_anchor(&ctx->layers, layers_under, err) < 0)
+		return ovl_error_wrap(err, "--layers-under");
+	return ovl_layers_open(&ctx->layers, err);
+}
+
 int hook_ctx_load(struct hook_ctx *ctx, int state_fd, enum hook_stage *stage,
 		  const char *layers_under, ovl_error_t *err)
 {
@@ -67,74 +129,13 @@ int hook_ctx_load(struct hook_ctx *ctx, int state_fd, enum hook_stage *stage,
 		return HOOK_USAGE;
 	}
 	ctx->running = *stage == STAGE_MOUNT || *stage == STAGE_UNMOUNT;
-	if (ovl_oci_config_load(ctx->state.bundle, &ctx->config, err) < 0) {
-		if (*stage == STAGE_POSTSTOP && ovl_error_errno(*err) == ENOENT) {
-			/* podman may run poststop again after removing the container: whatever
-			 * the first run left (an upper to apply) stays for `ovlbox apply`. */
-			ovl_info("bundle %s: config.json is gone: nothing to do",
-				 ovl_qp(ctx->state.bundle));
-			ovl_error_free(err);
-			return 0;
-		}
-		return -1;
-	}
-
-	int r =
-	    ovl_oci_annotation(&ctx->config, &ctx->state, ANN_WORKSPACE, &ctx->destination, err);
-	if (r == 0 && ctx->running)
-		/* the executor asked for a workspace: that there is none is an error */
-		return ovl_error(err, 0, "container %s asks for no workspace",
-				 ovl_qp(ctx->state.id ? ctx->state.id : ""));
+	int r = load_config(ctx, *stage, err);
+	if (r > 0)
+		r = read_workspace(ctx, *stage, err);
 	if (r <= 0)
 		return r;
-	if (*stage == STAGE_INFER)
-		return ovl_error(err, 0,
-				 "state: pid: missing (status %s): cannot tell the stage; pass "
-				 "STAGE",
-				 ctx->state.status ? ovl_qp(ctx->state.status) : "(none)");
-	if (ovl_oci_container_path(ctx->destination, &ctx->dest_rel, err) < 0)
-		return ovl_error_wrap(err, "annotation %s", ANN_WORKSPACE);
-	if (ctx->dest_rel[0] == '\0')
-		return ovl_error(err, 0, "annotation %s: the workspace cannot be the container's /",
-				 ANN_WORKSPACE);
-
-	const char *on_exit = NULL;
-	if (ovl_oci_annotation(&ctx->config, &ctx->state, ANN_ON_EXIT, &on_exit, err) < 0 ||
-	    parse_on_exit(on_exit, &ctx->on_exit, err) < 0)
-		return -1;
-	if (layer_annotation(ctx, ANN_UPPERDIR, &ctx->upper_ann, err) < 0 ||
-	    layer_annotation(ctx, ANN_WORKDIR, &ctx->work_ann, err) < 0)
-		return -1;
-
-	struct ovl_oci_mount m;
-	r = ovl_oci_find_mount(&ctx->config, ctx->destination, &m, err);
-	if (r < 0)
-		return -1;
-	if (r == 0)
-		return ovl_error(err, 0,
-				 "annotation %s: no mount in config.json has destination %s",
-				 ANN_WORKSPACE, ovl_qp(ctx->destination));
-	if (!m.bind)
-		return ovl_error(
-		    err, 0,
-		    "config.json: mounts[%zu] (%s): not a bind mount (type %s): the "
-		    "workspace must be a host directory bind-mounted into the container",
-		    m.index, ovl_qp(m.destination), m.type ? ovl_qp(m.type) : "none");
-	if (m.source == NULL || m.source[0] == '\0')
-		return ovl_error(err, 0, "config.json: mounts[%zu] (%s): source: missing", m.index,
-				 ovl_qp(m.destination));
-	if (m.source[0] != '/')
-		return ovl_error(err, 0,
-				 "config.json: mounts[%zu] (%s): source: not an absolute path: %s",
-				 m.index, ovl_qp(m.destination), ovl_qp(m.source));
-	if (ovl_layers_init(&ctx->layers, m.source, ctx->upper_ann, ctx->work_ann, err) < 0)
-		return -1;
-	/* Where the annotations come from whoever writes the pod (CRI-O), upper and work could
-	 * otherwise be any host directory the hook (root) would create and the action write into
-	 * while it runs. */
-	if (layers_under && ovl_layers_anchor(&ctx->layers, layers_under, err) < 0)
-		return ovl_error_wrap(err, "--layers-under");
-	if (ovl_layers_open(&ctx->layers, err) < 0)
+	if (ovl_oci_request_read(&ctx->config, &ctx->state, &ctx->request, err) < 0 ||
+	    open_layers(ctx, layers_under, err) < 0)
 		return -1;
 	return 1;
 }
@@ -153,9 +154,10 @@ char *hook_ovlbox_cmd(const struct hook_ctx *ctx, const char *verb)
 	cleanup_free char *upper = ovl_shell_quote(ctx->layers.upper);
 	cleanup_free char *work = ovl_shell_quote(ctx->layers.work);
 	cleanup_free char *lower = ovl_shell_quote(ctx->layers.lower);
-	return xasprintf("ovlbox %s%s%s%s%s %s", verb, ctx->upper_ann ? " --upper " : "",
-			 ctx->upper_ann ? upper : "", ctx->work_ann ? " --work " : "",
-			 ctx->work_ann ? work : "", lower);
+	const struct ovl_oci_request *q = &ctx->request;
+	return xasprintf("ovlbox %s%s%s%s%s %s", verb, q->upperdir ? " --upper " : "",
+			 q->upperdir ? upper : "", q->workdir ? " --work " : "",
+			 q->workdir ? work : "", lower);
 }
 
 int hook_lock(const struct hook_ctx *ctx, ovl_error_t *err)

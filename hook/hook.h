@@ -37,12 +37,10 @@ struct hook_unmount_opts {
 struct hook_ctx {
 	struct ovl_oci_state state;
 	struct ovl_oci_config config;
-	const char *destination; /* the annotation's value */
-	char *dest_rel;		 /* the same, relative to the rootfs */
-	const char *upper_ann;	 /* NULL: default */
-	const char *work_ann;	 /* NULL: default */
+	const char *destination;	/* the annotation's value */
+	char *dest_rel;			/* the same, relative to the rootfs */
+	struct ovl_oci_request request; /* upperdir, workdir, on-exit */
 	struct ovl_layers layers;
-	enum ovl_on_exit on_exit;
 	bool running; /* the mount and unmount stages: the container has pivoted */
 };
 
@@ -70,6 +68,9 @@ int hook_mount(struct hook_ctx *ctx, bool in_place, ovl_error_t *err);
 
 /* hook_mount with the lock held already. */
 int hook_mount_locked(struct hook_ctx *ctx, bool in_place, ovl_error_t *err);
+
+/* "the layers of LOWER are not the directories container ID marked (...)": -1. */
+int hook_refuse_swapped(const struct hook_ctx *ctx, const char *id, ovl_error_t *err);
 
 /* The state must name the container (its id marks the layers). */
 int hook_check_state_id(const struct hook_ctx *ctx, ovl_error_t *err);

@@ -133,12 +133,12 @@ static int check_destination(struct hook_ctx *ctx, const struct ovl_ns_target *t
 }
 
 /* Without a user namespace to enter, the hook goes into the container's mount namespace itself
- * and comes back, as libnvidia-container does: no child to fork and wait for (~0.4 ms of each
- * container start). It goes in twice: to check the destination, then to attach the overlay,
- * which it makes in between in its own namespace as a detached mount (in no namespace, nothing
- * appears in the host's) from the layers as it opened them, so that no layer is opened twice.
- * Where fsopen fails (before Linux 5.2, or a seccomp filter refuses it): mount(2) inside, from
- * the layers opened again there (mount_in_container). */
+ * and comes back, as libnvidia-container does: no child to fork and wait for on each
+ * container start, which it delays. It goes in twice: to check the destination, then to attach the
+ * overlay, which it makes in between in its own namespace as a detached mount (in no namespace,
+ * nothing appears in the host's) from the layers as it opened them, so that no layer is opened
+ * twice. Where fsopen fails (before Linux 5.2, or a seccomp filter refuses it): mount(2) inside,
+ * from the layers opened again there (mount_in_container). */
 static int mount_and_return(struct hook_ctx *ctx, const struct ovl_ns_target *t, bool userxattr,
 			    ovl_error_t *err)
 {
@@ -300,6 +300,15 @@ static void undo_prepare(struct hook_ctx *ctx, unsigned created, bool marked)
 		ovl_warn("%s", rerr->msg);
 }
 
+int hook_refuse_swapped(const struct hook_ctx *ctx, const char *id, ovl_error_t *err)
+{
+	const struct ovl_layers *l = &ctx->layers;
+	return ovl_error(err, 0,
+			 "the layers of %s are not the directories container %s marked (upper %s "
+			 "or work %s was replaced): refused, nothing changed",
+			 ovl_qp(l->lower), ovl_qp(id), ovl_qp(l->upper), ovl_qp(l->work));
+}
+
 /* Words what ovl_layers_ready() found, as one line. */
 static int refuse_not_ready(const struct hook_ctx *ctx, int why, const struct ovl_mark *m,
 			    ovl_error_t *err)
@@ -315,11 +324,7 @@ static int refuse_not_ready(const struct hook_ctx *ctx, int why, const struct ov
 				 ovl_qp(l->lower), ovl_qp(m->id), ovl_qp(l->upper),
 				 ovl_qp(l->work));
 	case OVL_READY_SWAPPED:
-		return ovl_error(err, 0,
-				 "the layers of %s are not the directories container %s marked "
-				 "(upper %s or work %s was replaced): refused, nothing changed",
-				 ovl_qp(l->lower), ovl_qp(m->id), ovl_qp(l->upper),
-				 ovl_qp(l->work));
+		return hook_refuse_swapped(ctx, m->id, err);
 	default:
 		return ovl_error(err, 0,
 				 "workspace %s has unapplied changes in %s (an earlier on-exit "
@@ -460,7 +465,7 @@ int hook_mount_locked(struct hook_ctx *ctx, bool in_place, ovl_error_t *err)
 		return -1;
 	struct ovl_ns_target t = OVL_NS_TARGET_INIT;
 	bool userxattr = false;
-	struct ovl_mark m = {.on_exit = ctx->on_exit, .mounted = true};
+	struct ovl_mark m = {.on_exit = ctx->request.on_exit, .mounted = true};
 	snprintf(m.id, sizeof(m.id), "%s", ctx->state.id);
 	int r = hook_open_target(ctx, in_place, &t, err);
 	if (r == 0)

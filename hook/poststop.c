@@ -149,5 +149,5 @@ int hook_poststop(struct hook_ctx *ctx, ovl_error_t *err)
 		return own;
 	/* The on-exit the mark records: the annotation's, or the one an `unmount` that was
 	 * interrupted after its unmount asked for (it records it before unmounting). */
-	return hook_carry_out(ctx, m.legacy ? ctx->on_exit : m.on_exit, NULL, err);
+	return hook_carry_out(ctx, m.legacy ? ctx->request.on_exit : m.on_exit, NULL, err);
 }

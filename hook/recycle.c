@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "hook.h"
+#include "ovlbox/alloc.h"
 #include "ovlbox/cleanup.h"
 #include "ovlbox/fs.h"
 #include "ovlbox/holders.h"
@@ -122,11 +123,7 @@ static int check_own_mark(const struct hook_ctx *ctx, const struct ovl_mark *m, 
 		    "changed",
 		    ovl_qp(l->lower), ovl_qp(m->id), ovl_qp(ctx->state.id));
 	if (!ovl_layers_match_mark(l, m))
-		return ovl_error(err, 0,
-				 "the layers of %s are not the directories container %s marked "
-				 "(upper %s or work %s was replaced): refused, nothing changed",
-				 ovl_qp(l->lower), ovl_qp(m->id), ovl_qp(l->upper),
-				 ovl_qp(l->work));
+		return hook_refuse_swapped(ctx, m->id, err);
 	if (m->legacy || m->init.pid <= 0)
 		return 0;
 	struct ovl_proc_id now;
@@ -232,9 +229,7 @@ static int open_dest_parent(struct hook_ctx *ctx, uint64_t mnt_id, const char **
 	cleanup_close int rootfs = hook_open_rootfs(ctx, err);
 	if (rootfs < 0)
 		return -1;
-	cleanup_free char *rel = strdup(ctx->dest_rel);
-	if (rel == NULL)
-		abort();
+	cleanup_free char *rel = xstrdup(ctx->dest_rel);
 	char *slash = strrchr(rel, '/');
 	*base = slash ? ctx->dest_rel + (slash - rel) + 1 : ctx->dest_rel;
 	if (slash)
@@ -324,24 +319,18 @@ static int inspect(struct hook_ctx *ctx, struct running *r, ovl_error_t *err)
 /* "pid N (COMM): how, ..." for up to HOLDERS_SHOWN holders; malloc'ed. */
 static char *holders_line(const struct ovl_holders *h)
 {
-	char *s = strdup("");
-	for (size_t i = 0; s && i < h->n && i < HOLDERS_SHOWN; i++) {
-		char *t = NULL;
-		if (asprintf(&t, "%s%spid %" PRId64 " (%s): %s", s, i ? ", " : "", h->v[i].pid,
-			     ovl_qp(h->v[i].comm), ovl_hold_name(h->v[i].how)) < 0)
-			t = NULL;
+	char *s = xstrdup("");
+	for (size_t i = 0; i < h->n && i < HOLDERS_SHOWN; i++) {
+		char *t = xasprintf("%s%spid %" PRId64 " (%s): %s", s, i ? ", " : "", h->v[i].pid,
+				    ovl_qp(h->v[i].comm), ovl_hold_name(h->v[i].how));
 		free(s);
 		s = t;
 	}
-	if (s && h->n > HOLDERS_SHOWN) {
-		char *t = NULL;
-		if (asprintf(&t, "%s and %zu more", s, h->n - HOLDERS_SHOWN) < 0)
-			t = NULL;
+	if (h->n > HOLDERS_SHOWN) {
+		char *t = xasprintf("%s and %zu more", s, h->n - HOLDERS_SHOWN);
 		free(s);
 		s = t;
 	}
-	if (s == NULL)
-		abort();
 	return s;
 }
 
@@ -431,9 +420,7 @@ static int open_stats(const char *path, struct stats_file *sf, ovl_error_t *err)
 	sf->name = NULL;
 	if (path == NULL)
 		return 0;
-	cleanup_free char *copy = strdup(path);
-	if (copy == NULL)
-		abort();
+	cleanup_free char *copy = xstrdup(path);
 	char *slash = strrchr(copy, '/');
 	const char *name = slash ? slash + 1 : copy;
 	const char *dir = slash ? (slash == copy ? "/" : copy) : ".";
@@ -449,9 +436,7 @@ static int open_stats(const char *path, struct stats_file *sf, ovl_error_t *err)
 		return ovl_error(err, EISDIR, "--stats %s", ovl_qp(path));
 	if (faccessat(dfd, ".", W_OK, AT_EACCESS) < 0)
 		return ovl_error(err, errno, "--stats %s", ovl_qp(path));
-	sf->name = strdup(name);
-	if (sf->name == NULL)
-		abort();
+	sf->name = xstrdup(name);
 	sf->dir_fd = ovl_steal_fd(&dfd);
 	return 0;
 }
@@ -461,6 +446,36 @@ static void stats_close(struct stats_file *sf)
 	ovl_closep(&sf->dir_fd);
 	free(sf->name);
 	sf->name = NULL;
+}
+
+/* text and a newline into a new file tmp in dir_fd, renamed over name; the error names the step
+ * that failed. */
+static int replace_file(int dir_fd, const char *tmp, const char *name, const char *text, size_t len,
+			ovl_error_t *err)
+{
+	int fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return ovl_error(err, errno, "create %s", ovl_qp(tmp));
+	const char *failed = NULL;
+	int e = 0;
+	if (ovl_write_all(fd, text, len) < 0 || ovl_write_all(fd, "\n", 1) < 0) {
+		failed = "write";
+		e = errno;
+	}
+	/* where a write is reported only at close (NFS), a failed one must not be renamed in */
+	if (close(fd) < 0 && failed == NULL) {
+		failed = "close";
+		e = errno;
+	}
+	if (failed == NULL && renameat(dir_fd, tmp, dir_fd, name) < 0) {
+		failed = "rename";
+		e = errno;
+	}
+	if (failed == NULL)
+		return 0;
+	if (unlinkat(dir_fd, tmp, 0) < 0)
+		ovl_warn("remove %s: %s", ovl_qp(tmp), strerror(errno));
+	return ovl_error(err, e, "%s %s", failed, ovl_qp(tmp));
 }
 
 /* The "changes" object of `ovlbox run --stats` and "applied", written to a temporary name and
@@ -476,22 +491,11 @@ static int write_stats(const struct stats_file *sf, const char *path,
 	ovl_jw_object_close(w);
 	size_t len;
 	const char *text = ovl_jw_text(w, &len, err);
-	if (text == NULL) {
-		ovl_jw_free(w);
-		return ovl_error_wrap(err, "--stats %s", ovl_qp(path));
-	}
 	char tmp[64];
 	snprintf(tmp, sizeof(tmp), ".ovlbox-stats.%d", (int)getpid());
-	int r = 0;
-	cleanup_close int fd =
-	    openat(sf->dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0 || ovl_write_all(fd, text, len) < 0 || ovl_write_all(fd, "\n", 1) < 0 ||
-	    renameat(sf->dir_fd, tmp, sf->dir_fd, sf->name) < 0) {
-		r = ovl_error(err, errno, "--stats %s", ovl_qp(path));
-		unlinkat(sf->dir_fd, tmp, 0);
-	}
+	int r = text ? replace_file(sf->dir_fd, tmp, sf->name, text, len, err) : -1;
 	ovl_jw_free(w);
-	return r;
+	return r < 0 ? ovl_error_wrap(err, "--stats %s", ovl_qp(path)) : 0;
 }
 
 /* ---- unmount ---- */
@@ -559,7 +563,7 @@ static int unmount_locked(struct unmount_job *j, ovl_error_t *err)
 	}
 	if (strcmp(r->mark.id, ctx->state.id) != 0)
 		return check_own_mark(ctx, &r->mark, err);
-	enum ovl_on_exit on_exit = j->o->has_on_exit ? j->o->on_exit : ctx->on_exit;
+	enum ovl_on_exit on_exit = j->o->has_on_exit ? j->o->on_exit : ctx->request.on_exit;
 	if (r->mark.mounted && r->mounted) {
 		int t = take_off(ctx, j->o, r, on_exit, err);
 		if (t != 0)

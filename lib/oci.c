@@ -11,11 +11,15 @@
 #include "ovlbox/cleanup.h"
 #include "ovlbox/oci.h"
 
-static int check_annotations(const ovl_json *obj, ovl_error_t *err)
+/* "annotations" of obj: absent (*out NULL), or an object of strings. */
+static int get_annotations(const ovl_json *obj, const ovl_json **out, ovl_error_t *err)
 {
-	for (size_t i = 0; i < ovl_json_len(obj); i++) {
+	*out = NULL;
+	if (ovl_json_get_object(obj, "annotations", out, err) < 0)
+		return -1;
+	for (size_t i = 0; i < ovl_json_len(*out); i++) {
 		const char *ignored;
-		if (ovl_json_string(ovl_json_at(obj, i), ovl_json_key_at(obj, i), &ignored, err) <
+		if (ovl_json_string(ovl_json_at(*out, i), ovl_json_key_at(*out, i), &ignored, err) <
 		    0)
 			return ovl_error_wrap(err, "annotations");
 	}
@@ -57,8 +61,7 @@ int ovl_oci_state_read(int fd, struct ovl_oci_state *s, ovl_error_t *err)
 		}
 		s->has_pid = true;
 	}
-	if (ovl_json_get_object(s->root, "annotations", &s->annotations, err) < 0 ||
-	    (s->annotations && check_annotations(s->annotations, err) < 0))
+	if (get_annotations(s->root, &s->annotations, err) < 0)
 		goto fail_wrap;
 	return 0;
 fail_wrap:
@@ -116,8 +119,7 @@ int ovl_oci_config_load(const char *bundle, struct ovl_oci_config *c, ovl_error_
 	else
 		c->rootfs = xasprintf("%s/%s", bundle, root_path);
 	if (ovl_json_get_array(c->root, "mounts", &c->mounts, err) < 0 ||
-	    ovl_json_get_object(c->root, "annotations", &c->annotations, err) < 0 ||
-	    (c->annotations && check_annotations(c->annotations, err) < 0))
+	    get_annotations(c->root, &c->annotations, err) < 0)
 		goto fail_wrap;
 	return 0;
 fail_wrap:
@@ -178,6 +180,59 @@ int ovl_oci_container_path(const char *path, char **rel, ovl_error_t *err)
 	out[o] = '\0';
 	*rel = ovl_steal_ptr(&out);
 	return 0;
+}
+
+int ovl_oci_workspace_path(const char *ws, const char *where, char **rel, ovl_error_t *err)
+{
+	cleanup_free char *path = NULL;
+	if (rel)
+		*rel = NULL;
+	if (ovl_oci_container_path(ws, &path, err) < 0)
+		return ovl_error_wrap(err, "%s", where);
+	if (path[0] == '\0')
+		return ovl_error(err, 0, "%s: the workspace cannot be the container's /", where);
+	if (rel)
+		*rel = ovl_steal_ptr(&path);
+	return 0;
+}
+
+int ovl_oci_on_exit(const char *value, const char *where, enum ovl_on_exit *out, ovl_error_t *err)
+{
+	if (ovl_on_exit_parse(value, out) < 0)
+		return ovl_error(err, 0, "%s: %s is not one of apply, discard, keep", where,
+				 ovl_qp(value));
+	return 0;
+}
+
+static int check_layer_dir(const char *key, const char *value, ovl_error_t *err)
+{
+	if (value && value[0] != '/')
+		return ovl_error(err, 0, "annotation %s: not an absolute path: %s", key,
+				 ovl_qp(value));
+	return 0;
+}
+
+int ovl_oci_request_check(struct ovl_oci_request *r, ovl_error_t *err)
+{
+	r->on_exit = OVL_ON_EXIT_APPLY;
+	if (r->on_exit_value &&
+	    ovl_oci_on_exit(r->on_exit_value, "annotation " ANN_ON_EXIT, &r->on_exit, err) < 0)
+		return -1;
+	if (check_layer_dir(ANN_UPPERDIR, r->upperdir, err) < 0 ||
+	    check_layer_dir(ANN_WORKDIR, r->workdir, err) < 0)
+		return -1;
+	return 0;
+}
+
+int ovl_oci_request_read(const struct ovl_oci_config *c, const struct ovl_oci_state *s,
+			 struct ovl_oci_request *r, ovl_error_t *err)
+{
+	memset(r, 0, sizeof(*r));
+	if (ovl_oci_annotation(c, s, ANN_ON_EXIT, &r->on_exit_value, err) < 0 ||
+	    ovl_oci_annotation(c, s, ANN_UPPERDIR, &r->upperdir, err) < 0 ||
+	    ovl_oci_annotation(c, s, ANN_WORKDIR, &r->workdir, err) < 0)
+		return -1;
+	return ovl_oci_request_check(r, err);
 }
 
 /* Container paths are compared after normalisation; a path that does not normalise matches

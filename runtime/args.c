@@ -5,7 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ovlbox/alloc.h"
 #include "runtime.h"
+
+/* The wrapper's own options: --ovlbox-NAME. */
+#define OWN_PREFIX "--ovlbox-"
 
 static int own_value(int argc, char **argv, int *i, const char *inline_value, const char *name,
 		     const char **out, ovl_error_t *err)
@@ -15,27 +19,24 @@ static int own_value(int argc, char **argv, int *i, const char *inline_value, co
 	} else if (*i + 1 < argc) {
 		*out = argv[++*i];
 	} else {
-		return ovl_error(err, 0, "--ovlbox-%s: needs a value", name);
+		return ovl_error(err, 0, OWN_PREFIX "%s: needs a value", name);
 	}
 	if ((*out)[0] == '\0')
-		return ovl_error(err, 0, "--ovlbox-%s: empty value", name);
+		return ovl_error(err, 0, OWN_PREFIX "%s: empty value", name);
 	return 0;
 }
 
-static int replace(char **field, const char *value)
+static void replace(char **field, const char *value)
 {
 	free(*field);
-	*field = strdup(value);
-	if (*field == NULL)
-		abort();
-	return 0;
+	*field = xstrdup(value);
 }
 
 int rt_own_options(int argc, char **argv, struct rt_settings *s, int *next, ovl_error_t *err)
 {
 	int i = 1;
-	for (; i < argc && strncmp(argv[i], "--ovlbox-", 9) == 0; i++) {
-		const char *opt = argv[i] + 9;
+	for (; i < argc && strncmp(argv[i], OWN_PREFIX, strlen(OWN_PREFIX)) == 0; i++) {
+		const char *opt = argv[i] + strlen(OWN_PREFIX);
 		const char *eq = strchr(opt, '=');
 		size_t n = eq ? (size_t)(eq - opt) : strlen(opt);
 		const char *inline_value = eq ? eq + 1 : NULL;

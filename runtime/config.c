@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ovlbox/alloc.h"
 #include "ovlbox/cleanup.h"
 #include "ovlbox/fs.h"
 #include "ovlbox/oci.h"
@@ -29,10 +30,7 @@ static int read_config(int fd, char **text, size_t *len, ovl_error_t *err)
 		if (cap > OVL_OCI_CONFIG_MAX + 1)
 			return ovl_error(err, 0, CONFIG ": larger than %u bytes",
 					 OVL_OCI_CONFIG_MAX);
-		char *bigger = realloc(buf, cap);
-		if (bigger == NULL)
-			abort();
-		buf = bigger;
+		buf = xrealloc(buf, cap);
 		ssize_t r = read(fd, buf + n, cap - n);
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -95,19 +93,21 @@ struct edits {
 	bool failed; /* a text could not be written */
 };
 
-/* Keeps text (NULL: its writer failed, *err says why) for edits_free. */
-static const char *keep_text(struct edits *ed, char *text)
-{
-	ed->texts[ed->ntexts++] = text;
-	if (text == NULL)
-		ed->failed = true;
-	return text;
-}
-
 static void edits_free(struct edits *ed)
 {
 	for (size_t i = 0; i < ed->ntexts; i++)
 		free(ed->texts[i]);
+}
+
+/* An edit of op at path (key: OVL_JSON_SET) whose value is text (NULL: its writer failed, *err
+ * says why), kept for edits_free. */
+static void add_edit(struct edits *ed, enum ovl_json_edit_op op, const char *const *path,
+		     const char *key, char *text)
+{
+	ed->texts[ed->ntexts++] = text;
+	if (text == NULL)
+		ed->failed = true;
+	ed->e[ed->n++] = (struct ovl_json_edit){.op = op, .path = path, .key = key, .value = text};
 }
 
 static int build_edits(const struct rt_request *r, const struct rt_settings *s, struct edits *ed,
@@ -119,33 +119,16 @@ static int build_edits(const struct rt_request *r, const struct rt_settings *s, 
 	static const char *const poststop[] = {"hooks", "poststop", NULL};
 	memset(ed, 0, sizeof(*ed));
 	if (r->set_workspace)
-		ed->e[ed->n++] = (struct ovl_json_edit){
-		    .op = OVL_JSON_SET,
-		    .path = annotations,
-		    .key = ANN_WORKSPACE,
-		    .value = keep_text(ed, json_string(r->workspace, err)),
-		};
+		add_edit(ed, OVL_JSON_SET, annotations, ANN_WORKSPACE,
+			 json_string(r->workspace, err));
 	if (r->set_on_exit)
-		ed->e[ed->n++] = (struct ovl_json_edit){
-		    .op = OVL_JSON_SET,
-		    .path = annotations,
-		    .key = ANN_ON_EXIT,
-		    .value = keep_text(ed, json_string(r->on_exit, err)),
-		};
+		add_edit(ed, OVL_JSON_SET, annotations, ANN_ON_EXIT, json_string(r->on_exit, err));
 	if (r->ndrop > 0)
 		ed->e[ed->n++] = (struct ovl_json_edit){
 		    .op = OVL_JSON_DROP, .path = env, .drop = r->drop, .ndrop = r->ndrop};
 	/* after any hooks already there: the container's own mount-stage hooks run first */
-	ed->e[ed->n++] = (struct ovl_json_edit){
-	    .op = OVL_JSON_APPEND,
-	    .path = create_runtime,
-	    .value = keep_text(ed, hook_entry(s, "createRuntime", err)),
-	};
-	ed->e[ed->n++] = (struct ovl_json_edit){
-	    .op = OVL_JSON_APPEND,
-	    .path = poststop,
-	    .value = keep_text(ed, hook_entry(s, "poststop", err)),
-	};
+	add_edit(ed, OVL_JSON_APPEND, create_runtime, NULL, hook_entry(s, "createRuntime", err));
+	add_edit(ed, OVL_JSON_APPEND, poststop, NULL, hook_entry(s, "poststop", err));
 	return ed->failed ? -1 : 0;
 }
 
@@ -167,7 +150,7 @@ static int replace_config(int dirfd, const struct stat *st, const char *text, si
 	    openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return ovl_error(err, errno, "create %s in the bundle", tmp);
-	const char *step = "write";
+	const char *step = "stat";
 	struct stat mine;
 	if (fstat(fd, &mine) < 0)
 		goto fail;
@@ -190,7 +173,9 @@ static int replace_config(int dirfd, const struct stat *st, const char *text, si
 	return 0;
 fail:;
 	int e = errno;
-	unlinkat(dirfd, tmp, 0);
+	if (unlinkat(dirfd, tmp, 0) < 0)
+		return ovl_error(err, e, CONFIG ": %s %s (left in the bundle: remove: %s)", step,
+				 tmp, strerror(errno));
 	return ovl_error(err, e, CONFIG ": %s %s", step, tmp);
 }
 

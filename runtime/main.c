@@ -11,6 +11,7 @@
 
 #include "ovlbox/alloc.h"
 #include "ovlbox/cleanup.h"
+#include "ovlbox/fs.h"
 #include "runtime.h"
 
 extern char **environ;
@@ -32,62 +33,75 @@ static void usage(void)
 	       "  --ovlbox-help, --ovlbox-version\n");
 }
 
-/* The caller's --log, as runc writes it: logrus' JSON or text line, RFC 3339 with nanoseconds. */
-static void log_entry(const struct rt_call *c, const char *msg)
+/* RFC 3339 with nanoseconds, as logrus writes it. */
+static void log_time(char *stamp, size_t size)
 {
-	cleanup_close int fd =
-	    open(c->log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
-	if (fd < 0)
-		return;
 	struct timespec ts;
 	struct tm tm;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	char stamp[64];
-	size_t n = strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", gmtime_r(&ts.tv_sec, &tm));
-	snprintf(stamp + n, sizeof(stamp) - n, ".%09ldZ", ts.tv_nsec);
-	cleanup_free char *line = NULL;
-	if (c->log_json) {
-		ovl_jw *w = ovl_jw_new(false);
-		ovl_jw_object_open(w);
-		ovl_jw_key(w, "level");
-		ovl_jw_string(w, "error");
-		ovl_jw_key(w, "msg");
-		ovl_jw_string(w, msg);
-		ovl_jw_key(w, "time");
-		ovl_jw_string(w, stamp);
-		ovl_jw_object_close(w);
-		cleanup_error ovl_error_t e = NULL;
-		const char *text = ovl_jw_text(w, NULL, &e);
-		/* the entry cannot be written as JSON: say so as the entry (stderr has msg) */
-		line = xasprintf("%s\n", text ? text
-					      : "{\"level\":\"error\",\"msg\":\"" PROG
-						": log entry not written\"}");
-		ovl_jw_free(w);
-	} else {
-		/* msg is one printable line (ovl_qp escapes what it quotes): only " and \ need
-		 * escaping inside logrus' quotes */
-		size_t len = strlen(msg), o = 0;
-		cleanup_free char *q = malloc(2 * len + 1);
-		if (q == NULL)
-			abort();
-		for (size_t i = 0; i < len; i++) {
-			if (msg[i] == '"' || msg[i] == '\\')
-				q[o++] = '\\';
-			q[o++] = msg[i];
-		}
-		q[o] = '\0';
-		if (asprintf(&line, "time=\"%s\" level=error msg=\"%s\"\n", stamp, q) < 0)
-			abort();
+	if (clock_gettime(CLOCK_REALTIME, &ts) < 0 || gmtime_r(&ts.tv_sec, &tm) == NULL) {
+		/* an entry without its true time is better than none */
+		snprintf(stamp, size, "1970-01-01T00:00:00.000000000Z");
+		return;
 	}
-	ssize_t ignored = write(fd, line, strlen(line));
-	(void)ignored;
+	size_t n = strftime(stamp, size, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(stamp + n, size - n, ".%09ldZ", ts.tv_nsec);
+}
+
+/* The entry as logrus' JSON formatter writes it. */
+static char *json_entry(const char *msg, const char *stamp)
+{
+	ovl_jw *w = ovl_jw_new(false);
+	ovl_jw_object_open(w);
+	ovl_jw_key(w, "level");
+	ovl_jw_string(w, "error");
+	ovl_jw_key(w, "msg");
+	ovl_jw_string(w, msg);
+	ovl_jw_key(w, "time");
+	ovl_jw_string(w, stamp);
+	ovl_jw_object_close(w);
+	cleanup_error ovl_error_t e = NULL;
+	const char *text = ovl_jw_text(w, NULL, &e);
+	/* the entry cannot be written as JSON: say so as the entry (stderr has msg) */
+	char *line = xasprintf("%s\n", text ? text
+					    : "{\"level\":\"error\",\"msg\":\"" PROG
+					      ": log entry not written\"}");
+	ovl_jw_free(w);
+	return line;
+}
+
+/* The entry as logrus' text formatter writes it. */
+static char *text_entry(const char *msg, const char *stamp)
+{
+	/* msg is one printable line (ovl_qp escapes what it quotes): only " and \ need escaping
+	 * inside logrus' quotes */
+	size_t len = strlen(msg), o = 0;
+	cleanup_free char *q = xmalloc(2 * len + 1);
+	for (size_t i = 0; i < len; i++) {
+		if (msg[i] == '"' || msg[i] == '\\')
+			q[o++] = '\\';
+		q[o++] = msg[i];
+	}
+	q[o] = '\0';
+	return xasprintf("time=\"%s\" level=error msg=\"%s\"\n", stamp, q);
+}
+
+/* The caller's --log, as runc writes it. A log that cannot be written is said on stderr: the
+ * caller may look for the error only there. */
+static void log_entry(const struct rt_call *c, const char *msg)
+{
+	char stamp[64];
+	log_time(stamp, sizeof(stamp));
+	cleanup_free char *line = c->log_json ? json_entry(msg, stamp) : text_entry(msg, stamp);
+	cleanup_close int fd =
+	    open(c->log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+	if (fd < 0 || ovl_write_all(fd, line, strlen(line)) < 0)
+		fprintf(stderr, PROG ": %s log %s: %s\n", fd < 0 ? "open" : "write", ovl_qp(c->log),
+			strerror(errno));
 }
 
 static int fail(const struct rt_call *c, const char *what)
 {
-	cleanup_free char *msg = NULL;
-	if (asprintf(&msg, PROG ": %s", what) < 0)
-		abort();
+	cleanup_free char *msg = xasprintf(PROG ": %s", what);
 	fprintf(stderr, "%s\n", msg);
 	if (c && c->log)
 		log_entry(c, msg);
@@ -121,8 +135,6 @@ int main(int argc, char **argv)
 	char **args = argv + first - 1;
 	args[0] = s.runtime;
 	execve(args[0], args, environ);
-	cleanup_free char *msg = NULL;
-	if (asprintf(&msg, "exec %s: %s", ovl_qp(s.runtime), strerror(errno)) < 0)
-		abort();
+	cleanup_free char *msg = xasprintf("exec %s: %s", ovl_qp(s.runtime), strerror(errno));
 	return fail(&call, msg);
 }

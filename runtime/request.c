@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ovlbox/alloc.h"
 #include "ovlbox/cleanup.h"
-#include "ovlbox/mark.h"
 #include "ovlbox/oci.h"
 #include "runtime.h"
 
@@ -20,14 +20,9 @@ static int field(const ovl_json *obj, const char *key, enum ovl_json_type type,
 	if (*out && ovl_json_type(*out) == OVL_JSON_NULL)
 		*out = NULL;
 	if (*out && ovl_json_type(*out) != type)
-		return ovl_error(err, 0, "%s: expected %s %s, got %s %s", ovl_qp(key),
-				 type == OVL_JSON_ARRAY || type == OVL_JSON_OBJECT ? "an" : "a",
-				 ovl_json_type_name(type),
-				 ovl_json_type(*out) == OVL_JSON_ARRAY ||
-					 ovl_json_type(*out) == OVL_JSON_OBJECT
-				     ? "an"
-				     : "a",
-				 ovl_json_type_name(ovl_json_type(*out)));
+		return ovl_error(err, 0, "%s: expected %s, got %s", ovl_qp(key),
+				 ovl_json_type_phrase(type),
+				 ovl_json_type_phrase(ovl_json_type(*out)));
 	return 0;
 }
 
@@ -85,45 +80,15 @@ static int read_env(const ovl_json *config, struct env_vars *ev, ovl_error_t *er
 	return 0;
 }
 
-static int check_workspace(const char *ws, const char *from, ovl_error_t *err)
-{
-	cleanup_free char *rel = NULL;
-	if (ovl_oci_container_path(ws, &rel, err) < 0)
-		return ovl_error_wrap(err, "%s", from);
-	if (rel[0] == '\0')
-		return ovl_error(err, 0, "%s: the workspace cannot be the container's /", from);
-	return 0;
-}
-
 /* org.ovlbox.workspace.NAME for the container named NAME in a pod; *value NULL when absent. */
 static int named_workspace(const ovl_json *ann, const char *name, const char **value,
 			   ovl_error_t *err)
 {
-	cleanup_free char *key = NULL;
-	if (asprintf(&key, ANN_WORKSPACE ".%s", name) < 0)
-		abort();
+	cleanup_free char *key = xasprintf(ANN_WORKSPACE ".%s", name);
 	if (annotation(ann, key, value, err) < 0)
 		return -1;
-	if (*value && check_workspace(*value, key, err) < 0)
+	if (*value && ovl_oci_workspace_path(*value, key, NULL, err) < 0)
 		return ovl_error_wrap(err, "annotation");
-	return 0;
-}
-
-static int check_on_exit(const char *v, const char *from, ovl_error_t *err)
-{
-	enum ovl_on_exit e;
-	if (ovl_on_exit_parse(v, &e) == 0)
-		return 0;
-	return ovl_error(err, 0, "%s: %s is not one of apply, discard, keep", from, ovl_qp(v));
-}
-
-static int check_layer_dir(const ovl_json *ann, const char *key, ovl_error_t *err)
-{
-	const char *v;
-	if (annotation(ann, key, &v, err) < 0)
-		return -1;
-	if (v && v[0] != '/')
-		return ovl_error(err, 0, "annotation %s: not an absolute path: %s", key, ovl_qp(v));
 	return 0;
 }
 
@@ -193,7 +158,7 @@ static int choose_workspace(const ovl_json *config, const ovl_json *ann, bool po
 	if (annotation(ann, ANN_WORKSPACE, &ws, err) < 0)
 		return -1;
 	if (ws) {
-		if (check_workspace(ws, "annotation " ANN_WORKSPACE, err) < 0)
+		if (ovl_oci_workspace_path(ws, "annotation " ANN_WORKSPACE, NULL, err) < 0)
 			return -1;
 		int m = pod ? mounts_destination(config, ws, err) : 1;
 		if (m < 0)
@@ -202,10 +167,34 @@ static int choose_workspace(const ovl_json *config, const ovl_json *ann, bool po
 		return 0;
 	}
 	if (ev->workspace) {
-		if (check_workspace(ev->workspace, "process.env " ENV_WORKSPACE, err) < 0)
+		if (ovl_oci_workspace_path(ev->workspace, "process.env " ENV_WORKSPACE, NULL, err) <
+		    0)
 			return -1;
 		r->workspace = ev->workspace;
 		r->set_workspace = true;
+	}
+	return 0;
+}
+
+/* org.ovlbox.on-exit, upperdir and workdir, checked as the hook checks them; the on-exit from
+ * the variable when the annotation gives none. */
+static int read_layer_request(const ovl_json *ann, const struct env_vars *ev, struct rt_request *r,
+			      ovl_error_t *err)
+{
+	struct ovl_oci_request q = {0};
+	enum ovl_on_exit ignored;
+	if (annotation(ann, ANN_ON_EXIT, &q.on_exit_value, err) < 0)
+		return -1;
+	if (q.on_exit_value == NULL && ev->on_exit &&
+	    ovl_oci_on_exit(ev->on_exit, "process.env " ENV_ON_EXIT, &ignored, err) < 0)
+		return -1;
+	if (annotation(ann, ANN_UPPERDIR, &q.upperdir, err) < 0 ||
+	    annotation(ann, ANN_WORKDIR, &q.workdir, err) < 0 || ovl_oci_request_check(&q, err) < 0)
+		return -1;
+	r->on_exit = q.on_exit_value;
+	if (r->on_exit == NULL && ev->on_exit) {
+		r->on_exit = ev->on_exit;
+		r->set_on_exit = true;
 	}
 	return 0;
 }
@@ -238,18 +227,7 @@ int rt_request_read(const ovl_json *config, const struct rt_settings *s, struct 
 		r->workspace = NULL;
 		return present < 0 ? -1 : 0;
 	}
-	if (annotation(ann, ANN_ON_EXIT, &r->on_exit, err) < 0)
-		return -1;
-	if (r->on_exit && check_on_exit(r->on_exit, "annotation " ANN_ON_EXIT, err) < 0)
-		return -1;
-	if (r->on_exit == NULL && ev.on_exit) {
-		if (check_on_exit(ev.on_exit, "process.env " ENV_ON_EXIT, err) < 0)
-			return -1;
-		r->on_exit = ev.on_exit;
-		r->set_on_exit = true;
-	}
-	if (check_layer_dir(ann, ANN_UPPERDIR, err) < 0 ||
-	    check_layer_dir(ann, ANN_WORKDIR, err) < 0)
+	if (read_layer_request(ann, &ev, r, err) < 0)
 		return -1;
 	/* the variables were meant for ovlbox: the action does not see them */
 	if (ev.workspace)

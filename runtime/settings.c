@@ -10,18 +10,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ovlbox/alloc.h"
 #include "ovlbox/cleanup.h"
 #include "runtime.h"
 
 #define SETTINGS_MAX (64u << 10)
-
-static char *xstrdup(const char *s)
-{
-	char *d = strdup(s);
-	if (d == NULL)
-		abort();
-	return d;
-}
 
 /* A string member: sets *field unless an option set it already. */
 static int string_key(const ovl_json *v, const char *key, char **field, ovl_error_t *err)
@@ -37,9 +30,8 @@ static int string_key(const ovl_json *v, const char *key, char **field, ovl_erro
 static int apply_file(const ovl_json *root, struct rt_settings *s, bool env_given, ovl_error_t *err)
 {
 	if (ovl_json_type(root) != OVL_JSON_OBJECT)
-		return ovl_error(err, 0, "expected an object, got %s %s",
-				 ovl_json_type(root) == OVL_JSON_ARRAY ? "an" : "a",
-				 ovl_json_type_name(ovl_json_type(root)));
+		return ovl_error(err, 0, "expected an object, got %s",
+				 ovl_json_type_phrase(ovl_json_type(root)));
 	for (size_t i = 0; i < ovl_json_len(root); i++) {
 		const char *key = ovl_json_key_at(root, i);
 		const ovl_json *v = ovl_json_at(root, i), *once;
@@ -80,9 +72,7 @@ static int load_file(struct rt_settings *s, ovl_error_t *err)
 			return 0; /* the default file is optional */
 		return ovl_error(err, errno, "settings %s: open", ovl_qp(path));
 	}
-	cleanup_free char *what = NULL;
-	if (asprintf(&what, "settings %s", ovl_qp(path)) < 0)
-		abort();
+	cleanup_free char *what = xasprintf("settings %s", ovl_qp(path));
 	ovl_json *root = ovl_json_parse_fd(fd, SETTINGS_MAX, what, err);
 	if (root == NULL)
 		return -1;
@@ -104,10 +94,7 @@ static char *hook_beside_self(ovl_error_t *err)
 		return NULL;
 	}
 	self[n] = '\0';
-	char *hook = NULL;
-	if (asprintf(&hook, "%s/" HOOK_NAME, dirname(self)) < 0)
-		abort();
-	return hook;
+	return xasprintf("%s/" HOOK_NAME, dirname(self));
 }
 
 static int check_absolute(const char *what, const char *path, ovl_error_t *err)

@@ -307,6 +307,19 @@ bad_request() {
 	rt_assert_log_entry json "bundle $B: open config.json: No such file or directory"
 }
 
+@test "runtime: a --log that cannot be written is said on stderr after the error" {
+	rt_bundle "$(ovl_ann org.ovlbox.workspace=workspace)"
+	run rec --log "$C/nodir/log.json" --log-format json create -b "$B" "$ID"
+	[[ $status -eq 1 ]] || fail "exit $status: $output"
+	[[ ${#lines[@]} -eq 2 ]] || fail "not two lines: $output"
+	[[ ${lines[0]} == "ovlbox-runtime: bundle $B: config.json: annotation org.ovlbox.workspace: workspace: not an absolute path" ]] ||
+		fail "stderr: $output"
+	[[ ${lines[1]} == "ovlbox-runtime: open log $C/nodir/log.json: No such file or directory" ]] ||
+		fail "stderr: $output"
+	[[ ! -e $C/argv ]] || fail "the runtime ran"
+	rt_assert_unchanged
+}
+
 @test "runtime: settings file: keys, defaults, options over the file, errors" {
 	rt_bundle "$(ovl_ann org.ovlbox.workspace=/workspace)"
 	jq -n --arg rt "$ECHO_RT" --arg hook /opt/ovlbox-hook '{"runtime": $rt, "hook": $hook,

@@ -9,6 +9,7 @@
 
 #include "error.h"
 #include "json.h"
+#include "mark.h"
 
 /* The annotations a container asks for a copy-on-write workspace with (ovlbox-hook(8)). */
 #define ANN_WORKSPACE "org.ovlbox.workspace"
@@ -65,6 +66,34 @@ struct ovl_oci_mount {
  * is the one on top). Returns 1 and fills *m, 0 when none matches, -1 on a malformed entry. */
 int ovl_oci_find_mount(const struct ovl_oci_config *c, const char *dest, struct ovl_oci_mount *m,
 		       ovl_error_t *err);
+
+/* What a container's org.ovlbox.* annotations ask for besides the workspace: where its layers
+ * are and what becomes of the changes. Strings point into the JSON they were read from. */
+struct ovl_oci_request {
+	const char *upperdir;	   /* org.ovlbox.upperdir: an absolute path; NULL: the default */
+	const char *workdir;	   /* org.ovlbox.workdir: an absolute path; NULL: the default */
+	const char *on_exit_value; /* org.ovlbox.on-exit as written; NULL: absent */
+	enum ovl_on_exit on_exit;  /* what it says; OVL_ON_EXIT_APPLY when absent */
+};
+
+/* Reads the request from config.json's annotations, then the state's (ovl_oci_annotation; either
+ * may be NULL), and checks it (ovl_oci_request_check). */
+int ovl_oci_request_read(const struct ovl_oci_config *c, const struct ovl_oci_state *s,
+			 struct ovl_oci_request *r, ovl_error_t *err);
+
+/* Checks a request whose strings the caller looked up itself: the on-exit (into r->on_exit, by
+ * ovl_oci_on_exit), then upperdir and workdir ("annotation org.ovlbox.upperdir: not an absolute
+ * path: V"). */
+int ovl_oci_request_check(struct ovl_oci_request *r, ovl_error_t *err);
+
+/* An on-exit value, given at where ("annotation org.ovlbox.on-exit", a variable): 0 and *out, or
+ * -1 with "WHERE: V is not one of apply, discard, keep". */
+int ovl_oci_on_exit(const char *value, const char *where, enum ovl_on_exit *out, ovl_error_t *err);
+
+/* The workspace a container asks for (an absolute container path, given at where), relative to
+ * its rootfs (ovl_oci_container_path); never the rootfs itself ("WHERE: the workspace cannot be
+ * the container's /"). *rel is malloc'ed (NULL on error); rel may be NULL (only checked). */
+int ovl_oci_workspace_path(const char *ws, const char *where, char **rel, ovl_error_t *err);
 
 /* Turns an absolute container path into a clean path relative to the rootfs: "/a//b/" -> "a/b",
  * "/" -> "". Refuses relative paths and "." or ".." components. *rel is malloc'ed. */

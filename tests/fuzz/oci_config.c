@@ -1,7 +1,7 @@
 /* Feeds: a bundle's config.json, written to a scratch bundle dir, to ovl_oci_config_load();
  * then what the hook reads of it: the workspace annotation (org.ovlbox.workspace, else "/work"),
  * its mount (ovl_oci_find_mount) and the rootfs-relative path (ovl_oci_container_path), and the
- * on-exit, upperdir and workdir annotations. */
+ * on-exit, upperdir and workdir annotations, alone and as the request (ovl_oci_request_read). */
 #include "ovlbox/oci.h"
 #include "fuzz.h"
 
@@ -36,6 +36,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r = ovl_oci_container_path(ws, &rel, &err);
 	fuzz_check_error(r, &err);
 	free(rel);
+	rel = NULL;
+	r = ovl_oci_workspace_path(ws, "annotation org.ovlbox.workspace", &rel, &err);
+	fuzz_check_error(r, &err);
+	if (r == 0 && (rel == NULL || rel[0] == '\0'))
+		abort();
+	free(rel);
+	struct ovl_oci_request q;
+	r = ovl_oci_request_read(&c, NULL, &q, &err);
+	fuzz_check_error(r, &err);
+	if (r == 0 && ((q.upperdir && q.upperdir[0] != '/') || (q.workdir && q.workdir[0] != '/')))
+		abort();
 	struct ovl_oci_mount m;
 	r = ovl_oci_find_mount(&c, ws, &m, &err);
 	fuzz_check_error(r, &err);

@@ -32,6 +32,8 @@
 #include <unistd.h>
 
 #include "ovlbox/layers.h"
+#include "ovlbox/overlay.h"
+#include "ovlbox/prepare.h"
 
 static char buf[100 * 1024 + 1];
 

@@ -9,6 +9,7 @@
 #include "ovlbox/alloc.h"
 #include "ovlbox/cleanup.h"
 #include "ovlbox/log.h"
+#include "ovlbox/owner.h"
 
 /* STAGE_INFER when the state does not tell. */
 static enum hook_stage infer_stage(const struct ovl_oci_state *s)

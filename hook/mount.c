@@ -18,6 +18,9 @@
 #include "ovlbox/fs.h"
 #include "ovlbox/log.h"
 #include "ovlbox/ns.h"
+#include "ovlbox/overlay.h"
+#include "ovlbox/owner.h"
+#include "ovlbox/prepare.h"
 #include "ovlbox/ready.h"
 #include "ovlbox/registry.h"
 

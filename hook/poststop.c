@@ -11,6 +11,8 @@
 #include "ovlbox/cleanup.h"
 #include "ovlbox/diff.h"
 #include "ovlbox/log.h"
+#include "ovlbox/owner.h"
+#include "ovlbox/prepare.h"
 #include "ovlbox/registry.h"
 
 static int finish_apply(struct hook_ctx *ctx, struct hook_outcome *out, ovl_error_t *err)

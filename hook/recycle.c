@@ -33,6 +33,7 @@
 #include "ovlbox/holders.h"
 #include "ovlbox/json.h"
 #include "ovlbox/log.h"
+#include "ovlbox/owner.h"
 #include "ovlbox/stats.h"
 
 /* How long --kill waits for the holders to exit. */

@@ -22,7 +22,9 @@
 #include "ovlbox/layers.h"
 #include "ovlbox/log.h"
 #include "ovlbox/plan.h"
+#include "ovlbox/prepare.h"
 #include "ovlbox/walk.h"
+#include "ovlbox/workdir.h"
 
 /* The directory of one layer that the last step worked in, reached from the layer's root. Steps
  * come grouped by directory, and a deep tree's post-order steps (a merged chain's DIR steps)
@@ -413,13 +415,13 @@ static int run_plan(struct exec *x, const struct ovl_plan *p, ovl_error_t *err)
 static int remove_work(const struct ovl_layers *l, int work_fd, bool journaled, ovl_error_t *err)
 {
 	const char *work = l->work;
-	const char *names[] = {"work",
-			       "index",
-			       "ovlbox-mode",
-			       "ovlbox-mode.tmp",
-			       "ovlbox-container",
-			       "ovlbox-container.tmp",
-			       OVL_JOURNAL_NAME ".tmp"};
+	const char *names[] = {OVL_WORK_SCRATCH,
+			       OVL_WORK_INDEX,
+			       OVL_MODE_FILE,
+			       OVL_MODE_FILE OVL_WORK_TMP_SUFFIX,
+			       OVL_MARK_FILE,
+			       OVL_MARK_FILE OVL_WORK_TMP_SUFFIX,
+			       OVL_JOURNAL_NAME OVL_WORK_TMP_SUFFIX};
 	for (size_t i = 0; i < N_ELEMENTS(names); i++)
 		if (ovl_remove_tree_at(work_fd, names[i], err) < 0)
 			return ovl_error_wrap(err, "clean work dir %s", ovl_qp(work));

@@ -16,6 +16,7 @@
 #include "ovlbox/cleanup.h"
 #include "ovlbox/fs.h"
 #include "ovlbox/journal.h"
+#include "ovlbox/workdir.h"
 
 #define HEADER "ovlbox-journal 1"
 
@@ -120,7 +121,7 @@ int ovl_journal_write(int work_fd, const struct ovl_plan *p, ovl_error_t *err)
 		format_step(&b, &p->steps[i]);
 	buf_printf(&b, "end %zu\n", p->n);
 	cleanup_free char *text = b.s;
-	const char *tmp = OVL_JOURNAL_NAME ".tmp";
+	const char *tmp = OVL_JOURNAL_NAME OVL_WORK_TMP_SUFFIX;
 	cleanup_close int fd =
 	    openat(work_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0 || ovl_write_all(fd, text, b.len) < 0)

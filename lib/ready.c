@@ -4,7 +4,8 @@
 
 #include "ovlbox/cleanup.h"
 #include "ovlbox/holders.h"
-
+#include "ovlbox/owner.h"
+#include "ovlbox/prepare.h"
 #include "ovlbox/ready.h"
 #include "ovlbox/registry.h"
 

@@ -11,6 +11,7 @@
 #include "ovlbox/cleanup.h"
 #include "ovlbox/fs.h"
 #include "ovlbox/ns.h"
+#include "ovlbox/owner.h"
 #include "ovlbox/plan.h"
 #include "ovlbox/walk.h"
 #include "ovlbox/xattrns.h"

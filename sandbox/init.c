@@ -25,6 +25,8 @@
 #include "ovlbox/cleanup.h"
 #include "ovlbox/fs.h"
 #include "ovlbox/log.h"
+#include "ovlbox/overlay.h"
+#include "ovlbox/prepare.h"
 #include "ovlbox/seccomp.h"
 #include "rootfs.h"
 

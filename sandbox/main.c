@@ -12,6 +12,8 @@
 #include "ovlbox/diff.h"
 #include "ovlbox/json.h"
 #include "ovlbox/log.h"
+#include "ovlbox/owner.h"
+#include "ovlbox/prepare.h"
 #include "run.h"
 
 static const char usage_text[] =

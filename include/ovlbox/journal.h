@@ -12,8 +12,7 @@
 #include <time.h>
 
 #include "error.h"
-
-#define OVL_JOURNAL_NAME "ovlbox-journal"
+#include "workdir.h" /* OVL_JOURNAL_NAME */
 
 /* A journal the reader accepts: lines up to OVL_JOURNAL_LINE_MAX bytes (a path of any depth the
  * kernel allows, escaped, fits), files up to OVL_JOURNAL_FILE_MAX bytes (its steps are held in

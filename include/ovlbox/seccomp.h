@@ -5,7 +5,7 @@
  * calls in the action's process while the sandbox is being built; ovl_seccomp_install() then
  * only does prctl() + seccomp(), as the last step before execve(). The built-in profile is
  * compiled when ovlbox is built (sandbox/gen/), and a run loads that program with
- * ovl_seccomp_from_program(): the same rules, without libseccomp's ~0.3 ms at run time.
+ * ovl_seccomp_from_program(): the same rules, without compiling them with libseccomp at run time.
  *
  * Profile formats accepted by ovl_seccomp_load_file() (JSON, parsed through json.h):
  *   - OCI runtime-spec `linux.seccomp`: defaultAction, defaultErrnoRet, architectures, flags,

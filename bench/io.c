@@ -101,15 +101,17 @@ static void mount_overlay(const char *mode, const char *lower, const char *layer
 	snprintf(work, sizeof(work), "%s/work", layers);
 	if (strcmp(mode, "ovlbox") == 0) {
 		struct ovl_layers l;
-		struct ovl_layer_fds fds;
 		ovl_error_t err = NULL;
 		if (ovl_layers_init(&l, lower, upper, work, &err) < 0 ||
-		    ovl_layers_prepare(&l, false, NULL, &fds, &err) < 0 ||
-		    ovl_layers_mount(&fds, fds.lower, false, &err) < 0) {
+		    ovl_layers_open(&l, &err) < 0 || ovl_layers_prepare(&l, false, NULL, &err) < 0) {
 			fprintf(stderr, "io: libovlbox: %s\n", err->msg);
 			exit(1);
 		}
-		ovl_layer_fds_close(&fds);
+		struct ovl_layer_fds fds = ovl_layers_fds(&l);
+		if (ovl_layers_mount(&fds, l.lower_fd, false, &err) < 0) {
+			fprintf(stderr, "io: libovlbox: %s\n", err->msg);
+			exit(1);
+		}
 		ovl_layers_free(&l);
 	} else {
 		char opts[3 * 4096 + 128];

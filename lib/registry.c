@@ -156,7 +156,7 @@ static bool read_entry(int dir, const char *name, struct entry *e)
 static bool in_chain(const struct ovl_devino *c, size_t n, const struct ovl_devino *d)
 {
 	for (size_t i = 0; i < n; i++)
-		if (c[i].dev == d->dev && c[i].ino == d->ino)
+		if (ovl_devino_equal(&c[i], d))
 			return true;
 	return false;
 }

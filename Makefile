@@ -153,7 +153,8 @@ check:
 	@OVLBOX_BUILD=$(CURDIR)/$(B) OVLBOX_HELPERS=$(CURDIR)/build/rel/tests/helpers tests/run.sh
 
 .PHONY: tests
-tests: $(BINS) $(UNITS) $(HELPERS)
+# the benchmarks are built (not run) too, so a change of lib that breaks them fails here
+tests: $(BINS) $(UNITS) $(HELPERS) $(BENCHES)
 
 demo:
 	@tests/install-deps.sh build

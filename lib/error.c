@@ -95,6 +95,11 @@ enum ovl_reason ovl_error_reason(ovl_error_t err)
 	return err ? err->reason : OVL_REASON_NONE;
 }
 
+static bool terminal_safe(unsigned char c)
+{
+	return c >= 0x20 && c < 0x7f;
+}
+
 const char *ovl_printable(char *buf, size_t size, const char *s)
 {
 	const size_t ellipsis = sizeof("...");
@@ -105,11 +110,11 @@ const char *ovl_printable(char *buf, size_t size, const char *s)
 		return ".";
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		char one[5];
-		size_t n = 1;
+		size_t n;
 		if (*p == '\\')
-			memcpy(one, "\\\\", n = 2);
-		else if (*p >= 0x20 && *p < 0x7f)
-			one[0] = (char)*p;
+			n = (size_t)snprintf(one, sizeof(one), "\\\\");
+		else if (terminal_safe(*p))
+			n = (size_t)snprintf(one, sizeof(one), "%c", *p);
 		else
 			n = (size_t)snprintf(one, sizeof(one), "\\x%02x", *p);
 		if (o + n + ellipsis > size) {
@@ -127,11 +132,6 @@ static bool shell_plain(unsigned char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 	       strchr("/._-+,:@%=", c) != NULL;
-}
-
-static bool terminal_safe(unsigned char c)
-{
-	return c >= 0x20 && c < 0x7f;
 }
 
 char *ovl_shell_quote(const char *s)

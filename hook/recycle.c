@@ -449,36 +449,6 @@ static void stats_close(struct stats_file *sf)
 	sf->name = NULL;
 }
 
-/* text and a newline into a new file tmp in dir_fd, renamed over name; the error names the step
- * that failed. */
-static int replace_file(int dir_fd, const char *tmp, const char *name, const char *text, size_t len,
-			ovl_error_t *err)
-{
-	int fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return ovl_error(err, errno, "create %s", ovl_qp(tmp));
-	const char *failed = NULL;
-	int e = 0;
-	if (ovl_write_all(fd, text, len) < 0 || ovl_write_all(fd, "\n", 1) < 0) {
-		failed = "write";
-		e = errno;
-	}
-	/* where a write is reported only at close (NFS), a failed one must not be renamed in */
-	if (close(fd) < 0 && failed == NULL) {
-		failed = "close";
-		e = errno;
-	}
-	if (failed == NULL && renameat(dir_fd, tmp, dir_fd, name) < 0) {
-		failed = "rename";
-		e = errno;
-	}
-	if (failed == NULL)
-		return 0;
-	if (unlinkat(dir_fd, tmp, 0) < 0)
-		ovl_warn("remove %s: %s", ovl_qp(tmp), strerror(errno));
-	return ovl_error(err, e, "%s %s", failed, ovl_qp(tmp));
-}
-
 /* The "changes" object of `ovlbox run --stats` and "applied", written to a temporary name and
  * renamed over FILE: a reader never sees half of it. */
 static int write_stats(const struct stats_file *sf, const char *path,
@@ -494,7 +464,14 @@ static int write_stats(const struct stats_file *sf, const char *path,
 	const char *text = ovl_jw_text(w, &len, err);
 	char tmp[64];
 	snprintf(tmp, sizeof(tmp), ".ovlbox-stats.%d", (int)getpid());
-	int r = text ? replace_file(sf->dir_fd, tmp, sf->name, text, len, err) : -1;
+	int r = -1;
+	if (text != NULL) {
+		cleanup_free char *line = xmalloc(len + 1);
+		memcpy(line, text, len);
+		line[len] = '\n';
+		struct ovl_replace how = {.tmp = tmp, .mode = 0644};
+		r = ovl_replace_file(sf->dir_fd, sf->name, &how, line, len + 1, err);
+	}
 	ovl_jw_free(w);
 	return r < 0 ? ovl_error_wrap(err, "--stats %s", ovl_qp(path)) : 0;
 }

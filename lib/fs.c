@@ -493,6 +493,62 @@ int ovl_write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+/* O_EXCL, so that tmp is a file of our own making, never one planted there to be written
+ * through; a stale one (a crash between create and rename) is removed first. */
+static int create_tmp(int dir_fd, const char *tmp, mode_t mode)
+{
+	int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+	int fd = openat(dir_fd, tmp, flags, mode);
+	if (fd < 0 && errno == EEXIST && unlinkat(dir_fd, tmp, 0) == 0)
+		fd = openat(dir_fd, tmp, flags, mode);
+	return fd;
+}
+
+/* Fills the new file; returns the failed step, or NULL. A write reported only at close (NFS)
+ * counts: a failed file must not be renamed in. */
+static const char *fill_tmp(int fd, const struct ovl_replace *r, const void *data, size_t len)
+{
+	struct stat mine;
+	if (r->like != NULL) {
+		if (fstat(fd, &mine) < 0)
+			return "stat";
+		if ((mine.st_uid != r->like->st_uid || mine.st_gid != r->like->st_gid) &&
+		    fchown(fd, r->like->st_uid, r->like->st_gid) < 0)
+			return "chown";
+		if (fchmod(fd, r->like->st_mode & 07777) < 0)
+			return "chmod";
+	}
+	if (ovl_write_all(fd, data, len) < 0)
+		return "write";
+	if (r->sync && fsync(fd) < 0)
+		return "fsync";
+	return NULL;
+}
+
+int ovl_replace_file(int dir_fd, const char *name, const struct ovl_replace *r, const void *data,
+		     size_t len, ovl_error_t *err)
+{
+	int fd = create_tmp(dir_fd, r->tmp, r->like ? 0600 : r->mode);
+	if (fd < 0)
+		return ovl_error(err, errno, "create %s", ovl_qp(r->tmp));
+	const char *step = fill_tmp(fd, r, data, len);
+	int e = step ? errno : 0;
+	if (close(fd) < 0 && step == NULL) {
+		step = "close";
+		e = errno;
+	}
+	if (step == NULL && renameat(dir_fd, r->tmp, dir_fd, name) < 0) {
+		step = "rename";
+		e = errno;
+	}
+	if (step == NULL)
+		return 0;
+	if (unlinkat(dir_fd, r->tmp, 0) < 0)
+		return ovl_error_code(err, e, "%s %s: %s; it is left behind: remove: %s", step,
+				      ovl_qp(r->tmp), strerror(e), strerror(errno));
+	return ovl_error(err, e, "%s %s", step, ovl_qp(r->tmp));
+}
+
 int ovl_read_all(int fd, void *buf, size_t len)
 {
 	char *p = buf;

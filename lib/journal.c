@@ -121,13 +121,9 @@ int ovl_journal_write(int work_fd, const struct ovl_plan *p, ovl_error_t *err)
 		format_step(&b, &p->steps[i]);
 	buf_printf(&b, "end %zu\n", p->n);
 	cleanup_free char *text = b.s;
-	const char *tmp = OVL_JOURNAL_NAME OVL_WORK_TMP_SUFFIX;
-	cleanup_close int fd =
-	    openat(work_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0 || ovl_write_all(fd, text, b.len) < 0)
-		return ovl_error(err, errno, "write journal %s", tmp);
-	if (renameat(work_fd, tmp, work_fd, OVL_JOURNAL_NAME) < 0)
-		return ovl_error(err, errno, "rename journal into place");
+	struct ovl_replace how = {.tmp = OVL_JOURNAL_NAME OVL_WORK_TMP_SUFFIX, .mode = 0600};
+	if (ovl_replace_file(work_fd, OVL_JOURNAL_NAME, &how, text, b.len, err) < 0)
+		return ovl_error_wrap(err, "journal");
 	return 0;
 }
 

@@ -62,11 +62,19 @@ static void entry_name(const char *id, char name[32])
 	snprintf(name, 32, "%016" PRIx64, h);
 }
 
-static void put_chain(FILE *f, const struct ovl_devino *c, size_t n)
+/* Bytes an entry may take: a mark and three chains of up to OVL_CHAIN_MAX + 1 " dev:ino" links
+ * (42 bytes at most each) and their newlines. */
+#define ENTRY_MAX (OVL_MARK_MAX + 3 * ((OVL_CHAIN_MAX + 1) * 42 + 1))
+
+/* Appends " dev:ino" for each link and a newline at buf + len; returns the new length, within
+ * ENTRY_MAX for a mark and three chains. */
+static size_t put_chain(char *buf, size_t len, const struct ovl_devino *c, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		fprintf(f, " %" PRIu64 ":%" PRIu64, c[i].dev, c[i].ino);
-	fputc('\n', f);
+		len += (size_t)snprintf(buf + len, ENTRY_MAX - len, " %" PRIu64 ":%" PRIu64,
+					c[i].dev, c[i].ino);
+	buf[len++] = '\n';
+	return len;
 }
 
 static int write_entry(int dir, const struct entry *e, ovl_error_t *err)
@@ -74,22 +82,16 @@ static int write_entry(int dir, const struct entry *e, ovl_error_t *err)
 	char name[32], tmp[40];
 	entry_name(e->id, name);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
-	cleanup_close int fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return ovl_error(err, errno, "%s/%s", OVL_REGISTRY_DIR, tmp);
-	FILE *f = fdopen(ovl_steal_fd(&fd), "w");
-	if (f == NULL)
-		return ovl_error(err, errno, "%s/%s", OVL_REGISTRY_DIR, tmp);
 	/* the id as the mark writes it: escaped, one word */
 	struct ovl_mark m = {.init = e->init};
 	snprintf(m.id, sizeof(m.id), "%s", e->id);
-	char text[OVL_MARK_MAX];
-	ovl_mark_format(&m, text);
-	fputs(text, f);
+	cleanup_free char *text = xmalloc(ENTRY_MAX);
+	size_t len = ovl_mark_format(&m, text);
 	for (int i = 0; i < 3; i++)
-		put_chain(f, e->chain[i], e->n[i]);
-	if (fclose(f) != 0 || renameat(dir, tmp, dir, name) < 0)
-		return ovl_error(err, errno, "write %s/%s", OVL_REGISTRY_DIR, name);
+		len = put_chain(text, len, e->chain[i], e->n[i]);
+	struct ovl_replace how = {.tmp = tmp, .mode = 0600};
+	if (ovl_replace_file(dir, name, &how, text, len, err) < 0)
+		return ovl_error_wrap(err, "%s", OVL_REGISTRY_DIR);
 	return 0;
 }
 
@@ -106,9 +108,6 @@ static bool parse_chain(const char *line, struct ovl_devino *c, size_t *n)
 	}
 	return *n > 0;
 }
-
-/* Bytes an entry may take: a mark and three chains of OVL_CHAIN_MAX " dev:ino" links. */
-#define ENTRY_MAX (OVL_MARK_MAX + 3 * (OVL_CHAIN_MAX * 42 + 1))
 
 /* An entry as written by write_entry: the mark's text (id and init used), then three chains,
  * the last three lines, so that the reader needs to know nothing of the mark's own lines.

@@ -146,37 +146,10 @@ static int replace_config(int dirfd, const struct stat *st, const char *text, si
 					"rewritten in place");
 	char tmp[64];
 	snprintf(tmp, sizeof(tmp), "." CONFIG ".ovlbox-%ld", (long)getpid());
-	cleanup_close int fd =
-	    openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return ovl_error(err, errno, "create %s in the bundle", tmp);
-	const char *step = "stat";
-	struct stat mine;
-	if (fstat(fd, &mine) < 0)
-		goto fail;
-	step = "chown";
-	if ((mine.st_uid != st->st_uid || mine.st_gid != st->st_gid) &&
-	    fchown(fd, st->st_uid, st->st_gid) < 0)
-		goto fail;
-	step = "chmod";
-	if (fchmod(fd, st->st_mode & 07777) < 0)
-		goto fail;
-	step = "write";
-	if (ovl_write_all(fd, text, len) < 0)
-		goto fail;
-	step = "fsync";
-	if (fsync(fd) < 0)
-		goto fail;
-	step = "rename";
-	if (renameat(dirfd, tmp, dirfd, CONFIG) < 0)
-		goto fail;
+	struct ovl_replace how = {.tmp = tmp, .like = st, .sync = true};
+	if (ovl_replace_file(dirfd, CONFIG, &how, text, len, err) < 0)
+		return ovl_error_wrap(err, CONFIG);
 	return 0;
-fail:;
-	int e = errno;
-	if (unlinkat(dirfd, tmp, 0) < 0)
-		return ovl_error(err, e, CONFIG ": %s %s (left in the bundle: remove: %s)", step,
-				 tmp, strerror(errno));
-	return ovl_error(err, e, CONFIG ": %s %s", step, tmp);
 }
 
 int rt_config_update(const char *bundle, const struct rt_settings *s, ovl_error_t *err)

@@ -70,6 +70,21 @@ int ovl_set_owner_mode_times(int fd, const struct stat *st, ovl_error_t *err);
 /* Writes all of buf to fd. */
 int ovl_write_all(int fd, const void *buf, size_t len);
 
+/* How ovl_replace_file makes the new file. */
+struct ovl_replace {
+	const char *tmp;	 /* its temporary name, in the same directory */
+	mode_t mode;		 /* its mode, when like is NULL */
+	const struct stat *like; /* NULL, or the file it replaces: take its owner and mode */
+	bool sync;		 /* fsync it before the rename */
+};
+
+/* Writes data into a new file r->tmp in dir_fd (a stale one from a crash is replaced) and renames
+ * it over name: a reader sees the old file or the new one, never a part. On failure tmp is
+ * removed and the error names the step and tmp ("write .x.tmp: No space left on device"), and
+ * says so when tmp could not be removed either. */
+int ovl_replace_file(int dir_fd, const char *name, const struct ovl_replace *r, const void *data,
+		     size_t len, ovl_error_t *err);
+
 /* Reads exactly len bytes; -1 with errno set on error, or with errno 0 at an early end of file. */
 int ovl_read_all(int fd, void *buf, size_t len);
 

@@ -832,9 +832,8 @@ static int load(struct loader *l, const ovl_json *p, ovl_error_t *err)
 	if (l->base[0] && expect(p, OVL_JSON_OBJECT, "linux.seccomp", err) < 0)
 		return -1;
 	if (ovl_json_type(p) != OVL_JSON_OBJECT)
-		return ovl_error(err, 0, "expected a JSON object, got a%s %s",
-				 ovl_json_type(p) == OVL_JSON_ARRAY ? "n" : "",
-				 ovl_json_type_name(ovl_json_type(p)));
+		return ovl_error(err, 0, "expected a JSON object, got %s",
+				 ovl_json_type_phrase(ovl_json_type(p)));
 	if (parse_action(l, p, "", true, &l->def_action, err) < 0 ||
 	    new_filter(l->def_action, &l->f, err) < 0 || parse_flags(l, p, err) < 0 ||
 	    parse_arches(l, p, err) < 0 ||

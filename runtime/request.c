@@ -126,7 +126,7 @@ static int has_ovlbox_hook(const ovl_json *config, const char *hook, ovl_error_t
 			if (ovl_json_type(entry) != OVL_JSON_OBJECT)
 				return ovl_error(
 				    err, 0, "hooks.%s[%zu]: expected an object, got %s",
-				    ovl_qp(stage), j, ovl_json_type_name(ovl_json_type(entry)));
+				    ovl_qp(stage), j, ovl_json_type_phrase(ovl_json_type(entry)));
 			if (ovl_json_get_member(entry, "path", true, &path, err) < 0 ||
 			    (path && ovl_json_string(path, "path", &p, err) < 0))
 				return ovl_error_wrap(err, "hooks.%s[%zu]", ovl_qp(stage), j);
@@ -205,7 +205,7 @@ int rt_request_read(const ovl_json *config, const struct rt_settings *s, struct 
 	memset(r, 0, sizeof(*r));
 	if (ovl_json_type(config) != OVL_JSON_OBJECT)
 		return ovl_error(err, 0, "expected an object, got %s",
-				 ovl_json_type_name(ovl_json_type(config)));
+				 ovl_json_type_phrase(ovl_json_type(config)));
 	const ovl_json *ann;
 	const char *type, *name;
 	if (field(config, "annotations", OVL_JSON_OBJECT, &ann, err) < 0 ||

@@ -286,6 +286,8 @@ bad_request() {
 	rt_bundle "$(ovl_ann org.ovlbox.workspace=/workspace)"
 	jq -c '.hooks = {"poststop": {"path": "/bin/true"}}' "$C/config.orig" >"$CFG" && cp "$CFG" "$C/config.orig"
 	bad_request "$b: hooks: poststop: expected an array, got an object"
+	jq -c '.hooks = {"poststop": [7]}' "$C/config.orig" >"$CFG" && cp "$CFG" "$C/config.orig"
+	bad_request "$b: hooks\\.poststop\\[0\\]: expected an object, got a number"
 	jq -c '.annotations["org.ovlbox.workspace"] = 7' "$C/config.orig" >"$CFG" && cp "$CFG" "$C/config.orig"
 	bad_request "$b: annotations: org.ovlbox.workspace: expected a string, got a number"
 	# readers that disagree: runc's Go decoder takes "Annotations" for annotations, crun does not

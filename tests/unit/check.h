@@ -3,7 +3,9 @@
 #ifndef OVLBOX_UNIT_CHECK_H
 #define OVLBOX_UNIT_CHECK_H
 
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 static int checks, failures;
 
@@ -17,5 +19,16 @@ static int checks, failures;
 			putchar('\n');                                                             \
 		}                                                                                  \
 	} while (0)
+
+/* mkdtemp(template), opened as a directory fd; aborts, as a test cannot go on without it. */
+static inline int check_scratch_dir(char *template)
+{
+	if (mkdtemp(template) == NULL)
+		abort();
+	int fd = open(template, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		abort();
+	return fd;
+}
 
 #endif

@@ -13,16 +13,6 @@
 
 static char dir_path[] = "/tmp/ovlbox-fs-test.XXXXXX";
 
-static int scratch(void)
-{
-	if (mkdtemp(dir_path) == NULL)
-		abort();
-	int fd = open(dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		abort();
-	return fd;
-}
-
 static void put(int dir, const char *name, const char *text, mode_t mode)
 {
 	int fd = openat(dir, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
@@ -133,7 +123,7 @@ static void failures_name_the_step(int dir)
 int main(void)
 {
 	umask(022);
-	int dir = scratch();
+	int dir = check_scratch_dir(dir_path);
 	replaces_in_a_new_inode(dir);
 	takes_the_old_files_mode(dir);
 	a_stale_temporary_is_not_written_through(dir);

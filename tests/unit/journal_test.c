@@ -10,17 +10,6 @@
 
 static char dir_path[] = "/tmp/ovlbox-journal-test.XXXXXX";
 
-static int scratch(void)
-{
-	char *dir = dir_path;
-	if (mkdtemp(dir) == NULL)
-		abort();
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		abort();
-	return fd;
-}
-
 static void put(int dir, const char *text, size_t len)
 {
 	int fd = openat(dir, OVL_JOURNAL_NAME, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -85,7 +74,7 @@ static void nul_byte(int dir)
 
 int main(void)
 {
-	int dir = scratch();
+	int dir = check_scratch_dir(dir_path);
 	long_line(dir);
 	large_file(dir);
 	nul_byte(dir);

@@ -34,12 +34,12 @@ teardown() {
 start_flipper() {
 	"$OVLBOX_HELPERS/flipper" "$@" >"$C/flip.out" 2>&1 &
 	FLIP=$!
-	local i
-	for ((i = 0; i < 1000; i++)); do
-		[[ -s $C/flip.out ]] && break
+	# up to a minute by the clock: on a loaded machine the flipper can take seconds to start
+	local end=$((SECONDS + 60))
+	while [[ ! -s $C/flip.out ]] && ((SECONDS < end)); do
 		sleep 0.01
 	done
-	[[ $(cat "$C/flip.out") == ready ]] || fail "flipper: $(cat "$C/flip.out")"
+	[[ $(cat "$C/flip.out") == ready ]] || fail "flipper not ready in 60 s: $(cat "$C/flip.out")"
 }
 
 stop_flipper() {

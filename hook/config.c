@@ -152,13 +152,17 @@ void hook_ctx_free(struct hook_ctx *ctx)
 
 char *hook_ovlbox_cmd(const struct hook_ctx *ctx, const char *verb)
 {
-	cleanup_free char *upper = ovl_shell_quote(ctx->layers.upper);
-	cleanup_free char *work = ovl_shell_quote(ctx->layers.work);
-	cleanup_free char *lower = ovl_shell_quote(ctx->layers.lower);
-	const struct ovl_oci_request *q = &ctx->request;
-	return xasprintf("ovlbox %s%s%s%s%s %s", verb, q->upperdir ? " --upper " : "",
-			 q->upperdir ? upper : "", q->workdir ? " --work " : "",
-			 q->workdir ? work : "", lower);
+	cleanup_free char *words = ovl_layers_shell_words(&ctx->layers, "--upper", "--work");
+	return xasprintf("ovlbox %s %s", verb, words);
+}
+
+int hook_apply_failed(const struct hook_ctx *ctx, ovl_error_t *err)
+{
+	const struct ovl_layers *l = &ctx->layers;
+	bool devices = ovl_error_reason(*err) == OVL_REASON_DEVICE_NODE;
+	cleanup_free char *cmd = hook_ovlbox_cmd(ctx, devices ? "apply --allow-devices" : "apply");
+	return ovl_error_wrap(err, "changes to %s not applied, kept in %s; run `%s`",
+			      ovl_qp(l->lower), ovl_qp(l->upper), cmd);
 }
 
 int hook_lock(const struct hook_ctx *ctx, ovl_error_t *err)

@@ -54,9 +54,12 @@ int hook_ctx_load(struct hook_ctx *ctx, int state_fd, enum hook_stage *stage,
 		  const char *layers_under, ovl_error_t *err);
 void hook_ctx_free(struct hook_ctx *ctx);
 
-/* The command that finishes what the hook leaves behind ("ovlbox apply [--upper U] ... DIR");
- * malloc'ed. */
+/* The command that finishes what the hook leaves behind ("ovlbox apply [--upper U] ... DIR",
+ * --upper/--work only where they are not the defaults); malloc'ed. */
 char *hook_ovlbox_cmd(const struct hook_ctx *ctx, const char *verb);
+/* Wraps a failed apply's error with what was kept and the command that finishes it (with
+ * --allow-devices when device nodes stopped it). Returns -1. */
+int hook_apply_failed(const struct hook_ctx *ctx, ovl_error_t *err);
 
 /* Takes the workspace lock, waiting up to HOOK_LOCK_WAIT_MS while another ovlbox holds it. */
 #define HOOK_LOCK_WAIT_MS 2000
@@ -68,9 +71,6 @@ int hook_mount(struct hook_ctx *ctx, bool in_place, ovl_error_t *err);
 
 /* hook_mount with the lock held already. */
 int hook_mount_locked(struct hook_ctx *ctx, bool in_place, ovl_error_t *err);
-
-/* "the layers of LOWER are not the directories container ID marked (...)": -1. */
-int hook_refuse_swapped(const struct hook_ctx *ctx, const char *id, ovl_error_t *err);
 
 /* The state must name the container (its id marks the layers). */
 int hook_check_state_id(const struct hook_ctx *ctx, ovl_error_t *err);

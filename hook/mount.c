@@ -303,15 +303,6 @@ static void undo_prepare(struct hook_ctx *ctx, unsigned created, bool marked)
 		ovl_warn("%s", rerr->msg);
 }
 
-int hook_refuse_swapped(const struct hook_ctx *ctx, const char *id, ovl_error_t *err)
-{
-	const struct ovl_layers *l = &ctx->layers;
-	return ovl_error(err, 0,
-			 "the layers of %s are not the directories container %s marked (upper %s "
-			 "or work %s was replaced): refused, nothing changed",
-			 ovl_qp(l->lower), ovl_qp(id), ovl_qp(l->upper), ovl_qp(l->work));
-}
-
 /* Words what ovl_layers_ready() found, as one line. */
 static int refuse_not_ready(const struct hook_ctx *ctx, int why, const struct ovl_mark *m,
 			    ovl_error_t *err)
@@ -327,7 +318,7 @@ static int refuse_not_ready(const struct hook_ctx *ctx, int why, const struct ov
 				 ovl_qp(l->lower), ovl_qp(m->id), ovl_qp(l->upper),
 				 ovl_qp(l->work));
 	case OVL_READY_SWAPPED:
-		return hook_refuse_swapped(ctx, m->id, err);
+		return ovl_layers_refuse_swapped(&ctx->layers, m->id, err);
 	default:
 		return ovl_error(err, 0,
 				 "workspace %s has unapplied changes in %s (an earlier on-exit "
@@ -342,7 +333,7 @@ static int ready_for_mount(struct hook_ctx *ctx, ovl_error_t *err)
 {
 	struct ovl_layers *l = &ctx->layers;
 	struct ovl_ready_info info;
-	int r = ovl_layers_ready(l, OVL_READY_FOR_MOUNT, ctx->state.id, &info, err);
+	int r = ovl_layers_ready(l, OVL_READY_FOR_MOUNT, ctx->state.id, NULL, &info, err);
 	if (r < 0 && info.journal) {
 		cleanup_free char *cmd = hook_ovlbox_cmd(ctx, "apply");
 		return ovl_error_wrap(
@@ -351,6 +342,8 @@ static int ready_for_mount(struct hook_ctx *ctx, ovl_error_t *err)
 		    "`%s`)",
 		    ovl_qp(l->lower), cmd);
 	}
+	if (r < 0 && ovl_error_reason(*err) != OVL_REASON_NONE)
+		return hook_apply_failed(ctx, err); /* a gone container's on-exit apply */
 	if (r < 0)
 		return -1;
 	if (info.journal)

@@ -20,14 +20,9 @@ static int finish_apply(struct hook_ctx *ctx, struct hook_outcome *out, ovl_erro
 	struct ovl_layers *l = &ctx->layers;
 	struct ovl_apply_opts opts = {0};
 	struct ovl_change_counts c = {0};
-	if (ovl_apply(l, &opts, &c, err) < 0) {
-		/* Nothing is lost: the upper (and the journal, if the apply had started) stay. */
-		bool devices = ovl_error_reason(*err) == OVL_REASON_DEVICE_NODE;
-		cleanup_free char *cmd =
-		    hook_ovlbox_cmd(ctx, devices ? "apply --allow-devices" : "apply");
-		return ovl_error_wrap(err, "changes to %s not applied, kept in %s; run `%s`",
-				      ovl_qp(l->lower), ovl_qp(l->upper), cmd);
-	}
+	/* Nothing is lost: the upper (and the journal, if the apply had started) stay. */
+	if (ovl_apply(l, &opts, &c, err) < 0)
+		return hook_apply_failed(ctx, err);
 	ovl_info("applied %s to %s: %" PRIu64 " added, %" PRIu64 " modified, %" PRIu64
 		 " deleted, %" PRIu64 " bytes",
 		 ovl_qp(l->upper), ovl_qp(l->lower), c.added, c.modified, c.deleted, c.bytes);

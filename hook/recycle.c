@@ -34,6 +34,7 @@
 #include "ovlbox/json.h"
 #include "ovlbox/log.h"
 #include "ovlbox/owner.h"
+#include "ovlbox/ready.h"
 #include "ovlbox/stats.h"
 
 /* How long --kill waits for the holders to exit. */
@@ -124,7 +125,7 @@ static int check_own_mark(const struct hook_ctx *ctx, const struct ovl_mark *m, 
 		    "changed",
 		    ovl_qp(l->lower), ovl_qp(m->id), ovl_qp(ctx->state.id));
 	if (!ovl_layers_match_mark(l, m))
-		return hook_refuse_swapped(ctx, m->id, err);
+		return ovl_layers_refuse_swapped(&ctx->layers, m->id, err);
 	if (m->legacy || m->init.pid <= 0)
 		return 0;
 	struct ovl_proc_id now;

@@ -9,14 +9,6 @@
 #include "ovlbox/alloc.h"
 #include "ovlbox/error.h"
 
-static char *vformat(const char *fmt, va_list ap)
-{
-	char *s = NULL;
-	if (vasprintf(&s, fmt, ap) < 0)
-		abort(); /* out of memory, as xasprintf */
-	return s;
-}
-
 /* *err = the message (with ": strerror(errnum)" when told to) and errnum. */
 static int set_error(ovl_error_t *err, int errnum, bool with_strerror, const char *fmt, va_list ap)
 {
@@ -24,7 +16,7 @@ static int set_error(ovl_error_t *err, int errnum, bool with_strerror, const cha
 		return -1;
 	ovl_error_free(err);
 	struct ovl_error *e = xcalloc(1, sizeof(*e));
-	char *head = vformat(fmt, ap);
+	char *head = xvasprintf(fmt, ap);
 	if (errnum != 0 && with_strerror) {
 		e->msg = xasprintf("%s: %s", head, strerror(errnum));
 		free(head);
@@ -54,18 +46,34 @@ int ovl_error_code(ovl_error_t *err, int code, const char *fmt, ...)
 	return -1;
 }
 
-int ovl_error_wrap(ovl_error_t *err, const char *fmt, ...)
+/* (*err)->msg = "TEXT: msg" (prefix) or "msgTEXT", TEXT formatted; errno and reason kept. */
+static void extend(ovl_error_t *err, bool prefix, const char *fmt, va_list ap)
 {
 	if (err == NULL || *err == NULL)
-		return -1;
-	va_list ap;
-	va_start(ap, fmt);
-	char *head = vformat(fmt, ap);
-	va_end(ap);
-	char *msg = xasprintf("%s: %s", head, (*err)->msg);
-	free(head);
+		return;
+	char *text = xvasprintf(fmt, ap);
+	char *msg =
+	    prefix ? xasprintf("%s: %s", text, (*err)->msg) : xasprintf("%s%s", (*err)->msg, text);
+	free(text);
 	free((*err)->msg);
 	(*err)->msg = msg;
+}
+
+int ovl_error_wrap(ovl_error_t *err, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	extend(err, true, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int ovl_error_append(ovl_error_t *err, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	extend(err, false, fmt, ap);
+	va_end(ap);
 	return -1;
 }
 

@@ -286,9 +286,9 @@ int ovl_remove_tree_at(int dirfd, const char *name, ovl_error_t *err)
 	return 0;
 }
 
-static void proc_fd_path(char buf[static 32], int fd)
+void ovl_proc_fd_path(char buf[OVL_PROC_FD_PATH_MAX], int fd)
 {
-	snprintf(buf, 32, "/proc/self/fd/%d", fd);
+	snprintf(buf, OVL_PROC_FD_PATH_MAX, "/proc/self/fd/%d", fd);
 }
 
 /* The xattr calls on fd itself where that works; an O_PATH fd (any file type, symlinks
@@ -299,8 +299,8 @@ static ssize_t list_xattrs(int fd, char *buf, size_t size)
 	ssize_t n = flistxattr(fd, buf, size);
 	if (n >= 0 || errno != EBADF)
 		return n;
-	char p[32];
-	proc_fd_path(p, fd);
+	char p[OVL_PROC_FD_PATH_MAX];
+	ovl_proc_fd_path(p, fd);
 	return listxattr(p, buf, size);
 }
 
@@ -309,8 +309,8 @@ ssize_t ovl_fgetxattr(int fd, const char *name, void *buf, size_t size)
 	ssize_t n = fgetxattr(fd, name, buf, size);
 	if (n >= 0 || errno != EBADF)
 		return n;
-	char p[32];
-	proc_fd_path(p, fd);
+	char p[OVL_PROC_FD_PATH_MAX];
+	ovl_proc_fd_path(p, fd);
 	return getxattr(p, name, buf, size);
 }
 
@@ -374,8 +374,8 @@ int ovl_fsetxattr(int fd, const char *name, const void *value, size_t len, int f
 	int r = fsetxattr(fd, name, value, len, flags);
 	if (r == 0 || errno != EBADF)
 		return r;
-	char p[32];
-	proc_fd_path(p, fd);
+	char p[OVL_PROC_FD_PATH_MAX];
+	ovl_proc_fd_path(p, fd);
 	return setxattr(p, name, value, len, flags);
 }
 
@@ -390,8 +390,8 @@ int ovl_xattr_remove(int fd, const char *name, ovl_error_t *err)
 {
 	int r = fremovexattr(fd, name);
 	if (r < 0 && errno == EBADF) {
-		char p[32];
-		proc_fd_path(p, fd);
+		char p[OVL_PROC_FD_PATH_MAX];
+		ovl_proc_fd_path(p, fd);
 		r = removexattr(p, name);
 	}
 	if (r < 0 && errno != ENODATA)
@@ -458,8 +458,8 @@ int ovl_set_owner_mode_times(int fd, const struct stat *st, ovl_error_t *err)
 	if (!S_ISLNK(st->st_mode)) {
 		int r = fchmod(fd, st->st_mode & 07777);
 		if (r < 0 && errno == EBADF) { /* O_PATH */
-			char p[32];
-			proc_fd_path(p, fd);
+			char p[OVL_PROC_FD_PATH_MAX];
+			ovl_proc_fd_path(p, fd);
 			r = chmod(p, st->st_mode & 07777);
 		}
 		if (r < 0)
@@ -469,8 +469,8 @@ int ovl_set_owner_mode_times(int fd, const struct stat *st, ovl_error_t *err)
 	struct timespec ts[2] = {st->st_atim, st->st_mtim};
 	if (utimensat(fd, "", ts, AT_EMPTY_PATH) < 0) {
 		/* Older kernels lack AT_EMPTY_PATH for utimensat; go through /proc. */
-		char p[32];
-		proc_fd_path(p, fd);
+		char p[OVL_PROC_FD_PATH_MAX];
+		ovl_proc_fd_path(p, fd);
 		if (S_ISLNK(st->st_mode) || utimensat(AT_FDCWD, p, ts, 0) < 0)
 			return ovl_error(err, errno, "set times");
 	}
@@ -495,12 +495,17 @@ int ovl_write_all(int fd, const void *buf, size_t len)
 
 /* O_EXCL, so that tmp is a file of our own making, never one planted there to be written
  * through; a stale one (a crash between create and rename) is removed first. */
-static int create_tmp(int dir_fd, const char *tmp, mode_t mode)
+static int create_tmp(int dir_fd, const char *tmp, mode_t mode, ovl_error_t *err)
 {
 	int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
 	int fd = openat(dir_fd, tmp, flags, mode);
-	if (fd < 0 && errno == EEXIST && unlinkat(dir_fd, tmp, 0) == 0)
+	if (fd < 0 && errno == EEXIST) {
+		if (unlinkat(dir_fd, tmp, 0) < 0)
+			return ovl_error(err, errno, "remove the stale %s", ovl_qp(tmp));
 		fd = openat(dir_fd, tmp, flags, mode);
+	}
+	if (fd < 0)
+		return ovl_error(err, errno, "create %s", ovl_qp(tmp));
 	return fd;
 }
 
@@ -528,9 +533,9 @@ static const char *fill_tmp(int fd, const struct ovl_replace *r, const void *dat
 int ovl_replace_file(int dir_fd, const char *name, const struct ovl_replace *r, const void *data,
 		     size_t len, ovl_error_t *err)
 {
-	int fd = create_tmp(dir_fd, r->tmp, r->like ? 0600 : r->mode);
+	int fd = create_tmp(dir_fd, r->tmp, r->like ? 0600 : r->mode, err);
 	if (fd < 0)
-		return ovl_error(err, errno, "create %s", ovl_qp(r->tmp));
+		return -1;
 	const char *step = fill_tmp(fd, r, data, len);
 	int e = step ? errno : 0;
 	if (close(fd) < 0 && step == NULL) {
@@ -543,9 +548,11 @@ int ovl_replace_file(int dir_fd, const char *name, const struct ovl_replace *r, 
 	}
 	if (step == NULL)
 		return 0;
-	if (unlinkat(dir_fd, r->tmp, 0) < 0)
+	if (unlinkat(dir_fd, r->tmp, 0) < 0) {
+		int left = errno;
 		return ovl_error_code(err, e, "%s %s: %s; it is left behind: remove: %s", step,
-				      ovl_qp(r->tmp), strerror(e), strerror(errno));
+				      ovl_qp(r->tmp), strerror(e), strerror(left));
+	}
 	return ovl_error(err, e, "%s %s", step, ovl_qp(r->tmp));
 }
 

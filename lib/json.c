@@ -792,8 +792,7 @@ static int rw_fail(struct rw *rw, const char *fmt, ...)
 	if (rw->error == NULL) {
 		va_list ap;
 		va_start(ap, fmt);
-		if (vasprintf(&rw->error, fmt, ap) < 0)
-			abort(); /* out of memory, as xasprintf */
+		rw->error = xvasprintf(fmt, ap);
 		va_end(ap);
 	}
 	return 0; /* yajl stops: yajl_status_client_canceled */

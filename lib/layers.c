@@ -79,8 +79,8 @@ int ovl_layers_init(struct ovl_layers *l, const char *lower, const char *upper, 
 	fds_unset(l);
 	if (canonical_abs("workspace", lower, &l->lower, err) < 0)
 		goto fail;
-	du = upper ? NULL : with_suffix(l->lower, ".upper");
-	dw = work ? NULL : with_suffix(l->lower, ".work");
+	du = upper ? NULL : with_suffix(l->lower, OVL_UPPER_SUFFIX);
+	dw = work ? NULL : with_suffix(l->lower, OVL_WORK_SUFFIX);
 	if (canonical_abs("upper dir", upper ? upper : du, &l->upper, err) < 0 ||
 	    canonical_abs("work dir", work ? work : dw, &l->work, err) < 0)
 		goto fail;
@@ -130,6 +130,41 @@ void ovl_layers_free(struct ovl_layers *l)
 void ovl_layers_close(struct ovl_layers *l)
 {
 	close_fds(l);
+}
+
+static bool is_lower_with(const struct ovl_layers *l, const char *path, const char *suffix)
+{
+	size_t n = strlen(l->lower);
+	return strncmp(path, l->lower, n) == 0 && strcmp(path + n, suffix) == 0;
+}
+
+bool ovl_layers_upper_is_default(const struct ovl_layers *l)
+{
+	return is_lower_with(l, l->upper, OVL_UPPER_SUFFIX);
+}
+
+bool ovl_layers_work_is_default(const struct ovl_layers *l)
+{
+	return is_lower_with(l, l->work, OVL_WORK_SUFFIX);
+}
+
+/* "FLAG PATH " with PATH a shell word, or "" for the default layer. */
+static char *layer_words(const char *flag, const char *path, bool is_default)
+{
+	if (is_default)
+		return xstrdup("");
+	cleanup_free char *q = ovl_shell_quote(path);
+	return xasprintf("%s %s ", flag, q);
+}
+
+char *ovl_layers_shell_words(const struct ovl_layers *l, const char *upper_flag,
+			     const char *work_flag)
+{
+	cleanup_free char *upper =
+	    layer_words(upper_flag, l->upper, ovl_layers_upper_is_default(l));
+	cleanup_free char *work = layer_words(work_flag, l->work, ovl_layers_work_is_default(l));
+	cleanup_free char *lower = ovl_shell_quote(l->lower);
+	return xasprintf("%s%s%s", upper, work, lower);
 }
 
 const char *ovl_layers_upper_name(const struct ovl_layers *l)
@@ -324,7 +359,7 @@ bool ovl_devino_equal(const struct ovl_devino *a, const struct ovl_devino *b)
 	return a->dev == b->dev && a->ino == b->ino;
 }
 
-static bool in_chain(const struct ovl_devino *chain, size_t n, const struct ovl_devino *d)
+bool ovl_devino_in(const struct ovl_devino *chain, size_t n, const struct ovl_devino *d)
 {
 	for (size_t i = 0; i < n; i++)
 		if (ovl_devino_equal(&chain[i], d))
@@ -351,7 +386,7 @@ static int chain_up(int fd, struct ovl_devino *chain, size_t *n, const struct ov
 			return -1;
 		}
 		chain[(*n)++] = d;
-		if (in_chain(stop, nstop, &d))
+		if (ovl_devino_in(stop, nstop, &d))
 			return 0;
 		int up = openat(cur, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
 		close(cur);
@@ -387,7 +422,7 @@ int ovl_layers_check_apart(const struct ovl_layers *l, ovl_error_t *err)
 					 ovl_qp(paths[i]));
 	for (int i = 0; i < 3; i++)
 		for (int j = 0; j < 3; j++)
-			if (i != j && exists[j] && in_chain(chains[i], n[i], &chains[j][0]))
+			if (i != j && exists[j] && ovl_devino_in(chains[i], n[i], &chains[j][0]))
 				return ovl_error(err, 0,
 						 "%s %s lies in %s %s (through a symlink or a "
 						 "mount): they must be separate trees",

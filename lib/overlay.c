@@ -16,17 +16,10 @@
 #include "ovlbox/overlay.h"
 #include "ovlbox/workdir.h"
 
-/* "/proc/self/fd/" and an int, with its NUL. */
-#define PROC_FD_PATH_MAX 32
 /* More than build_opts() ever sets. */
 #define MOUNT_OPTS_MAX 16
 /* mount(2)'s data string: the options of MOUNT_OPTS_MAX with their /proc/self/fd paths. */
 #define MOUNT_DATA_MAX 512
-
-static void proc_fd_path(char path[PROC_FD_PATH_MAX], int fd)
-{
-	snprintf(path, PROC_FD_PATH_MAX, "/proc/self/fd/%d", fd);
-}
 
 struct ovl_layer_fds ovl_layers_fds(const struct ovl_layers *l)
 {
@@ -94,11 +87,11 @@ struct mount_opt {
 };
 
 static int build_opts(const struct ovl_layer_fds *fds, bool userxattr,
-		      char paths[3][PROC_FD_PATH_MAX], struct mount_opt opts[MOUNT_OPTS_MAX])
+		      char paths[3][OVL_PROC_FD_PATH_MAX], struct mount_opt opts[MOUNT_OPTS_MAX])
 {
-	proc_fd_path(paths[0], fds->lower);
-	proc_fd_path(paths[1], fds->upper);
-	proc_fd_path(paths[2], fds->work);
+	ovl_proc_fd_path(paths[0], fds->lower);
+	ovl_proc_fd_path(paths[1], fds->upper);
+	ovl_proc_fd_path(paths[2], fds->work);
 	int n = 0;
 	opts[n++] = (struct mount_opt){"lowerdir", paths[0], false, fds->lower, "lowerdir+"};
 	opts[n++] = (struct mount_opt){"upperdir", paths[1], false, fds->upper, "upperdir"};
@@ -192,8 +185,8 @@ static int mount_data(const struct mount_opt *opts, int n, const bool *skip,
 /* mount(2): one data string; on EINVAL retry without the optional options, one at a time. */
 static int mount_legacy(struct mount_opt *opts, int n, int target_fd, ovl_error_t *err)
 {
-	char target[PROC_FD_PATH_MAX];
-	proc_fd_path(target, target_fd);
+	char target[OVL_PROC_FD_PATH_MAX];
+	ovl_proc_fd_path(target, target_fd);
 	bool skip[MOUNT_OPTS_MAX] = {false};
 	for (;;) {
 		char data[MOUNT_DATA_MAX];
@@ -217,7 +210,7 @@ static int mount_legacy(struct mount_opt *opts, int n, int target_fd, ovl_error_
 int ovl_layers_mount(const struct ovl_layer_fds *fds, int target_fd, bool userxattr,
 		     ovl_error_t *err)
 {
-	char paths[3][PROC_FD_PATH_MAX];
+	char paths[3][OVL_PROC_FD_PATH_MAX];
 	struct mount_opt opts[MOUNT_OPTS_MAX];
 	int n = build_opts(fds, userxattr, paths, opts);
 	cleanup_close int mfd = overlay_fsmount(opts, n, 0, err);
@@ -260,8 +253,8 @@ int ovl_mount_set_readonly(int target_fd, ovl_error_t *err)
 	for (size_t i = 0; i < N_ELEMENTS(keep); i++)
 		if (sv.f_flag & keep[i].st)
 			flags |= keep[i].ms;
-	char path[PROC_FD_PATH_MAX];
-	proc_fd_path(path, target_fd);
+	char path[OVL_PROC_FD_PATH_MAX];
+	ovl_proc_fd_path(path, target_fd);
 	if (mount(NULL, path, NULL, flags, NULL) < 0)
 		return ovl_error(err, errno, "make the workspace mount read-only (remount)");
 	return 0;
@@ -270,7 +263,7 @@ int ovl_mount_set_readonly(int target_fd, ovl_error_t *err)
 int ovl_layers_fsmount(const struct ovl_layer_fds *fds, bool userxattr, unsigned int attrs,
 		       ovl_error_t *err)
 {
-	char paths[3][PROC_FD_PATH_MAX];
+	char paths[3][OVL_PROC_FD_PATH_MAX];
 	struct mount_opt opts[MOUNT_OPTS_MAX];
 	int n = build_opts(fds, userxattr, paths, opts);
 	int mfd = overlay_fsmount(opts, n, attrs, err);

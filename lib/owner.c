@@ -73,7 +73,9 @@ static size_t read_tag(int wfd, const struct tag *t, char *buf, size_t size)
 	if (n <= 0)
 		n = readlinkat(wfd, t->file, buf, size - 1);
 	if (n <= 0) {
-		cleanup_close int fd = openat(wfd, t->file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		/* O_NONBLOCK: a FIFO planted in another's work dir must not hang the read */
+		cleanup_close int fd =
+		    openat(wfd, t->file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 		n = fd >= 0 ? read(fd, buf, size - 1) : -1;
 	}
 	buf[n > 0 ? n : 0] = '\0';
@@ -117,7 +119,10 @@ int ovl_layers_write_mode(const struct ovl_layers *l, bool userxattr, ovl_error_
 int ovl_layers_state(const struct ovl_layers *l, ovl_error_t *err)
 {
 	if (l->work_fd >= 0) {
-		if (faccessat(l->work_fd, OVL_JOURNAL_NAME, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		/* fstatat, not faccessat: glibc makes that faccessat2, which older seccomp
+		 * profiles refuse with EPERM */
+		struct stat st;
+		if (fstatat(l->work_fd, OVL_JOURNAL_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0)
 			return OVL_STATE_JOURNAL;
 		if (errno != ENOENT)
 			return ovl_error(err, errno, "work dir %s: look for %s", ovl_qp(l->work),

@@ -151,8 +151,10 @@ static int remove_layer(int parent, const char *name, int *fd, const char *what,
 	}
 	if (errno != 0)
 		return ovl_error(err, errno, "remove %s %s: read it", what, ovl_qp(path));
-	struct stat st;
-	struct ovl_devino want = ovl_devino_of_fd(*fd);
+	struct stat st, mine;
+	if (fstat(*fd, &mine) < 0)
+		return ovl_error(err, errno, "remove %s %s: stat it", what, ovl_qp(path));
+	struct ovl_devino want = ovl_devino_of_stat(&mine);
 	if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno != ENOENT)
 			return ovl_error(err, errno, "remove %s %s", what, ovl_qp(path));

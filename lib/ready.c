@@ -10,12 +10,13 @@
 #include "ovlbox/registry.h"
 
 /* Carries out the on-exit a gone owner recorded: what its poststop would have done. */
-static int recover(struct ovl_layers *l, const struct ovl_mark *m, ovl_error_t *err)
+static int recover(struct ovl_layers *l, const struct ovl_mark *m,
+		   const struct ovl_apply_opts *opts, ovl_error_t *err)
 {
-	struct ovl_apply_opts opts = {0};
+	static const struct ovl_apply_opts defaults;
 	switch (m->on_exit) {
 	case OVL_ON_EXIT_APPLY:
-		return ovl_apply(l, &opts, NULL, err);
+		return ovl_apply(l, opts ? opts : &defaults, NULL, err);
 	case OVL_ON_EXIT_DISCARD:
 		return ovl_layers_discard(l, err);
 	case OVL_ON_EXIT_KEEP:
@@ -47,7 +48,8 @@ static int owner_alive(const struct ovl_mark *m, enum ovl_ready_purpose purpose,
 }
 
 static int check_owner(struct ovl_layers *l, enum ovl_ready_purpose purpose, const char *self,
-		       struct ovl_ready_info *info, ovl_error_t *err)
+		       const struct ovl_apply_opts *opts, struct ovl_ready_info *info,
+		       ovl_error_t *err)
 {
 	int r = ovl_layers_mark(l, &info->mark, err);
 	if (r <= 0)
@@ -66,7 +68,7 @@ static int check_owner(struct ovl_layers *l, enum ovl_ready_purpose purpose, con
 	if (info->mark.legacy || purpose == OVL_READY_FOR_DISCARD)
 		return OVL_READY_OK; /* an old mark's layers are applied as before marks knew more
 				      */
-	if (recover(l, &info->mark, err) < 0)
+	if (recover(l, &info->mark, opts, err) < 0)
 		return ovl_error_wrap(err, "carry out the on-exit %s of gone container %s",
 				      ovl_on_exit_name(info->mark.on_exit), ovl_qp(info->mark.id));
 	if (alive)
@@ -81,7 +83,8 @@ static int check_owner(struct ovl_layers *l, enum ovl_ready_purpose purpose, con
 }
 
 int ovl_layers_ready(struct ovl_layers *l, enum ovl_ready_purpose purpose, const char *self,
-		     struct ovl_ready_info *info, ovl_error_t *err)
+		     const struct ovl_apply_opts *opts, struct ovl_ready_info *info,
+		     ovl_error_t *err)
 {
 	memset(info, 0, sizeof(*info));
 	int st = ovl_layers_state(l, err);
@@ -91,11 +94,11 @@ int ovl_layers_ready(struct ovl_layers *l, enum ovl_ready_purpose purpose, const
 		info->journal = true;
 		/* a half-applied workspace is worse than either end: finish it whoever owned it
 		 * (only an apply writes a journal, and only with no overlay mounted) */
-		struct ovl_apply_opts opts = {0};
-		if (ovl_apply(l, &opts, NULL, err) < 0 || ovl_layers_reopen(l, err) < 0)
+		static const struct ovl_apply_opts as_planned; /* options count at planning only */
+		if (ovl_apply(l, &as_planned, NULL, err) < 0 || ovl_layers_reopen(l, err) < 0)
 			return -1;
 	}
-	int r = check_owner(l, purpose, self, info, err);
+	int r = check_owner(l, purpose, self, opts, info, err);
 	if (r != OVL_READY_OK)
 		return r;
 	if (purpose != OVL_READY_FOR_MOUNT)
@@ -104,4 +107,12 @@ int ovl_layers_ready(struct ovl_layers *l, enum ovl_ready_purpose purpose, const
 	if (st < 0)
 		return -1;
 	return st == OVL_STATE_CLEAN ? OVL_READY_OK : OVL_READY_PENDING;
+}
+
+int ovl_layers_refuse_swapped(const struct ovl_layers *l, const char *id, ovl_error_t *err)
+{
+	return ovl_error(err, 0,
+			 "the layers of %s are not the directories container %s marked (upper %s "
+			 "or work %s was replaced): refused, nothing changed",
+			 ovl_qp(l->lower), ovl_qp(id), ovl_qp(l->upper), ovl_qp(l->work));
 }

@@ -152,14 +152,6 @@ static bool read_entry(int dir, const char *name, struct entry *e)
 	return true;
 }
 
-static bool in_chain(const struct ovl_devino *c, size_t n, const struct ovl_devino *d)
-{
-	for (size_t i = 0; i < n; i++)
-		if (ovl_devino_equal(&c[i], d))
-			return true;
-	return false;
-}
-
 /* Whether one of ours is, lies in or contains one of theirs. A layer not made yet (first link
  * 0:0) lies where its parent's chain says and contains nothing. */
 static bool overlaps(const struct entry *ours, const struct entry *theirs,
@@ -169,9 +161,9 @@ static bool overlaps(const struct entry *ours, const struct entry *theirs,
 		for (int j = 0; j < 3; j++) {
 			const struct ovl_devino *o = ours->chain[i], *t = theirs->chain[j];
 			size_t on = ours->n[i], tn = theirs->n[j];
-			bool same = o[0].ino && o[0].dev == t[0].dev && o[0].ino == t[0].ino;
-			bool in = t[0].ino && in_chain(o, on, &t[0]);
-			bool contains = o[0].ino && in_chain(t, tn, &o[0]);
+			bool same = o[0].ino && ovl_devino_equal(&o[0], &t[0]);
+			bool in = t[0].ino && ovl_devino_in(o, on, &t[0]);
+			bool contains = o[0].ino && ovl_devino_in(t, tn, &o[0]);
 			if (!same && !in && !contains)
 				continue;
 			memcpy(c->id, theirs->id, sizeof(c->id));

@@ -38,15 +38,15 @@ static void close_keep_errno(int fd)
 int ovl_walk_init(struct ovl_walk *w, int root_fd, int flags, bool rewind, size_t data_size)
 {
 	memset(w, 0, sizeof(*w));
+	struct stat st;
+	if (fstat(root_fd, &st) < 0)
+		return -1;
 	w->flags = flags;
 	w->rewind = rewind;
 	w->data_size = data_size;
 	w->cap = 8;
 	w->lv = xcalloc(w->cap, sizeof(*w->lv));
 	w->data = xcalloc(w->cap, data_size ? data_size : 1);
-	struct stat st;
-	if (fstat(root_fd, &st) < 0)
-		return -1;
 	w->lv[0] = (struct ovl_walk_level){
 	    .dev = st.st_dev, .ino = st.st_ino, .fd = root_fd, .off = 0, .seek = true};
 	w->n = 1;

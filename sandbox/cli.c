@@ -42,20 +42,20 @@ int enter_rootless_userns(ovl_error_t *err)
 	static bool entered;
 	if (geteuid() == 0 || entered)
 		return 0;
-	entered = true;
 	uid_t uid = geteuid();
 	gid_t gid = getegid();
 	if (unshare(CLONE_NEWUSER) < 0)
 		return ovl_error(err, errno, "create user namespace (needed as non-root)");
-	return ovl_ns_map_root(0, uid, gid, err);
+	if (ovl_ns_map_root(0, uid, gid, err) < 0)
+		return -1;
+	entered = true;
+	return 0;
 }
 
 int cli_name_xattr_ns_flags(int r, ovl_error_t *err)
 {
-	if (r == OVL_XATTR_NS_AMBIGUOUS) {
-		cleanup_free char *msg = xstrdup((*err)->msg);
-		ovl_error(err, 0, "%s: name it with --userxattr or --no-userxattr", msg);
-	}
+	if (r == OVL_XATTR_NS_AMBIGUOUS)
+		ovl_error_append(err, ": name it with --userxattr or --no-userxattr");
 	return r;
 }
 
@@ -68,51 +68,32 @@ int cli_apply(struct ovl_layers *l, const struct ovl_apply_opts *opts,
 	return r;
 }
 
-/* " --FLAG PATH" when path is not lower + suffix (the default), else "". */
-static char *layer_flag(const char *flag, const char *path, const char *lower, const char *suffix)
-{
-	size_t n = strlen(lower);
-	if (!strncmp(path, lower, n) && !strcmp(path + n, suffix))
-		return xstrdup("");
-	cleanup_free char *q = ovl_shell_quote(path);
-	return xasprintf(" --%s %s", flag, q);
-}
-
 char *cli_layers_cmd(const struct ovl_layers *l, const char *verb)
 {
-	cleanup_free char *upper = layer_flag("upper", l->upper, l->lower, ".upper");
-	cleanup_free char *work = layer_flag("work", l->work, l->lower, ".work");
-	cleanup_free char *lower = ovl_shell_quote(l->lower);
-	return xasprintf("ovlbox %s%s%s %s", verb, upper, work, lower);
+	cleanup_free char *words = ovl_layers_shell_words(l, "--upper", "--work");
+	return xasprintf("ovlbox %s %s", verb, words);
 }
 
 void cli_apply_advice(const struct ovl_layers *l, ovl_error_t *err)
 {
-	cleanup_free char *msg = NULL;
 	switch (ovl_error_reason(*err)) {
 	case OVL_REASON_DEVICE_NODE:
-		msg = xasprintf("%s (use --allow-devices)", (*err)->msg);
+		ovl_error_append(err, " (use --allow-devices)");
 		break;
 	case OVL_REASON_JOURNAL_KEPT: {
 		cleanup_free char *cmd = cli_layers_cmd(l, "apply");
-		msg = xasprintf("%s; run `%s` to finish", (*err)->msg, cmd);
+		ovl_error_append(err, "; run `%s` to finish", cmd);
 		break;
 	}
 	case OVL_REASON_NONE:
-		return;
+		break;
 	}
-	free((*err)->msg);
-	(*err)->msg = ovl_steal_ptr(&msg);
 }
 
 int refuse_owned(const struct ovl_layers *l, int why, const struct ovl_mark *m, ovl_error_t *err)
 {
 	if (why == OVL_READY_SWAPPED)
-		return ovl_error(err, 0,
-				 "the layers of %s are not the directories container %s marked "
-				 "(upper %s or work %s was replaced): refused, nothing changed",
-				 ovl_qp(l->lower), ovl_qp(m->id), ovl_qp(l->upper),
-				 ovl_qp(l->work));
+		return ovl_layers_refuse_swapped(l, m->id, err);
 	return ovl_error(err, 0, "workspace %s is in use by running container %s", ovl_qp(l->lower),
 			 ovl_qp(m->id));
 }

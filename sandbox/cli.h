@@ -43,7 +43,8 @@ int cli_apply(struct ovl_layers *l, const struct ovl_apply_opts *opts,
 /* "ovlbox VERB [--upper U] [--work W] DIR" for l, each path a shell word (ovl_shell_quote), to
  * paste: --upper/--work only where they are not the defaults. Allocated. */
 char *cli_layers_cmd(const struct ovl_layers *l, const char *verb);
-/* Appends to a failed apply's message what to do about its reason (ovl_error_reason). */
+/* Appends to a failed apply's message what to do about its reason (ovl_error_reason): after
+ * ovl_apply, and after ovl_layers_ready, which may apply (a journal, a gone owner's on-exit). */
 void cli_apply_advice(const struct ovl_layers *l, ovl_error_t *err);
 
 /* One line for layers ovl_layers_ready() found owned: OVL_READY_IN_USE or OVL_READY_SWAPPED. */

@@ -52,6 +52,7 @@ void install_handlers(void (*fn)(int))
 	/* SA_RESTART: a forwarded signal must not fail a set-up step with EINTR */
 	struct sigaction sa = {.sa_handler = fn, .sa_flags = SA_RESTART};
 	sigemptyset(&sa.sa_mask);
+	/* sigaction fails only for a signal that cannot be caught: none of these */
 	for (size_t i = 0; i < N_ELEMENTS(forwarded_signals); i++)
 		sigaction(forwarded_signals[i], &sa, NULL);
 }
@@ -60,7 +61,7 @@ void forwarded_signals_mask(int how)
 {
 	sigset_t set;
 	forwarded_set(&set);
-	sigprocmask(how, &set, NULL);
+	sigprocmask(how, &set, NULL); /* fails only for an invalid how */
 }
 
 static void init_fail(int fd, struct init_report *r, ovl_error_t *err) __attribute__((noreturn));
@@ -167,6 +168,7 @@ static void exec_action(const struct run_opts *o, struct ovl_seccomp *filter, st
 static void exec_action(const struct run_opts *o, struct ovl_seccomp *filter, struct action_fds fds)
 {
 	ovl_error_t err = NULL;
+	/* SIGKILL, SIGSTOP and the C library's own signals refuse: nothing to reset there */
 	for (int s = 1; s < NSIG; s++)
 		signal(s, SIG_DFL);
 	/* The forwarded signals stay blocked, as init forked us, until right before execve():
@@ -396,8 +398,8 @@ static void reap_all(pid_t action, int *action_status)
  * parent can apply while the kernel tears the rest of the namespaces down. */
 static bool unmount_workspace(int ws_mnt)
 {
-	char p[32];
-	snprintf(p, sizeof(p), "/proc/self/fd/%d", ws_mnt);
+	char p[OVL_PROC_FD_PATH_MAX];
+	ovl_proc_fd_path(p, ws_mnt);
 	bool done = umount2(p, MNT_DETACH) == 0;
 	close(ws_mnt);
 	return done;
@@ -477,7 +479,7 @@ void sandbox_init(const struct run_opts *o, struct ovl_layers *l, struct ovl_sec
 	install_handlers(forward_signal);
 	struct action a = {.pid = -1, .go = -1, .exec = -1, .net = -1};
 	const int not_for_action[] = {report_fd, tmpfs_sock, sync_fd};
-	if (fork_action(o, filter, not_for_action, 3, &a, &err) < 0)
+	if (fork_action(o, filter, not_for_action, N_ELEMENTS(not_for_action), &a, &err) < 0)
 		init_fail(report_fd, &rep, &err);
 	forwarded_signals_mask(SIG_UNBLOCK); /* those that came meanwhile go to the action now */
 	if (make_mount_namespace(&err) < 0)
@@ -503,7 +505,8 @@ void sandbox_init(const struct run_opts *o, struct ovl_layers *l, struct ovl_sec
 
 	reap_all(a.pid, &rep.wait_status);
 	rep.unmounted = unmount_workspace(ws_mnt);
-	getrusage(RUSAGE_CHILDREN, &rep.usage);
+	getrusage(RUSAGE_CHILDREN, &rep.usage); /* cannot fail for RUSAGE_CHILDREN */
+	/* a report that cannot be written: ovlbox reads a short one, "died before reporting" */
 	ovl_write_all(report_fd, &rep, sizeof(rep));
 	if (rep.unmounted)
 		remove_scratch(sync_fd);

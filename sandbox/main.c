@@ -194,13 +194,17 @@ static int init_layers(const struct layer_args *a, struct ovl_layers *l, ovl_err
 }
 
 /* Refuses layers a running container owns (its overlay mounted on them) or whose mark names
- * other directories; for an apply, carries out the on-exit of an owner that is gone. */
+ * other directories; for an apply, carries out the on-exit of an owner that is gone (with
+ * opts). */
 static int check_owner(struct ovl_layers *l, enum ovl_ready_purpose purpose,
-		       struct ovl_ready_info *info, ovl_error_t *err)
+		       const struct ovl_apply_opts *opts, struct ovl_ready_info *info,
+		       ovl_error_t *err)
 {
-	int r = ovl_layers_ready(l, purpose, NULL, info, err);
-	if (r < 0)
+	int r = ovl_layers_ready(l, purpose, NULL, opts, info, err);
+	if (r < 0) {
+		cli_apply_advice(l, err); /* finishing a journal, or a gone owner's apply */
 		return -1;
+	}
 	report_recovered(l, info);
 	if (r != OVL_READY_OK)
 		return refuse_owned(l, r, &info->mark, err);
@@ -215,7 +219,7 @@ static int do_apply(const struct layer_args *a, struct ovl_layers *l, ovl_error_
 	struct ovl_ready_info info;
 	cleanup_close int lock = ovl_layers_lock(l, err);
 	if (lock < 0 || enter_rootless_userns(err) < 0 ||
-	    check_owner(l, OVL_READY_FOR_APPLY, &info, err) < 0 ||
+	    check_owner(l, OVL_READY_FOR_APPLY, &opts, &info, err) < 0 ||
 	    cli_apply(l, &opts, NULL, err) < 0)
 		return -1;
 	release_owner(&info);
@@ -240,7 +244,8 @@ static int do_discard(const struct layer_args *a, struct ovl_layers *l, ovl_erro
 		    "with `%s` instead of discarding",
 		    ovl_qp(l->lower), cmd);
 	}
-	if (check_owner(l, OVL_READY_FOR_DISCARD, &info, err) < 0 || ovl_layers_discard(l, err) < 0)
+	if (check_owner(l, OVL_READY_FOR_DISCARD, NULL, &info, err) < 0 ||
+	    ovl_layers_discard(l, err) < 0)
 		return -1;
 	release_owner(&info);
 	return 0;

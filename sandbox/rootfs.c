@@ -36,8 +36,8 @@ static int mount_new(int root, const char *dst, const char *fstype, unsigned lon
 	cleanup_close int t = open_target(root, dst, err);
 	if (t < 0)
 		return -1;
-	char p[32];
-	snprintf(p, sizeof(p), "/proc/self/fd/%d", t);
+	char p[OVL_PROC_FD_PATH_MAX];
+	ovl_proc_fd_path(p, t);
 	if (mount(fstype, p, fstype, flags, data) < 0)
 		return ovl_error(err, errno, "mount %s on %s", fstype, dst);
 	return 0;
@@ -247,8 +247,8 @@ static int mask(int root, int ro_null, const char *path, ovl_error_t *err)
 	if (fstat(t, &st) < 0)
 		return ovl_error(err, errno, "stat %s", path);
 	if (S_ISDIR(st.st_mode)) {
-		char p[32];
-		snprintf(p, sizeof(p), "/proc/self/fd/%d", t);
+		char p[OVL_PROC_FD_PATH_MAX];
+		ovl_proc_fd_path(p, t);
 		if (mount("tmpfs", p, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
 			  "mode=0555") < 0)
 			return ovl_error(err, errno, "mount tmpfs on %s", path);

@@ -48,7 +48,7 @@ static void relay_signal(int sig)
 static double now_ms(void)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* cannot fail for CLOCK_MONOTONIC */
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
@@ -308,12 +308,15 @@ static char *resolve_command(const struct run_opts *o)
 
 /* Brings the layers to a state where a run can start: finishes an interrupted apply, refuses
  * unapplied changes. */
-static int ready_layers(struct ovl_layers *l, bool rootless, bool on_tmpfs, ovl_error_t *err)
+static int ready_layers(struct ovl_layers *l, const struct ovl_apply_opts *opts, bool rootless,
+			bool on_tmpfs, ovl_error_t *err)
 {
 	struct ovl_ready_info info;
-	int r = ovl_layers_ready(l, OVL_READY_FOR_MOUNT, NULL, &info, err);
-	if (r < 0)
+	int r = ovl_layers_ready(l, OVL_READY_FOR_MOUNT, NULL, opts, &info, err);
+	if (r < 0) {
+		cli_apply_advice(l, err); /* finishing a journal, or a gone owner's apply */
 		return -1;
+	}
 	if (info.journal)
 		ovl_warn("finished an interrupted apply of %s first", ovl_qp(l->lower));
 	report_recovered(l, &info);
@@ -351,6 +354,13 @@ static int adopt_tmpfs_upper(struct ovl_layers *l, int tmpfs_fd, bool rootless, 
 	return ovl_layers_record_mode(l, rootless, err);
 }
 
+/* The apply options of o: for its own changes and a gone container's it recovers. */
+static struct ovl_apply_opts apply_opts(const struct run_opts *o)
+{
+	return (struct ovl_apply_opts){.keep_setuid = o->keep_setuid,
+				       .allow_devices = o->allow_devices};
+}
+
 /* Carries out --on-exit; fills the change counts for --stats. */
 static int finish_layers(const struct run_opts *o, struct ovl_layers *l, struct run_result *res,
 			 ovl_error_t *err)
@@ -359,8 +369,7 @@ static int finish_layers(const struct run_opts *o, struct ovl_layers *l, struct 
 		return -1;
 	struct ovl_change_counts *counts = o->stats ? &res->changes : NULL;
 	if (o->on_exit == OVL_ON_EXIT_APPLY) {
-		struct ovl_apply_opts opts = {.keep_setuid = o->keep_setuid,
-					      .allow_devices = o->allow_devices};
+		struct ovl_apply_opts opts = apply_opts(o);
 		if (cli_apply(l, &opts, counts, err) < 0)
 			return -1;
 		res->applied = true;
@@ -464,10 +473,11 @@ static int run_action(struct run *r, ovl_error_t *err)
 	const struct run_opts *o = &r->o;
 	struct run_result *res = &r->res;
 	double start = now_ms();
+	struct ovl_apply_opts opts = apply_opts(o);
 	/* The sandbox makes its namespaces while the layers are readied; until sandbox_go() it
 	 * has changed nothing outside itself. */
 	if (sandbox_start(o, &r->l, r->filter, r->rootless, r->lock, &r->sb, err) < 0 ||
-	    ready_layers(&r->l, r->rootless, o->upper_size != NULL, err) < 0)
+	    ready_layers(&r->l, &opts, r->rootless, o->upper_size != NULL, err) < 0)
 		return -1;
 	sandbox_go(&r->sb, &r->l, o, &r->tmpfs_fd);
 	if (sandbox_wait(&r->sb, o, start, res, err) < 0) {

@@ -224,3 +224,25 @@ run_crash_test() {
 	assert_no_layers "$WS"
 	assert_cache_intact
 }
+
+@test "run that cannot finish an interrupted apply says which command finishes it" {
+	make_fixture
+	run_action --on-exit keep 'echo x > new'
+	[[ $status -eq 0 ]]
+	# killed at its 2nd rename: the 1st puts the journal in place, the 2nd would move new
+	local st=0
+	strace -f -qq -o /dev/null -e trace=renameat,renameat2 \
+		-e inject=renameat,renameat2:signal=KILL:when=2 "$OVLBOX" apply "$WS" >/dev/null 2>&1 ||
+		st=$?
+	[[ $st -eq 137 && -e $WS.work/ovlbox-journal ]] || fail "no journal left ($st)"
+	chattr +i "$WS"
+	run orun -- true
+	chattr -i "$WS"
+	[[ $status -eq 125 ]] || fail_output "expected 125"
+	[[ $output == "ovlbox: apply $WS (the journal is kept): "*": Operation not permitted; run \`ovlbox apply $WS\` to finish" ]] ||
+		fail_output "unexpected message"
+	[[ ! -e $WS/new && -e $WS.work/ovlbox-journal ]] || fail "the journal or the workspace changed"
+	run "$OVLBOX" apply "$WS"
+	[[ $status -eq 0 && $(cat "$WS/new") == x ]] || fail_output "the suggested apply failed"
+	assert_no_layers "$WS"
+}

@@ -199,6 +199,30 @@ b_refused() {
 	ovl_assert_no_layers
 }
 
+@test "a container gone without its poststop, a device node in its upper: each refusal names the command that applies it" {
+	ovl_make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/workspace)"
+	no_poststop
+	run ovl_runc run -b "$B" "$ID" </dev/null
+	[[ $status -eq 0 ]] || fail "runc: $output"
+	mknod "$WS.upper/zz-null" c 1 3
+	run "$OVLBOX" apply "$WS"
+	[[ $status -eq 125 && $output == "ovlbox: carry out the on-exit apply of gone container $ID: apply $WS: zz-null: is a device node; refusing to apply it (use --allow-devices)" ]] ||
+		fail "apply: $status: $output"
+	ovl_assert_untouched
+	ovl_make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/workspace)" "$OVL_STARTED_CMD"
+	: >"$LOG"
+	run ovl_runc run -b "$B" "$ID-2" </dev/null
+	[[ $status -ne 0 && ! -e $OUT/started ]] || fail "B started: $output"
+	grep -qF "ovlbox-hook: changes to $WS not applied, kept in $WS.upper; run \`ovlbox apply --allow-devices $WS\`: carry out the on-exit apply of gone container $ID: " "$LOG" ||
+		fail "log: $(cat "$LOG")"
+	ovl_runc delete -f "$ID-2" >/dev/null 2>&1 || true
+	ovl_assert_untouched
+	# the command each suggests applies the gone container's changes, device node and all
+	run "$OVLBOX" apply --allow-devices "$WS"
+	[[ $status -eq 0 && -c $WS/zz-null ]] || fail "apply --allow-devices: $status: $output"
+	ovl_assert_no_layers
+}
+
 @test "a container gone without its poststop: the next mount stage carries out its on-exit discard, then mounts" {
 	ls "$WS" >"$C/ls-before.txt"
 	ovl_make_bundle createRuntime "$(ovl_ann org.ovlbox.workspace=/workspace org.ovlbox.on-exit=discard)"

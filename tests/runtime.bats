@@ -288,6 +288,9 @@ bad_request() {
 	bad_request "$b: hooks: poststop: expected an array, got an object"
 	jq -c '.hooks = {"poststop": [7]}' "$C/config.orig" >"$CFG" && cp "$CFG" "$C/config.orig"
 	bad_request "$b: hooks\\.poststop\\[0\\]: expected an object, got a number"
+	echo 7 >"$CFG" && cp "$CFG" "$C/config.orig"
+	bad_request "$b: expected an object, got a number"
+	rt_bundle "$(ovl_ann org.ovlbox.workspace=/workspace)"
 	jq -c '.annotations["org.ovlbox.workspace"] = 7' "$C/config.orig" >"$CFG" && cp "$CFG" "$C/config.orig"
 	bad_request "$b: annotations: org.ovlbox.workspace: expected a string, got a number"
 	# readers that disagree: runc's Go decoder takes "Annotations" for annotations, crun does not

@@ -3,6 +3,7 @@
 #ifndef OVLBOX_ALLOC_H
 #define OVLBOX_ALLOC_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 void *xmalloc(size_t size);
@@ -11,6 +12,7 @@ void *xrealloc(void *p, size_t size);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *xvasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 /* Elements of an array; a pointer does not compile. */
 #define N_ELEMENTS(a)                                                                              \

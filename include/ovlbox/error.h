@@ -36,6 +36,8 @@ int ovl_error_code(ovl_error_t *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Prefixes *err's message with "fmt...: "; returns -1. */
 int ovl_error_wrap(ovl_error_t *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends "fmt..." to *err's message, keeping its errno and reason; returns -1. */
+int ovl_error_append(ovl_error_t *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 void ovl_error_free(ovl_error_t *err);
 

@@ -67,13 +67,18 @@ int ovl_copy_xattrs(int src, int dst, ovl_xattr_filter keep, void *data, ovl_err
  * fine) to those in st. Mode bits include setuid/setgid as given. */
 int ovl_set_owner_mode_times(int fd, const struct stat *st, ovl_error_t *err);
 
+/* "/proc/self/fd/N" for fd into buf: a path that names fd's inode for the calls that take no fd
+ * (mount(2), umount2, the l*xattr calls on an O_PATH fd). */
+#define OVL_PROC_FD_PATH_MAX 32
+void ovl_proc_fd_path(char buf[OVL_PROC_FD_PATH_MAX], int fd);
+
 /* Writes all of buf to fd. */
 int ovl_write_all(int fd, const void *buf, size_t len);
 
 /* How ovl_replace_file makes the new file. */
 struct ovl_replace {
 	const char *tmp;	 /* its temporary name, in the same directory */
-	mode_t mode;		 /* its mode, when like is NULL */
+	mode_t mode;		 /* its mode (less the umask), when like is NULL */
 	const struct stat *like; /* NULL, or the file it replaces: take its owner and mode */
 	bool sync;		 /* fsync it before the rename */
 };

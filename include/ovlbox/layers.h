@@ -32,6 +32,10 @@ struct ovl_layers {
 	int upper_fd, work_fd;	       /* O_RDONLY (work: O_PATH if unreadable); -1 while missing */
 };
 
+/* The default upper and work: the workspace's path with these suffixes. */
+#define OVL_UPPER_SUFFIX ".upper"
+#define OVL_WORK_SUFFIX	 ".work"
+
 /* Fills l; upper/work may be NULL for the defaults. All three must be absolute, free of ".."
  * and "." components, and none may lie inside another. Nothing on disk is touched. */
 int ovl_layers_init(struct ovl_layers *l, const char *lower, const char *upper, const char *work,
@@ -50,6 +54,16 @@ int ovl_layers_anchor(struct ovl_layers *l, const char *dir, ovl_error_t *err);
  * else by path, as the caller wrote it), and upper and work themselves where they exist (never
  * through a symlink). Then checks that the three are apart on disk (ovl_layers_check_apart). */
 int ovl_layers_open(struct ovl_layers *l, ovl_error_t *err);
+
+/* Whether upper / work is the default one (the workspace's path with its suffix). */
+bool ovl_layers_upper_is_default(const struct ovl_layers *l);
+bool ovl_layers_work_is_default(const struct ovl_layers *l);
+
+/* The words that name l to a command, to paste into a shell: "UPPER_FLAG U" and "WORK_FLAG W"
+ * where they are not the defaults, then the workspace, each path one shell word
+ * (ovl_shell_quote); the front-end names the flags. Allocated. */
+char *ovl_layers_shell_words(const struct ovl_layers *l, const char *upper_flag,
+			     const char *work_flag);
 
 /* The basename of upper / work (points into l->upper / l->work). */
 const char *ovl_layers_upper_name(const struct ovl_layers *l);
@@ -80,5 +94,7 @@ int ovl_dir_chain(int fd, struct ovl_devino *chain, size_t *n, ovl_error_t *err)
 struct ovl_devino ovl_devino_of_stat(const struct stat *st);
 struct ovl_devino ovl_devino_of_fd(int fd);
 bool ovl_devino_equal(const struct ovl_devino *a, const struct ovl_devino *b);
+/* Whether d is one of chain[0 .. n-1]. */
+bool ovl_devino_in(const struct ovl_devino *chain, size_t n, const struct ovl_devino *d);
 
 #endif

@@ -37,8 +37,15 @@ struct ovl_ready_info {
  * another's whose init still runs is OVL_READY_IN_USE (for an apply only while its overlay is
  * mounted); one whose init is gone (no poststop ran: the node rebooted, the shim was killed) is
  * recovered by carrying out its recorded on-exit. For a mount, unapplied changes are
- * OVL_READY_PENDING. Returns the reason (info says what was done), or -1. */
+ * OVL_READY_PENDING. opts: how a gone owner's on-exit apply is done (the caller's own apply
+ * options: --allow-devices then covers its device nodes too); NULL for the defaults. A journal
+ * is finished as it was planned. Returns the reason (info says what was done), or -1. */
 int ovl_layers_ready(struct ovl_layers *l, enum ovl_ready_purpose purpose, const char *self,
-		     struct ovl_ready_info *info, ovl_error_t *err);
+		     const struct ovl_apply_opts *opts, struct ovl_ready_info *info,
+		     ovl_error_t *err);
+
+/* The one line for OVL_READY_SWAPPED: the layers of l are not the directories container id
+ * marked. Returns -1. */
+int ovl_layers_refuse_swapped(const struct ovl_layers *l, const char *id, ovl_error_t *err);
 
 #endif

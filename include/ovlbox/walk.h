@@ -35,7 +35,8 @@ struct ovl_walk {
 /* Starts a walk at root_fd (borrowed: never closed; read from its start). Levels below are
  * opened with flags (O_RDONLY for reading them, O_PATH for a walk that only follows another;
  * O_DIRECTORY, O_NOFOLLOW and O_CLOEXEC are added, and O_NOATIME where permitted). rewind: see
- * above. data_size: bytes of the caller's record per level, zeroed when the level is entered. */
+ * above. data_size: bytes of the caller's record per level, zeroed when the level is entered.
+ * -1 (errno set) holds nothing: ovl_walk_free is then a no-op, not a must. */
 int ovl_walk_init(struct ovl_walk *w, int root_fd, int flags, bool rewind, size_t data_size);
 void ovl_walk_free(struct ovl_walk *w);
 

@@ -93,6 +93,10 @@ static void reason_survives_wraps(void)
 	CHECK(ovl_error_reason(err) == OVL_REASON_JOURNAL_KEPT && ovl_error_errno(err) == 5,
 	      "reason and errno kept through a wrap");
 	CHECK(!strcmp(err->msg, "outer: inner: Input/output error"), "message: %s", err->msg);
+	ovl_error_append(&err, "; then %s", "this");
+	CHECK(!strcmp(err->msg, "outer: inner: Input/output error; then this") &&
+		  ovl_error_reason(err) == OVL_REASON_JOURNAL_KEPT && ovl_error_errno(err) == 5,
+	      "appended, reason and errno kept: %s", err->msg);
 	ovl_error(&err, 0, "replaced");
 	CHECK(ovl_error_reason(err) == OVL_REASON_NONE, "a new error has no reason");
 	CHECK(ovl_error_reason(NULL) == OVL_REASON_NONE, "no error, no reason");

@@ -67,7 +67,10 @@ static void replaces_in_a_new_inode(int dir)
 
 static void takes_the_old_files_mode(int dir)
 {
-	put(dir, "g", "old\n", 0751);
+	/* bits the umask would take, and as root another owner: only fchmod/fchown keep them */
+	put(dir, "g", "old\n", 0666);
+	if (geteuid() == 0 && fchownat(dir, "g", 1, 1, 0) < 0)
+		abort();
 	struct stat st;
 	if (fstatat(dir, "g", &st, 0) < 0)
 		abort();
@@ -75,7 +78,7 @@ static void takes_the_old_files_mode(int dir)
 	ovl_error_t err = NULL;
 	CHECK(ovl_replace_file(dir, "g", &how, "x", 1, &err) == 0, "like: %s", err ? err->msg : "");
 	struct stat now;
-	CHECK(fstatat(dir, "g", &now, 0) == 0 && (now.st_mode & 07777) == 0751 &&
+	CHECK(fstatat(dir, "g", &now, 0) == 0 && (now.st_mode & 07777) == 0666 &&
 		  now.st_uid == st.st_uid && now.st_gid == st.st_gid,
 	      "mode %o uid %u gid %u", now.st_mode & 07777, now.st_uid, now.st_gid);
 	ovl_error_free(&err);
@@ -108,6 +111,13 @@ static void failures_name_the_step(int dir)
 	      "rename over a directory: %s", err ? err->msg : "(accepted)");
 	CHECK(!exists(dir, "d.tmp"), "the temporary is removed");
 	CHECK(exists(dir, "d/sub"), "the directory is untouched");
+	ovl_error_free(&err);
+
+	/* a stale temporary that cannot be removed (a directory) is named as such */
+	how.tmp = "d";
+	CHECK(ovl_replace_file(dir, "e", &how, "x", 1, &err) < 0 && err &&
+		  strcmp(err->msg, "remove the stale d: Is a directory") == 0,
+	      "stale directory: %s", err ? err->msg : "(accepted)");
 	ovl_error_free(&err);
 
 	how.tmp = "nosuch/x";
